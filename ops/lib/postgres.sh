@@ -1,0 +1,87 @@
+# shellcheck shell=bash
+# Shared PostgreSQL helpers for the ops scripts. Source it; don't run it.
+#
+#   globe_pg_bindir   print the bin directory of the newest local PostgreSQL
+#                     (the one that has initdb); fails if there is none
+#   globe_ensure_pg   like globe_pg_bindir, but installs PostgreSQL with
+#                     apt-get first if it is missing
+#   globe_as_pg CMD…  run CMD as the postgres user when running as root
+#                     (PostgreSQL refuses to run as root), else run it directly
+#
+# GLOBE_PG_BINDIR, when set to a directory holding initdb, wins over the search.
+# Only the bin directory is ever written to stdout; progress goes to stderr.
+
+globe_pg_bindir() {
+  local d best
+  if [ -n "${GLOBE_PG_BINDIR:-}" ] && [ -x "${GLOBE_PG_BINDIR}/initdb" ]; then
+    printf '%s\n' "${GLOBE_PG_BINDIR}"
+    return 0
+  fi
+  best=$(
+    for d in /usr/lib/postgresql/*/bin; do
+      if [ -x "$d/initdb" ]; then printf '%s\n' "$d"; fi
+    done | sort -V | tail -n 1
+  )
+  if [ -z "$best" ]; then
+    # Not Debian's layout (e.g. Fedora, Homebrew): initdb on the PATH.
+    d=$(command -v initdb 2>/dev/null || true)
+    if [ -n "$d" ]; then best=$(dirname "$d"); fi
+  fi
+  if [ -z "$best" ]; then
+    return 1
+  fi
+  printf '%s\n' "$best"
+}
+
+globe_ensure_pg() {
+  local bindir sudo=()
+  if bindir=$(globe_pg_bindir); then
+    printf '%s\n' "$bindir"
+    return 0
+  fi
+  echo "PostgreSQL binaries not found under /usr/lib/postgresql/*/bin; installing them with apt-get…" >&2
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "error: apt-get is not available; install PostgreSQL (initdb, pg_ctl, psql) yourself" >&2
+    echo "       or point GLOBE_PG_BINDIR at its bin directory." >&2
+    return 1
+  fi
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then
+      sudo=(sudo -n)
+    else
+      echo "error: not root and sudo is not available, so PostgreSQL cannot be installed." >&2
+      return 1
+    fi
+  fi
+  {
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update &&
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql
+  } >&2 || {
+    echo "error: apt-get install postgresql failed" >&2
+    return 1
+  }
+  if ! bindir=$(globe_pg_bindir); then
+    echo "error: PostgreSQL was installed but no initdb was found under /usr/lib/postgresql/*/bin" >&2
+    return 1
+  fi
+  printf '%s\n' "$bindir"
+}
+
+globe_as_pg() {
+  if [ "$(id -u)" -eq 0 ]; then
+    if ! id postgres >/dev/null 2>&1; then
+      echo "error: running as root but there is no 'postgres' user to run PostgreSQL as" >&2
+      return 1
+    fi
+    local runuser
+    # runuser lives in /usr/sbin, which a root shell's PATH may lack.
+    runuser=$(PATH="$PATH:/usr/sbin:/sbin" command -v runuser 2>/dev/null || true)
+    if [ -z "$runuser" ]; then
+      echo "error: runuser (util-linux) is needed to run PostgreSQL as the postgres user" >&2
+      return 1
+    fi
+    "$runuser" -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}

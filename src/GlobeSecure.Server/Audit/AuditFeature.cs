@@ -1,0 +1,31 @@
+using System.Diagnostics;
+using GlobeSecure.EventStore;
+using Grpc.Core;
+
+namespace GlobeSecure.Server.Audit;
+
+/// <summary>Who is calling, as far as the server knows (empty until authentication exists).</summary>
+internal sealed record Actor(Guid? UserId = null, Guid? DeviceId = null, Guid? AuthorityId = null)
+{
+    public static Actor Anonymous { get; } = new();
+}
+
+/// <summary>
+/// Builds audit entries from a call (peer address, trace id, time) for features to append with
+/// their events, in the same transaction, or to record on their own for reads and refusals.
+/// </summary>
+internal sealed class AuditTrail(PostgresEventStore store, TimeProvider clock)
+{
+    public AuditEntry Entry(ServerCallContext call, Actor actor, string action, AuditOutcome outcome, string? target = null, string? reason = null) =>
+        new(Guid.CreateVersion7(), clock.GetUtcNow(), action, outcome, actor.UserId, actor.DeviceId, actor.AuthorityId,
+            target, reason, call.Peer, Activity.Current?.TraceId.ToString());
+
+    public Task<StoredAuditEntry> RecordAsync(ServerCallContext call, Actor actor, string action, AuditOutcome outcome,
+        string? target = null, string? reason = null) =>
+        store.RecordAuditAsync(Entry(call, actor, action, outcome, target, reason), call.CancellationToken);
+}
+
+internal static class AuditFeature
+{
+    public static IServiceCollection AddAudit(this IServiceCollection services) => services.AddSingleton<AuditTrail>();
+}

@@ -1,0 +1,100 @@
+using Google.Rpc;
+using GlobeSecure.Contracts.V1;
+using Grpc.Core;
+
+namespace GlobeSecure.Server.Infrastructure;
+
+/// <summary>
+/// A business outcome that ends a call: features throw these (or return them from deciders) and
+/// <see cref="ErrorMapping"/> turns each into its status code, in one place. Messages say what
+/// was wrong and what to do, and never contain content, keys, tokens or codes.
+/// </summary>
+internal abstract class DomainException(string message) : Exception(message)
+{
+    public abstract StatusCode Status { get; }
+
+    public abstract ErrorReason Reason { get; }
+}
+
+/// <summary>One field that is missing or malformed; <paramref name="Field"/> is the proto field path, e.g. "authority.country".</summary>
+internal sealed record FieldViolation(string Field, string Description);
+
+/// <summary>Bad input: INVALID_ARGUMENT with a BadRequest naming each field.</summary>
+internal sealed class ValidationException(IReadOnlyList<FieldViolation> violations)
+    : DomainException(violations.Count == 1
+        ? $"Invalid request: {violations[0].Field}: {violations[0].Description}"
+        : $"Invalid request: {violations.Count} fields need fixing: {string.Join("; ", violations.Select(v => $"{v.Field}: {v.Description}"))}")
+{
+    public ValidationException(string field, string description) : this([new FieldViolation(field, description)])
+    {
+    }
+
+    public IReadOnlyList<FieldViolation> Violations { get; } = violations;
+
+    public override StatusCode Status => StatusCode.InvalidArgument;
+
+    public override ErrorReason Reason => ErrorReason.ValidationFailed;
+}
+
+/// <summary>Unknown id — and also "exists but not yours", so that probing learns nothing.</summary>
+internal sealed class NotFoundException(string kind, string id)
+    : DomainException($"No {kind} '{id}' exists, or it is not visible to you.")
+{
+    public override StatusCode Status => StatusCode.NotFound;
+
+    public override ErrorReason Reason => ErrorReason.NotFound;
+}
+
+internal sealed class PermissionDeniedException(string message) : DomainException(message)
+{
+    public override StatusCode Status => StatusCode.PermissionDenied;
+
+    public override ErrorReason Reason => ErrorReason.PermissionDenied;
+}
+
+internal sealed class UnauthenticatedException(string message) : DomainException(message)
+{
+    public override StatusCode Status => StatusCode.Unauthenticated;
+
+    public override ErrorReason Reason => ErrorReason.Unauthenticated;
+}
+
+/// <summary>The entity's state does not allow the operation: FAILED_PRECONDITION.</summary>
+internal sealed class WrongStateException(string message) : DomainException(message)
+{
+    public override StatusCode Status => StatusCode.FailedPrecondition;
+
+    public override ErrorReason Reason => ErrorReason.WrongState;
+}
+
+/// <summary>A size, count, quota or rate limit: RESOURCE_EXHAUSTED, with the limit in the message.</summary>
+internal sealed class LimitExceededException(string message) : DomainException(message)
+{
+    public override StatusCode Status => StatusCode.ResourceExhausted;
+
+    public override ErrorReason Reason => ErrorReason.LimitExceeded;
+}
+
+internal sealed class AlreadyExistsException(string kind, string id)
+    : DomainException($"A {kind} '{id}' already exists.")
+{
+    public override StatusCode Status => StatusCode.AlreadyExists;
+
+    public override ErrorReason Reason => ErrorReason.AlreadyExists;
+}
+
+internal static class ErrorDomain
+{
+    /// <summary>The <c>google.rpc.ErrorInfo.domain</c> of every GlobeSecure error.</summary>
+    public const string Name = "globesecure.v1";
+
+    /// <summary>The proto name of a reason, e.g. "ERROR_REASON_NOT_FOUND": what clients branch on.</summary>
+    public static string ReasonName(ErrorReason reason) =>
+        CommonReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.EnumDescriptor>("ErrorReason").FindValueByNumber((int)reason)?.Name ?? reason.ToString();
+
+    public static ErrorInfo Info(ErrorReason reason) => new()
+    {
+        Domain = Name,
+        Reason = ReasonName(reason),
+    };
+}

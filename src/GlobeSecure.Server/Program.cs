@@ -1,0 +1,4 @@
+using GlobeSecure.Server;
+
+var app = GlobeServerHost.Build(args);
+await app.RunAsync();

@@ -1,0 +1,106 @@
+using GlobeSecure.Testing;
+using Npgsql;
+
+namespace GlobeSecure.EventStore.Tests;
+
+/// <summary>Counts notes per case in a read model table, inline.</summary>
+internal sealed class NoteCountProjection : IInlineProjection
+{
+    public string Name => "note-count";
+
+    public IReadOnlyList<SchemaMigration> Migrations { get; } =
+    [
+        new(1, "note counts", "create table {schema}.note_counts (case_id text primary key, notes int not null)"),
+    ];
+
+    public bool Handles(Type eventType) => eventType == typeof(NoteAdded);
+
+    public async Task ApplyAsync(ProjectionContext context, IReadOnlyList<StoredEvent> events, CancellationToken cancellationToken)
+    {
+        foreach (var e in events)
+        {
+            var note = (NoteAdded)e.Data;
+            if (note.Note == "boom")
+            {
+                throw new InvalidOperationException("projection failed on purpose");
+            }
+
+            await using var command = context.CreateCommand($"insert into {context.Schema}.note_counts values ($1, 1) on conflict (case_id) do update set notes = note_counts.notes + 1");
+            command.Parameters.Add(new NpgsqlParameter { Value = note.CaseId });
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+    }
+}
+
+public sealed class ProjectionTests(PostgresDatabase db) : IClassFixture<PostgresDatabase>
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private Task<PostgresEventStore> StoreAsync() =>
+        db.CreateStoreAsync(TestEvents.Registry(), new EventStoreOptions { Projections = [new NoteCountProjection()] });
+
+    private async Task<int?> NotesAsync(string stream) =>
+        await db.ExecuteScalarAsync($"select notes from globe.note_counts where case_id = '{stream}'") as int?;
+
+    [Fact]
+    public async Task Append_WithInlineProjection_UpdatesTheReadModelInTheSameCommit()
+    {
+        await using var store = await StoreAsync();
+        var stream = TestEvents.NewStream();
+
+        await store.AppendAsync(stream, ExpectedVersion.NoStream, new CaseOpened(stream, "t", TestEvents.At), TestEvents.Note(stream, 1), TestEvents.Note(stream, 2));
+
+        Assert.Equal(2, await NotesAsync(stream));
+    }
+
+    [Fact]
+    public async Task Append_ProjectionThrows_RollsBackEventsAuditAndReadModel()
+    {
+        await using var store = await StoreAsync();
+        var stream = TestEvents.NewStream();
+        await store.AppendAsync(stream, ExpectedVersion.NoStream, TestEvents.Note(stream, 1));
+        var head = await store.HeadPositionAsync(Ct);
+        var audit = TestEvents.Audit("test.add-note", stream);
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => store.AppendAsync(stream, ExpectedVersion.Exactly(1),
+            [NewEvent.From(TestEvents.Note(stream, 2)), NewEvent.From(new NoteAdded(stream, "boom", TestEvents.At))], audit, cancellationToken: Ct));
+
+        Assert.Equal("projection failed on purpose", error.Message);
+        Assert.Equal(1, await store.StreamVersionAsync(stream, Ct));
+        Assert.Equal(head, await store.HeadPositionAsync(Ct));
+        Assert.Equal(1, await NotesAsync(stream));
+        Assert.DoesNotContain(await store.ReadAuditAsync(0, 10_000, Ct), e => e.Entry.EntryId == audit.EntryId);
+        Assert.True((await store.VerifyEventsAsync(Ct)).IsValid);
+    }
+
+    [Fact]
+    public async Task Append_ProjectionThrowsInAGroupCommit_OnlyTheFailingAppendIsLost()
+    {
+        await using var store = await StoreAsync();
+        var streams = Enumerable.Range(0, 12).Select(_ => TestEvents.NewStream()).ToArray();
+
+        var outcomes = await Task.WhenAll(streams.Select(async (s, i) =>
+        {
+            try
+            {
+                await store.AppendAsync(s, ExpectedVersion.NoStream, new NoteAdded(s, i == 5 ? "boom" : "fine", TestEvents.At));
+                return true;
+            }
+            catch (InvalidOperationException)
+            {
+                return false;
+            }
+        }));
+
+        Assert.Equal(11, outcomes.Count(ok => ok));
+        Assert.False(outcomes[5]);
+        Assert.Null(await NotesAsync(streams[5]));
+        Assert.Equal(0, await store.StreamVersionAsync(streams[5], Ct));
+        foreach (var s in streams.Where((_, i) => i != 5))
+        {
+            Assert.Equal(1, await NotesAsync(s));
+        }
+
+        Assert.True((await store.VerifyEventsAsync(Ct)).IsValid);
+    }
+}

@@ -1,0 +1,72 @@
+using GlobeSecure.Server;
+using Grpc.Net.Client;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Xunit;
+
+namespace GlobeSecure.Testing;
+
+/// <summary>
+/// The real server (the same <see cref="GlobeServerHost"/> as production) on Kestrel, on a free
+/// loopback port, over a fresh database; tests reach it through a real <see cref="GrpcChannel"/>.
+/// Derive to add test-only services through <see cref="Configure"/>.
+/// </summary>
+public class GlobeServerFixture : IAsyncLifetime
+{
+    private readonly PostgresDatabase _database = new();
+    private WebApplication? _app;
+
+    /// <summary>The address the server listens on, e.g. http://127.0.0.1:41234.</summary>
+    public Uri Address { get; private set; } = null!;
+
+    /// <summary>The database behind the server.</summary>
+    public PostgresDatabase Database => _database;
+
+    /// <summary>The server's services (for assertions on stored state).</summary>
+    public IServiceProvider Services => _app?.Services ?? throw new InvalidOperationException("The server is not started.");
+
+    /// <summary>Opens a channel to the server.</summary>
+    public GrpcChannel CreateChannel() => GrpcChannel.ForAddress(Address, new GrpcChannelOptions { DisposeHttpClient = true });
+
+    /// <summary>Extra configuration (test-only services); runs after the server's own.</summary>
+    protected virtual void Configure(WebApplicationBuilder builder)
+    {
+    }
+
+    /// <summary>Extra endpoints (test-only gRPC services).</summary>
+    protected virtual void Map(WebApplication app)
+    {
+    }
+
+    /// <inheritdoc />
+    public async ValueTask InitializeAsync()
+    {
+        await _database.InitializeAsync();
+        _app = GlobeServerHost.Build(["--environment", "Testing"], builder =>
+        {
+            builder.Configuration["ConnectionStrings:Globe"] = _database.ConnectionString;
+            builder.Configuration["Globe:Listen"] = "http://127.0.0.1:0";
+            builder.Configuration["Logging:LogLevel:Default"] = "Warning";
+            Configure(builder);
+        });
+        Map(_app);
+        await _app.StartAsync();
+        var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        Address = new Uri(address);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+
+        await _database.DisposeAsync();
+        GC.SuppressFinalize(this);
+    }
+}
