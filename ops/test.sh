@@ -106,41 +106,18 @@ n=1
 while [ -e "$RESULTS" ]; do RESULTS="$ROOT/TestResults/$stamp-$n"; n=$((n + 1)); done
 mkdir -p "$RESULTS"
 
-# `dotnet test` on the .NET 10 SDK has two modes, chosen by global.json:
-#  - Microsoft.Testing.Platform ("test": {"runner": "Microsoft.Testing.Platform"}):
-#    TRX comes from the test framework's report extension;
-#  - VSTest (the default): xunit.v3 4.x test projects are MTP applications, which
-#    the SDK refuses to run through VSTest unless IsTestingPlatformApplication is
-#    false; with it false they run through xunit.runner.visualstudio.
-# Each project gets its own results directory, so TRX file names never collide.
-mode=vstest
-if grep -Eq '"runner"[[:space:]]*:[[:space:]]*"Microsoft\.Testing\.Platform"' global.json 2>/dev/null; then
-  mode=mtp
-fi
-
-echo "== dotnet test ($mode; results: ${RESULTS#"$ROOT"/})"
+# Test projects set IsTestingPlatformApplication=false, so `dotnet test` runs them through
+# VSTest (xunit.runner.visualstudio) and the TRX logger. Each project gets its own results
+# directory, so TRX file names never collide.
+echo "== dotnet test (results: ${RESULTS#"$ROOT"/})"
 test_rc=0
 for proj in "${test_projects[@]}"; do
   name=$(basename "$proj" .csproj)
   out="$RESULTS/$name"
   echo "-- $name"
-  if [ "$mode" = mtp ]; then
-    args=(--project "$proj" -c Release --no-build --no-progress --results-directory "$out")
-    if grep -qi '"Microsoft.Testing.Extensions.TrxReport"' "$(dirname "$proj")/packages.lock.json" 2>/dev/null; then
-      args+=(--report-trx)
-    else
-      args+=(--report-xunit-trx)
-    fi
-    if [ -n "${GLOBE_TEST_FILTER:-}" ]; then
-      # Exit code 8 = "no test ran": expected for projects the filter excludes.
-      args+=(--filter "$GLOBE_TEST_FILTER" --ignore-exit-code 8)
-    fi
-  else
-    args=("$proj" -c Release --no-build --nologo -v minimal -p:IsTestingPlatformApplication=false
-      --logger trx --results-directory "$out")
-    if [ -n "${GLOBE_TEST_FILTER:-}" ]; then
-      args+=(--filter "$GLOBE_TEST_FILTER")
-    fi
+  args=("$proj" -c Release --no-build --nologo -v minimal --logger trx --results-directory "$out")
+  if [ -n "${GLOBE_TEST_FILTER:-}" ]; then
+    args+=(--filter "$GLOBE_TEST_FILTER")
   fi
   set +e
   dotnet test "${args[@]}"

@@ -39,6 +39,7 @@ public sealed partial class PostgresEventStore : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _writer;
     private readonly ChangeNotifier _notifier;
+    private int _disposed;
 
     /// <summary>
     /// Creates a store over <paramref name="dataSource"/>. Call <see cref="MigrateAsync"/> before use
@@ -143,6 +144,12 @@ public sealed partial class PostgresEventStore : IAsyncDisposable
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
+        // Appends already queued are committed before the store closes; new ones are refused.
         _queue.Writer.TryComplete();
         try
         {

@@ -69,6 +69,7 @@ internal static class EventStoreHosting
             }
         }
 
-        public async Task StopAsync(CancellationToken cancellationToken) => await store.DisposeAsync();
+        // The container disposes the store last, after Kestrel has drained the calls that use it.
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }

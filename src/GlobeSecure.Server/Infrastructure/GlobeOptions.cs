@@ -4,7 +4,7 @@ using Microsoft.Extensions.Options;
 namespace GlobeSecure.Server.Infrastructure;
 
 /// <summary>The server's settings: section "Globe", plus the connection string.</summary>
-internal sealed class GlobeOptions
+internal sealed record GlobeOptions
 {
     public const string Section = "Globe";
 

@@ -1,0 +1,101 @@
+using GlobeSecure.Server.Infrastructure;
+using GlobeSecure.Testing;
+using Microsoft.Extensions.Options;
+
+namespace GlobeSecure.Server.Tests;
+
+public sealed class StartupTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static GlobeOptions Valid() => new() { ConnectionString = "Host=127.0.0.1;Database=globe;Username=postgres", Listen = "http://127.0.0.1:5080" };
+
+    private static IReadOnlyList<string> Failures(GlobeOptions options) =>
+        new GlobeOptionsValidator().Validate(null, options) is { Failed: true } result ? result.Failures!.ToList() : [];
+
+    [Fact]
+    public void Options_Defaults_AreValid() => Assert.Empty(Failures(Valid()));
+
+    [Fact]
+    public void Options_NoDatabase_SaysHowToConfigureOne()
+    {
+        var failure = Assert.Single(Failures(Valid() with { ConnectionString = null }));
+
+        Assert.Contains("GLOBE_DB", failure, StringComparison.Ordinal);
+        Assert.Contains("ops/run.sh", failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Options_PlainHttpBeyondLoopback_IsRefused()
+    {
+        var failure = Assert.Single(Failures(Valid() with { Listen = "http://0.0.0.0:5080" }));
+
+        Assert.Contains("https", failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Options_HttpsWithoutCertificate_AsksForOne()
+    {
+        var failure = Assert.Single(Failures(Valid() with { Listen = "https://0.0.0.0:5443" }));
+
+        Assert.Contains("Globe:Tls:CertificatePath", failure, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("not a url")]
+    [InlineData("http://example.org:5080")]
+    [InlineData("http://127.0.0.1:5080/grpc")]
+    [InlineData("ftp://127.0.0.1:21")]
+    public void Options_MalformedListenAddress_IsRefused(string listen) =>
+        Assert.Contains(Failures(Valid() with { Listen = listen }), f => f.Contains("Globe:Listen", StringComparison.Ordinal));
+
+    [Fact]
+    public void Options_SeveralProblems_AreAllReported()
+    {
+        var failures = Failures(Valid() with { ConnectionString = "", Schema = "Bad Name", Limits = new() { MaxReceiveMessageBytes = 1 } });
+
+        Assert.Equal(3, failures.Count);
+    }
+
+    [Fact]
+    public void Start_WithoutDatabase_FailsWithTheValidationMessage()
+    {
+        var error = Assert.Throws<OptionsValidationException>(() =>
+            GlobeServerHost.Build(["--environment", "Testing"], builder => builder.Configuration["Globe:Listen"] = "http://127.0.0.1:0"));
+
+        Assert.Contains("No database is configured", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_DatabaseUnreachable_FailsNamingTheDatabase()
+    {
+        await using var app = GlobeServerHost.Build(["--environment", "Testing"], builder =>
+        {
+            builder.Configuration["Globe:Listen"] = "http://127.0.0.1:0";
+            builder.Configuration["ConnectionStrings:Globe"] = "Host=127.0.0.1;Port=1;Database=nowhere;Username=postgres;Timeout=3";
+            builder.Configuration["Logging:LogLevel:Default"] = "None";
+        });
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => app.StartAsync(Ct));
+
+        Assert.Contains("Cannot prepare the database 'nowhere' on 127.0.0.1:1", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_Twice_OnTheSameDatabase_MigratesOnceAndServesBoth()
+    {
+        await using var first = new GlobeServerFixture();
+        await first.InitializeAsync();
+        await using var app = GlobeServerHost.Build(["--environment", "Testing"], builder =>
+        {
+            builder.Configuration["Globe:Listen"] = "http://127.0.0.1:0";
+            builder.Configuration["ConnectionStrings:Globe"] = first.Database.ConnectionString;
+            builder.Configuration["Logging:LogLevel:Default"] = "Warning";
+        });
+
+        await app.StartAsync(Ct);
+
+        Assert.Equal(1L, await first.Database.ExecuteScalarAsync("select count(*) from globe.schema_version"));
+        await app.StopAsync(Ct);
+    }
+}
