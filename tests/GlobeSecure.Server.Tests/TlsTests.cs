@@ -1,0 +1,66 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using GlobeSecure.Testing;
+using Grpc.Health.V1;
+using Grpc.Net.Client;
+using Microsoft.AspNetCore.Builder;
+
+namespace GlobeSecure.Server.Tests;
+
+/// <summary>The server with a configured certificate serves gRPC over TLS.</summary>
+public sealed class TlsServerFixture : GlobeServerFixture
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("globe-tls-").FullName;
+
+    public X509Certificate2 Certificate { get; } = CreateCertificate();
+
+    public string CertificatePath => Path.Combine(_directory, "server.pfx");
+
+    protected override void Configure(WebApplicationBuilder builder)
+    {
+        File.WriteAllBytes(CertificatePath, Certificate.Export(X509ContentType.Pkcs12, "test-password"));
+        builder.Configuration["Globe:Listen"] = "https://127.0.0.1:0";
+        builder.Configuration["Globe:Tls:CertificatePath"] = CertificatePath;
+        builder.Configuration["Globe:Tls:CertificatePassword"] = "test-password";
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        Certificate.Dispose();
+        Directory.Delete(_directory, recursive: true);
+    }
+
+    private static X509Certificate2 CreateCertificate()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256);
+        var san = new SubjectAlternativeNameBuilder();
+        san.AddIpAddress(System.Net.IPAddress.Loopback);
+        request.CertificateExtensions.Add(san.Build());
+        return request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddHours(1));
+    }
+}
+
+public sealed class TlsTests(TlsServerFixture server) : IClassFixture<TlsServerFixture>
+{
+    [Fact]
+    public async Task HealthCheck_OverTlsWithTheConfiguredCertificate_AnswersServing()
+    {
+        Assert.Equal("https", server.Address.Scheme);
+        X509Certificate2? presented = null;
+        using var handler = new SocketsHttpHandler();
+        handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, _) =>
+        {
+            presented = certificate is null ? null : new X509Certificate2(certificate);
+            return certificate is not null && certificate.GetCertHashString() == server.Certificate.GetCertHashString();
+        };
+        using var channel = GrpcChannel.ForAddress(server.Address, new GrpcChannelOptions { HttpHandler = handler });
+
+        var response = await new Health.HealthClient(channel).CheckAsync(new HealthCheckRequest(), cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, response.Status);
+        Assert.Equal(server.Certificate.Thumbprint, presented?.Thumbprint);
+        presented?.Dispose();
+    }
+}
