@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Event store append throughput next to raw Npgsql INSERTs (tests/GlobeSecure.Benchmarks).
+#
+#   GLOBE_BENCH_DB  Npgsql connection string of a database the benchmark may
+#                   write to (it drops and recreates schema "bench" and table
+#                   "bench_raw"). When unset, a throwaway PostgreSQL cluster is
+#                   started from the local binaries (installed with apt-get if
+#                   missing) in a temporary directory, with the server's default
+#                   durability (fsync on, synchronous_commit on), and removed on
+#                   exit.
+#
+# Arguments go to the driver: --seconds N (default 5), --warmup N (default 1),
+# --repeats N (default 3). The report (markdown) goes to stdout, progress to
+# stderr. It is a report, not a test: it exits 0 whether or not goals are met.
+# shellcheck disable=SC2317  # cleanup is only called from traps
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+# shellcheck source=ops/lib/postgres.sh
+. "$ROOT/ops/lib/postgres.sh"
+
+export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+die() { echo "error: $*" >&2; exit 1; }
+
+PG_BIN=""
+PG_DIR=""
+PG_STARTED=0
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  set +e
+  if [ "$PG_STARTED" -eq 1 ]; then
+    echo "Stopping the throwaway PostgreSQL cluster…" >&2
+    if ! globe_as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w -t 60 stop >/dev/null; then
+      echo "warning: fast stop failed; stopping immediately" >&2
+      globe_as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate -w -t 30 stop >/dev/null
+    fi
+  fi
+  if [ -n "$PG_DIR" ]; then
+    rm -rf -- "$PG_DIR"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# A TCP port on 127.0.0.1 that nothing answers on right now (pg_ctl start is
+# retried with another one if it is taken in between).
+pick_port() {
+  local port
+  for _ in $(seq 1 50); do
+    port=$(( 20000 + RANDOM % 40000 ))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      printf '%s\n' "$port"
+      return 0
+    fi
+  done
+  return 1
+}
+
+start_throwaway_pg() {
+  local port out attempt
+  PG_BIN=$(globe_ensure_pg) || die "PostgreSQL is not available"
+  PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/globe-bench-pg.XXXXXX")
+  if [ "$(id -u)" -eq 0 ]; then
+    chown postgres:postgres "$PG_DIR"
+  fi
+  chmod 700 "$PG_DIR"
+
+  echo "Creating a throwaway PostgreSQL cluster in $PG_DIR ($PG_BIN)…" >&2
+  if ! out=$(globe_as_pg "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres --auth=trust -E UTF8 --locale=C 2>&1); then
+    printf '%s\n' "$out" >&2
+    die "initdb failed"
+  fi
+
+  # Default durability on purpose (fsync, synchronous_commit, full_page_writes
+  # untouched): the numbers are meant to be a real server's. TCP only, so the
+  # socket directory (and its path length) does not matter.
+  printf "\n# Written by ops/bench.sh\ninclude 'bench.conf'\n" |
+    globe_as_pg tee -a "$PG_DIR/data/postgresql.conf" >/dev/null
+
+  for attempt in 1 2 3; do
+    port=$(pick_port) || die "no free TCP port found on 127.0.0.1"
+    printf "listen_addresses = '127.0.0.1'\nport = %s\nunix_socket_directories = ''\nmax_connections = 200\n" "$port" |
+      globe_as_pg tee "$PG_DIR/data/bench.conf" >/dev/null
+    PG_STARTED=1   # set first, so Ctrl-C during the start still stops it
+    if globe_as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t 60 start >/dev/null; then
+      break
+    fi
+    PG_STARTED=0
+    if [ "$attempt" -eq 3 ]; then
+      echo "--- last lines of $PG_DIR/postgres.log ---" >&2
+      tail -n 20 "$PG_DIR/postgres.log" >&2 || true
+      die "the throwaway PostgreSQL cluster did not start"
+    fi
+    echo "PostgreSQL did not start on port $port; trying another port…" >&2
+  done
+  echo "PostgreSQL is running on 127.0.0.1:$port." >&2
+
+  globe_as_pg "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d postgres \
+    -c "CREATE DATABASE bench" >&2 || die "could not create database 'bench'"
+
+  GLOBE_BENCH_DB="Host=127.0.0.1;Port=$port;Username=postgres;Database=bench"
+}
+
+if [ -z "${GLOBE_BENCH_DB:-}" ]; then
+  start_throwaway_pg
+else
+  echo "Using the database of GLOBE_BENCH_DB." >&2
+fi
+export GLOBE_BENCH_DB
+
+echo "Building and running tests/GlobeSecure.Benchmarks (Release)…" >&2
+# Not exec: the EXIT trap must still stop the cluster afterwards.
+dotnet run -c Release --project tests/GlobeSecure.Benchmarks -- "$@"
