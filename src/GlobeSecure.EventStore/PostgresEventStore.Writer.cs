@@ -73,11 +73,221 @@ public sealed partial class PostgresEventStore
         }
     }
 
+    /// <summary>The chain heads as this writer last committed or read them.</summary>
+    private sealed record Heads(long EventPosition, byte[] EventHash, long AuditPosition, byte[] AuditHash);
+
+    /// <summary>What the writer knows about the database, to plan a batch.</summary>
+    private sealed class Knowledge
+    {
+        public Dictionary<string, long> Versions { get; } = new(StringComparer.Ordinal);
+
+        public HashSet<string> Absent { get; } = new(StringComparer.Ordinal);
+
+        public Dictionary<Guid, (string StreamId, long Version, long Position)> StoredEvents { get; } = [];
+
+        public HashSet<Guid> StoredAudit { get; } = [];
+    }
+
+    private sealed record Plan(Heads Start, Heads End, List<StoredEvent> Events, List<string?> EventMetadata,
+        List<StoredAuditEntry> Audit, Dictionary<string, long> StreamsTouched, Dictionary<string, long> Assumed, DateTimeOffset RecordedAt);
+
+    private const int MaxCachedStreams = 100_000;
+    private const string StaleCacheState = "GS001";
+
+    // Owned by the single writer loop: no locking needed.
+    private readonly Dictionary<string, long> _versionCache = new(StringComparer.Ordinal);
+    private NpgsqlConnection? _writerConnection;
+    private Heads? _heads;
+
+    /// <summary>
+    /// Commits a batch. Fast path, one round trip: when the writer's cache knows the heads and
+    /// every stream's version, the plan is checked by <c>assert_append</c> (which also takes the
+    /// heads lock) in the same batch as the inserts and the COMMIT. Otherwise, or when that check
+    /// or a unique constraint says the cache is stale, the slow path reads the state under the
+    /// lock first (two round trips).
+    /// </summary>
     private async Task CommitBatchAsync(List<PendingWrite> batch)
     {
         using var activity = ActivitySource.StartActivity("eventstore.commit");
         activity?.SetTag("globe.batch_size", batch.Count);
         var cancellationToken = _stopping.Token;
+        var connection = await WriterConnectionAsync(cancellationToken);
+        try
+        {
+            if (_heads is { } heads && TryPlanFromCache(batch, heads) is { } cached)
+            {
+                try
+                {
+                    await ExecuteAsync(connection, batch, cached, assert: true, cancellationToken);
+                    activity?.SetTag("globe.path", "fast");
+                    return;
+                }
+                catch (PostgresException ex) when (ex.SqlState is StaleCacheState or PostgresErrorCodes.UniqueViolation)
+                {
+                    // Someone else wrote, or an id is a retry: learn the truth under the lock.
+                    await RollbackAsync(connection, cancellationToken);
+                }
+            }
+
+            activity?.SetTag("globe.path", "read");
+            await using (var begin = new NpgsqlCommand("begin", connection))
+            {
+                await begin.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            var (start, knowledge) = await ReadStateAsync(connection, batch, cancellationToken);
+            var plan = PlanBatch(batch, start, knowledge);
+            if (plan.Events.Count == 0 && plan.Audit.Count == 0)
+            {
+                await RollbackAsync(connection, cancellationToken);
+                return;
+            }
+
+            await ExecuteAsync(connection, batch, plan, assert: false, cancellationToken);
+        }
+        catch (Exception ex) when (ex is not PostgresException)
+        {
+            // A projection threw, or the connection broke: end the transaction if we still can,
+            // and start the next batch from a fresh connection and an empty cache.
+            _heads = null;
+            _versionCache.Clear();
+            if (connection.State == System.Data.ConnectionState.Open)
+            {
+                try
+                {
+                    await RollbackAsync(connection, cancellationToken);
+                }
+                catch (Exception rollbackError) when (rollbackError is NpgsqlException or IOException or OperationCanceledException)
+                {
+                    // Closing the connection below ends the transaction anyway.
+                }
+            }
+
+            await DropWriterConnectionAsync();
+            throw;
+        }
+        catch (PostgresException)
+        {
+            await RollbackAsync(connection, cancellationToken);
+            throw;
+        }
+    }
+
+    private async Task<NpgsqlConnection> WriterConnectionAsync(CancellationToken cancellationToken)
+    {
+        if (_writerConnection is { State: System.Data.ConnectionState.Open } open)
+        {
+            return open;
+        }
+
+        await DropWriterConnectionAsync();
+        _writerConnection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        return _writerConnection;
+    }
+
+    private async Task DropWriterConnectionAsync()
+    {
+        if (_writerConnection is { } connection)
+        {
+            _writerConnection = null;
+            await connection.DisposeAsync();
+        }
+    }
+
+    private static async Task RollbackAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        await using var rollback = new NpgsqlCommand("rollback", connection);
+        await rollback.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>A plan from the cache alone, or null when the cache cannot answer for every write.</summary>
+    private Plan? TryPlanFromCache(List<PendingWrite> batch, Heads heads)
+    {
+        var knowledge = new Knowledge();
+        foreach (var write in batch)
+        {
+            if (write.StreamId is not { } streamId || knowledge.Versions.ContainsKey(streamId) || knowledge.Absent.Contains(streamId))
+            {
+                continue;
+            }
+
+            if (_versionCache.TryGetValue(streamId, out var cached))
+            {
+                knowledge.Versions[streamId] = cached;
+            }
+            else if (write.Expected == ExpectedVersion.NoStream)
+            {
+                knowledge.Absent.Add(streamId);
+            }
+            else if (write.Expected.Value > 0)
+            {
+                knowledge.Versions[streamId] = write.Expected.Value;
+            }
+            else
+            {
+                return null;
+            }
+        }
+
+        var plan = PlanBatch(batch, heads, knowledge);
+        // A refusal or an empty append must be confirmed by the database, not by the cache.
+        return batch.Any(w => w.Rejected is not null || (w.StreamId is not null && w.Events.Count == 0)) ? null : plan;
+    }
+
+    private async Task<(Heads Heads, Knowledge Knowledge)> ReadStateAsync(NpgsqlConnection connection, List<PendingWrite> batch, CancellationToken cancellationToken)
+    {
+        var streamIds = batch.Where(w => w.StreamId is not null).Select(w => w.StreamId!).Distinct().ToArray();
+        var eventIds = batch.SelectMany(w => w.Events).Select(e => e.EventId).ToArray();
+        var auditIds = batch.Where(w => w.Audit is not null).Select(w => w.Audit!.EntryId).ToArray();
+        var knowledge = new Knowledge();
+        Heads heads;
+        await using var read = new NpgsqlBatch(connection);
+        read.BatchCommands.Add(new NpgsqlBatchCommand($"select event_position, event_hash, audit_position, audit_hash from {_schema}.heads where id = 1 for update"));
+        read.BatchCommands.Add(Command($"select stream_id, version from {_schema}.streams where stream_id = any($1)", streamIds));
+        read.BatchCommands.Add(Command($"select event_id, stream_id, version, position from {_schema}.events where event_id = any($1)", eventIds));
+        read.BatchCommands.Add(Command($"select entry_id from {_schema}.audit where entry_id = any($1)", auditIds));
+        await read.PrepareAsync(cancellationToken);
+        await using (var reader = await read.ExecuteReaderAsync(cancellationToken))
+        {
+            if (!await reader.ReadAsync(cancellationToken))
+            {
+                throw new InvalidOperationException($"The event store's heads row is missing in schema '{_schema}'; the schema is damaged.");
+            }
+
+            heads = new Heads(reader.GetInt64(0), reader.GetFieldValue<byte[]>(1), reader.GetInt64(2), reader.GetFieldValue<byte[]>(3));
+            await reader.NextResultAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                knowledge.Versions[reader.GetString(0)] = reader.GetInt64(1);
+            }
+
+            await reader.NextResultAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                knowledge.StoredEvents[reader.GetGuid(0)] = (reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3));
+            }
+
+            await reader.NextResultAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                knowledge.StoredAudit.Add(reader.GetGuid(0));
+            }
+        }
+
+        foreach (var streamId in streamIds.Where(id => !knowledge.Versions.ContainsKey(id)))
+        {
+            knowledge.Absent.Add(streamId);
+        }
+
+        return (heads, knowledge);
+    }
+
+    /// <summary>
+    /// Plans the batch in memory: checks each append's expected version and ids, assigns
+    /// positions, versions and links. Sets each write's outcome; nothing is final until commit.
+    /// </summary>
+    private Plan PlanBatch(List<PendingWrite> batch, Heads start, Knowledge knowledge)
+    {
         foreach (var write in batch)
         {
             write.Planned = null;
@@ -86,68 +296,34 @@ public sealed partial class PostgresEventStore
             write.NewAudit = null;
         }
 
-        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-
-        // Round trip 1: lock the chain heads (serialising every writer of every process until
-        // commit), then read what the plan depends on: stream versions and already-stored ids.
-        var streamIds = batch.Where(w => w.StreamId is not null).Select(w => w.StreamId!).Distinct().ToArray();
-        var eventIds = batch.SelectMany(w => w.Events).Select(e => e.EventId).ToArray();
-        var auditIds = batch.Where(w => w.Audit is not null).Select(w => w.Audit!.EntryId).ToArray();
-
-        long eventPosition, auditPosition;
-        byte[] eventHash, auditHash;
-        var versions = new Dictionary<string, long>(StringComparer.Ordinal);
-        var storedEvents = new Dictionary<Guid, (string StreamId, long Version, long Position)>();
-        var storedAudit = new HashSet<Guid>();
-        await using (var read = new NpgsqlBatch(connection, transaction))
+        var recordedAt = HashChain.TruncateToMicroseconds(_options.TimeProvider.GetUtcNow());
+        var eventPosition = start.EventPosition;
+        var eventHash = start.EventHash;
+        var auditPosition = start.AuditPosition;
+        var auditHash = start.AuditHash;
+        var versions = new Dictionary<string, long>(knowledge.Versions, StringComparer.Ordinal);
+        var assumed = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var streamId in knowledge.Versions.Keys)
         {
-            read.BatchCommands.Add(new NpgsqlBatchCommand($"select event_position, event_hash, audit_position, audit_hash from {_schema}.heads where id = 1 for update"));
-            read.BatchCommands.Add(Command($"select stream_id, version from {_schema}.streams where stream_id = any($1)", streamIds));
-            read.BatchCommands.Add(Command($"select event_id, stream_id, version, position from {_schema}.events where event_id = any($1)", eventIds));
-            read.BatchCommands.Add(Command($"select entry_id from {_schema}.audit where entry_id = any($1)", auditIds));
-            await using var reader = await read.ExecuteReaderAsync(cancellationToken);
-            if (!await reader.ReadAsync(cancellationToken))
-            {
-                throw new InvalidOperationException($"The event store's heads row is missing in schema '{_schema}'; the schema is damaged.");
-            }
-
-            eventPosition = reader.GetInt64(0);
-            eventHash = reader.GetFieldValue<byte[]>(1);
-            auditPosition = reader.GetInt64(2);
-            auditHash = reader.GetFieldValue<byte[]>(3);
-
-            await reader.NextResultAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                versions[reader.GetString(0)] = reader.GetInt64(1);
-            }
-
-            await reader.NextResultAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                storedEvents[reader.GetGuid(0)] = (reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3));
-            }
-
-            await reader.NextResultAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                storedAudit.Add(reader.GetGuid(0));
-            }
+            assumed[streamId] = knowledge.Versions[streamId];
         }
 
-        // Plan in memory. The heads lock makes this read authoritative: no other writer can
-        // move a stream or the chain until we commit; the unique constraints remain the backstop.
-        var recordedAt = HashChain.TruncateToMicroseconds(_options.TimeProvider.GetUtcNow());
-        var newEvents = new List<StoredEvent>();
-        var newEventMetadata = new List<string?>();
-        var newAudit = new List<StoredAuditEntry>();
-        var streamsTouched = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var streamId in knowledge.Absent)
+        {
+            assumed[streamId] = 0;
+        }
+
+        var storedEvents = new Dictionary<Guid, (string StreamId, long Version, long Position)>(knowledge.StoredEvents);
+        var storedAudit = new HashSet<Guid>(knowledge.StoredAudit);
+        var events = new List<StoredEvent>();
+        var metadata = new List<string?>();
+        var audit = new List<StoredAuditEntry>();
+        var touched = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (var write in batch)
         {
             if (write.StreamId is { } streamId)
             {
-                var current = versions.GetValueOrDefault(streamId);
+                var exists = versions.TryGetValue(streamId, out var current);
                 if (Replayed(write, storedEvents) is { } replay)
                 {
                     if (replay.Error is not null)
@@ -158,7 +334,7 @@ public sealed partial class PostgresEventStore
 
                     write.Planned = replay.Result;
                 }
-                else if (!Matches(write.Expected, current, versions.ContainsKey(streamId)))
+                else if (!Matches(write.Expected, current, exists))
                 {
                     write.Rejected = new WrongExpectedVersionException(streamId, write.Expected, current);
                     continue;
@@ -170,21 +346,20 @@ public sealed partial class PostgresEventStore
                     {
                         eventPosition++;
                         current++;
-                        var hash = HashChain.EventLink(eventHash, eventPosition, e.EventId, streamId, current, e.Type, e.Json, e.MetadataJson, recordedAt);
-                        eventHash = hash;
+                        eventHash = HashChain.EventLink(eventHash, eventPosition, e.EventId, streamId, current, e.Type, e.Json, e.MetadataJson, recordedAt);
                         var stored = new StoredEvent(eventPosition, e.EventId, streamId, current, e.Type, e.Data, e.Json,
                             e.MetadataJson is null ? null : System.Text.Json.JsonSerializer.Deserialize<EventMetadata>(e.MetadataJson, MetadataJsonOptions),
-                            recordedAt, hash);
+                            recordedAt, eventHash);
                         write.NewEvents.Add(stored);
-                        newEvents.Add(stored);
-                        newEventMetadata.Add(e.MetadataJson);
+                        events.Add(stored);
+                        metadata.Add(e.MetadataJson);
                         storedEvents[e.EventId] = (streamId, current, eventPosition);
                     }
 
                     if (write.Events.Count > 0)
                     {
                         versions[streamId] = current;
-                        streamsTouched[streamId] = current;
+                        touched[streamId] = current;
                     }
 
                     write.Planned = write.Events.Count == 0
@@ -197,64 +372,80 @@ public sealed partial class PostgresEventStore
                 write.Planned = new AppendResult(string.Empty, 0, 0, 0, AlreadyStored: false);
             }
 
-            if (write.Audit is { } audit && storedAudit.Add(audit.EntryId))
+            if (write.Audit is { } entry && storedAudit.Add(entry.EntryId))
             {
                 auditPosition++;
-                auditHash = HashChain.AuditLink(auditHash, auditPosition, audit);
-                write.NewAudit = new StoredAuditEntry(auditPosition, audit, auditHash);
-                newAudit.Add(write.NewAudit);
+                auditHash = HashChain.AuditLink(auditHash, auditPosition, entry);
+                write.NewAudit = new StoredAuditEntry(auditPosition, entry, auditHash);
+                audit.Add(write.NewAudit);
             }
         }
 
-        if (newEvents.Count == 0 && newAudit.Count == 0)
-        {
-            await transaction.RollbackAsync(cancellationToken);
-            return;
-        }
+        return new Plan(start, new Heads(eventPosition, eventHash, auditPosition, auditHash), events, metadata, audit, touched, assumed, recordedAt);
+    }
 
-        // Round trip 2: every row of the batch, the new heads, and the wake-up for subscribers
-        // (NOTIFY is delivered on commit, to listeners in every process).
-        await using (var write = new NpgsqlBatch(connection, transaction))
+    /// <summary>
+    /// Writes the plan's rows, the new heads and the wake-up for subscribers (NOTIFY is
+    /// delivered on commit, to listeners in every process), runs the inline projections, and
+    /// commits. With <paramref name="assert"/>, the transaction begins here and first checks the
+    /// cached state the plan rests on.
+    /// </summary>
+    private async Task ExecuteAsync(NpgsqlConnection connection, List<PendingWrite> batch, Plan plan, bool assert, CancellationToken cancellationToken)
+    {
+        var projecting = _options.Projections.Count > 0 && plan.Events.Any(e => _options.Projections.Any(p => p.Handles(e.Data.GetType())));
+        await using (var write = new NpgsqlBatch(connection))
         {
-            if (newEvents.Count > 0)
+            if (assert)
             {
-                write.BatchCommands.Add(InsertEvents(newEvents, newEventMetadata));
-                write.BatchCommands.Add(UpsertStreams(streamsTouched, recordedAt));
+                write.BatchCommands.Add(new NpgsqlBatchCommand("begin"));
+                var check = new NpgsqlBatchCommand($"select {_schema}.assert_append($1, $2, $3, $4)");
+                check.Parameters.Add(new NpgsqlParameter<long> { TypedValue = plan.Start.EventPosition });
+                check.Parameters.Add(new NpgsqlParameter<long> { TypedValue = plan.Start.AuditPosition });
+                check.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = plan.Assumed.Keys.ToArray() });
+                check.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = plan.Assumed.Values.ToArray() });
+                write.BatchCommands.Add(check);
             }
 
-            if (newAudit.Count > 0)
+            if (plan.Events.Count > 0)
             {
-                write.BatchCommands.Add(InsertAudit(newAudit));
+                write.BatchCommands.Add(InsertEvents(plan.Events, plan.EventMetadata));
+                write.BatchCommands.Add(UpsertStreams(plan.StreamsTouched, plan.RecordedAt));
+            }
+
+            if (plan.Audit.Count > 0)
+            {
+                write.BatchCommands.Add(InsertAudit(plan.Audit));
             }
 
             var heads = new NpgsqlBatchCommand($"update {_schema}.heads set event_position = $1, event_hash = $2, audit_position = $3, audit_hash = $4 where id = 1");
-            heads.Parameters.Add(new NpgsqlParameter { Value = eventPosition });
-            heads.Parameters.Add(new NpgsqlParameter { Value = eventHash });
-            heads.Parameters.Add(new NpgsqlParameter { Value = auditPosition });
-            heads.Parameters.Add(new NpgsqlParameter { Value = auditHash });
+            heads.Parameters.Add(new NpgsqlParameter<long> { TypedValue = plan.End.EventPosition });
+            heads.Parameters.Add(new NpgsqlParameter<byte[]> { TypedValue = plan.End.EventHash });
+            heads.Parameters.Add(new NpgsqlParameter<long> { TypedValue = plan.End.AuditPosition });
+            heads.Parameters.Add(new NpgsqlParameter<byte[]> { TypedValue = plan.End.AuditHash });
             write.BatchCommands.Add(heads);
-            if (newEvents.Count > 0)
+            if (plan.Events.Count > 0)
             {
                 var notify = new NpgsqlBatchCommand("select pg_notify($1, $2)");
-                notify.Parameters.Add(new NpgsqlParameter { Value = _notifyChannel });
-                notify.Parameters.Add(new NpgsqlParameter { Value = eventPosition.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+                notify.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _notifyChannel });
+                notify.Parameters.Add(new NpgsqlParameter<string> { TypedValue = plan.End.EventPosition.ToString(System.Globalization.CultureInfo.InvariantCulture) });
                 write.BatchCommands.Add(notify);
             }
 
+            if (!projecting)
+            {
+                write.BatchCommands.Add(new NpgsqlBatchCommand("commit"));
+            }
+
+            await write.PrepareAsync(cancellationToken);
             await write.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        // Inline projections run after the rows exist, inside the same transaction.
-        if (_options.Projections.Count > 0)
+        if (projecting)
         {
-            var context = new ProjectionContext(connection, transaction, _schema);
-            foreach (var write in batch)
+            // Inline projections run after the rows exist, inside the same transaction.
+            var context = new ProjectionContext(connection, _schema);
+            foreach (var write in batch.Where(w => w.NewEvents.Count > 0))
             {
-                if (write.NewEvents.Count == 0)
-                {
-                    continue;
-                }
-
                 foreach (var projection in _options.Projections)
                 {
                     var handled = write.NewEvents.Where(e => projection.Handles(e.Data.GetType())).ToList();
@@ -264,9 +455,22 @@ public sealed partial class PostgresEventStore
                     }
                 }
             }
+
+            await using var commit = new NpgsqlCommand("commit", connection);
+            await commit.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        await transaction.CommitAsync(cancellationToken);
+        // Committed: remember the new state for the next batch's fast path.
+        _heads = plan.End;
+        if (_versionCache.Count + plan.StreamsTouched.Count > MaxCachedStreams)
+        {
+            _versionCache.Clear();
+        }
+
+        foreach (var (streamId, version) in plan.StreamsTouched)
+        {
+            _versionCache[streamId] = version;
+        }
     }
 
     private static bool Matches(ExpectedVersion expected, long current, bool exists) => expected.Value switch

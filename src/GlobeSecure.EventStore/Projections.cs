@@ -21,27 +21,23 @@ public interface IInlineProjection
     Task ApplyAsync(ProjectionContext context, IReadOnlyList<StoredEvent> events, CancellationToken cancellationToken);
 }
 
-/// <summary>The connection and transaction of the append a projection runs in.</summary>
+/// <summary>The connection of the append a projection runs in; its transaction is already open.</summary>
 public sealed class ProjectionContext
 {
-    internal ProjectionContext(NpgsqlConnection connection, NpgsqlTransaction transaction, string schema)
+    internal ProjectionContext(NpgsqlConnection connection, string schema)
     {
         Connection = connection;
-        Transaction = transaction;
         Schema = schema;
     }
 
-    /// <summary>The open connection.</summary>
+    /// <summary>The open connection, inside the append's transaction: never commit or roll back.</summary>
     public NpgsqlConnection Connection { get; }
-
-    /// <summary>The append's transaction; never commit or roll it back.</summary>
-    public NpgsqlTransaction Transaction { get; }
 
     /// <summary>The store's schema (quoted-safe identifier).</summary>
     public string Schema { get; }
 
-    /// <summary>A command bound to the transaction.</summary>
-    public NpgsqlCommand CreateCommand(string sql) => new(sql, Connection, Transaction);
+    /// <summary>A command on the append's connection (and so in its transaction).</summary>
+    public NpgsqlCommand CreateCommand(string sql) => new(sql, Connection);
 }
 
 /// <summary>One schema step: applied once, in order, recorded in the schema version table.</summary>

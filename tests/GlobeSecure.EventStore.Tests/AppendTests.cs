@@ -172,6 +172,29 @@ public sealed class AppendTests(PostgresDatabase db) : IClassFixture<PostgresDat
     }
 
     [Fact]
+    public async Task Append_AfterAnotherProcessWroteTheStream_SeesItsVersion()
+    {
+        // The first store caches the stream at version 1 and the chain head; the second moves both.
+        await using var otherSource = db.CreateDataSource();
+        await using var first = await db.CreateStoreAsync(TestEvents.Registry());
+        await using var second = await db.CreateStoreAsync(TestEvents.Registry(), dataSource: otherSource);
+        var stream = TestEvents.NewStream();
+        await first.AppendAsync(stream, ExpectedVersion.NoStream, TestEvents.Note(stream, 1));
+        await second.AppendAsync(stream, ExpectedVersion.Exactly(1), TestEvents.Note(stream, 2));
+
+        var stale = await Assert.ThrowsAsync<WrongExpectedVersionException>(() => first.AppendAsync(stream, ExpectedVersion.Exactly(1), TestEvents.Note(stream, 3)));
+        var current = await first.AppendAsync(stream, ExpectedVersion.Exactly(2), TestEvents.Note(stream, 3));
+        var other = TestEvents.NewStream();
+        var elsewhere = await first.AppendAsync(other, ExpectedVersion.NoStream, TestEvents.Note(other, 1));
+
+        Assert.Equal(2, stale.Actual);
+        Assert.Equal(3, current.Version);
+        Assert.Equal(current.LastPosition + 1, elsewhere.FirstPosition);
+        Assert.Equal([1L, 2L, 3L], (await first.ReadStreamAsync(stream, cancellationToken: Ct)).Select(e => e.Version));
+        Assert.True((await first.VerifyEventsAsync(Ct)).IsValid);
+    }
+
+    [Fact]
     public async Task StreamVersion_DuplicateRowBypassingTheStore_IsRejectedByTheUniqueConstraint()
     {
         await using var store = await db.CreateStoreAsync(TestEvents.Registry());

@@ -95,7 +95,7 @@ public sealed class StartupTests
 
         await app.StartAsync(Ct);
 
-        Assert.Equal(1L, await first.Database.ExecuteScalarAsync("select count(*) from globe.schema_version"));
+        Assert.Equal((long)GlobeSecure.EventStore.PostgresEventStore.CoreSchemaVersion, await first.Database.ExecuteScalarAsync("select count(*) from globe.schema_version"));
         await app.StopAsync(Ct);
     }
 }
