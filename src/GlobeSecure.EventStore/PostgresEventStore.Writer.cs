@@ -10,6 +10,13 @@ public sealed partial class PostgresEventStore
         var batch = new List<PendingWrite>(_options.MaxBatchSize);
         while (await _queue.Reader.WaitToReadAsync())
         {
+            if (batch.Count > 1)
+            {
+                // Several callers shared the last commit: give those just woken a moment to queue
+                // their next append, so the next commit carries them all instead of half.
+                await Task.Yield();
+            }
+
             batch.Clear();
             while (batch.Count < _options.MaxBatchSize && _queue.Reader.TryRead(out var write))
             {
@@ -92,7 +99,7 @@ public sealed partial class PostgresEventStore
         List<StoredAuditEntry> Audit, Dictionary<string, long> StreamsTouched, Dictionary<string, long> Assumed, DateTimeOffset RecordedAt);
 
     private const int MaxCachedStreams = 100_000;
-    private const string StaleCacheState = "GS001";
+    private const string StaleCacheState = PostgresErrorCodes.DivisionByZero;
 
     // Owned by the single writer loop: no locking needed.
     private readonly Dictionary<string, long> _versionCache = new(StringComparer.Ordinal);
@@ -101,10 +108,10 @@ public sealed partial class PostgresEventStore
 
     /// <summary>
     /// Commits a batch. Fast path, one round trip: when the writer's cache knows the heads and
-    /// every stream's version, the plan is checked by <c>assert_append</c> (which also takes the
-    /// heads lock) in the same batch as the inserts and the COMMIT. Otherwise, or when that check
-    /// or a unique constraint says the cache is stale, the slow path reads the state under the
-    /// lock first (two round trips).
+    /// every stream's version, the plan is sent as one batch whose first statement checks it
+    /// (<see cref="MoveHeads"/>) and which commits as one implicit transaction. Otherwise, or when
+    /// that check or a unique constraint says the cache is stale, the slow path reads the state
+    /// under the heads lock first.
     /// </summary>
     private async Task CommitBatchAsync(List<PendingWrite> batch)
     {
@@ -393,19 +400,15 @@ public sealed partial class PostgresEventStore
     private async Task ExecuteAsync(NpgsqlConnection connection, List<PendingWrite> batch, Plan plan, bool assert, CancellationToken cancellationToken)
     {
         var projecting = _options.Projections.Count > 0 && plan.Events.Any(e => _options.Projections.Any(p => p.Handles(e.Data.GetType())));
+        var explicitTransaction = !assert || projecting;
         await using (var write = new NpgsqlBatch(connection))
         {
-            if (assert)
+            if (assert && projecting)
             {
                 write.BatchCommands.Add(new NpgsqlBatchCommand("begin"));
-                var check = new NpgsqlBatchCommand($"select {_schema}.assert_append($1, $2, $3, $4)");
-                check.Parameters.Add(new NpgsqlParameter<long> { TypedValue = plan.Start.EventPosition });
-                check.Parameters.Add(new NpgsqlParameter<long> { TypedValue = plan.Start.AuditPosition });
-                check.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = plan.Assumed.Keys.ToArray() });
-                check.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = plan.Assumed.Values.ToArray() });
-                write.BatchCommands.Add(check);
             }
 
+            write.BatchCommands.Add(MoveHeads(plan));
             if (plan.Events.Count > 0)
             {
                 write.BatchCommands.Add(InsertEvents(plan.Events, plan.EventMetadata));
@@ -417,25 +420,13 @@ public sealed partial class PostgresEventStore
                 write.BatchCommands.Add(InsertAudit(plan.Audit));
             }
 
-            var heads = new NpgsqlBatchCommand($"update {_schema}.heads set event_position = $1, event_hash = $2, audit_position = $3, audit_hash = $4 where id = 1");
-            heads.Parameters.Add(new NpgsqlParameter<long> { TypedValue = plan.End.EventPosition });
-            heads.Parameters.Add(new NpgsqlParameter<byte[]> { TypedValue = plan.End.EventHash });
-            heads.Parameters.Add(new NpgsqlParameter<long> { TypedValue = plan.End.AuditPosition });
-            heads.Parameters.Add(new NpgsqlParameter<byte[]> { TypedValue = plan.End.AuditHash });
-            write.BatchCommands.Add(heads);
-            if (plan.Events.Count > 0)
-            {
-                var notify = new NpgsqlBatchCommand("select pg_notify($1, $2)");
-                notify.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _notifyChannel });
-                notify.Parameters.Add(new NpgsqlParameter<string> { TypedValue = plan.End.EventPosition.ToString(System.Globalization.CultureInfo.InvariantCulture) });
-                write.BatchCommands.Add(notify);
-            }
-
-            if (!projecting)
+            if (explicitTransaction && !projecting)
             {
                 write.BatchCommands.Add(new NpgsqlBatchCommand("commit"));
             }
 
+            // Without an explicit transaction the batch is one implicit transaction (one Sync):
+            // all of it commits, or none of it.
             await write.PrepareAsync(cancellationToken);
             await write.ExecuteNonQueryAsync(cancellationToken);
         }
@@ -518,6 +509,37 @@ public sealed partial class PostgresEventStore
     {
         var command = new NpgsqlBatchCommand(sql);
         command.Parameters.Add(new NpgsqlParameter<T[]> { TypedValue = values });
+        return command;
+    }
+
+    /// <summary>
+    /// The batch's first statement: moves the chain heads only if they are where the plan
+    /// started (which also takes, or re-takes, their row lock, serialising every writer), checks
+    /// that every stream the plan assumed is at the assumed version (0 = no stream), and wakes
+    /// subscribers (NOTIFY is delivered on commit, to listeners in every process). A stale
+    /// assumption divides by zero, which aborts the whole batch before it commits.
+    /// </summary>
+    private NpgsqlBatchCommand MoveHeads(Plan plan)
+    {
+        var notify = plan.Events.Count > 0 ? ", pg_notify($7, $5::text)" : string.Empty;
+        var command = new NpgsqlBatchCommand($"""
+            with moved as (
+                update {_schema}.heads set event_position = $5, event_hash = $6, audit_position = $8, audit_hash = $9
+                where id = 1 and event_position = $1 and audit_position = $2 returning 1)
+            select 1 / ((select count(*) from moved) = 1 and not exists (
+                select from unnest($3::text[], $4::bigint[]) as u(stream_id, version)
+                left join {_schema}.streams s on s.stream_id = u.stream_id
+                where coalesce(s.version, 0) <> u.version))::int{notify}
+            """);
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = plan.Start.EventPosition });
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = plan.Start.AuditPosition });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = plan.Assumed.Keys.ToArray() });
+        command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = plan.Assumed.Values.ToArray() });
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = plan.End.EventPosition });
+        command.Parameters.Add(new NpgsqlParameter<byte[]> { TypedValue = plan.End.EventHash });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _notifyChannel });
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = plan.End.AuditPosition });
+        command.Parameters.Add(new NpgsqlParameter<byte[]> { TypedValue = plan.End.AuditHash });
         return command;
     }
 

@@ -73,29 +73,6 @@ internal static class SchemaMigrator
             create trigger audit_append_only before update or delete or truncate on {schema}.audit
                 for each statement execute function {schema}.forbid_history_change();
             """),
-        new(2, "assert_append: one-round-trip appends checked against the writer's cache", """
-            -- Locks the chain heads and checks that the writer's cached view is current: the heads'
-            -- positions, and each stream's version (0 = no stream). Raises 'GS001' when it is not,
-            -- and the writer falls back to reading the state first.
-            create function {schema}.assert_append(p_event_position bigint, p_audit_position bigint,
-                p_streams text[], p_versions bigint[]) returns void language plpgsql as $$
-            declare
-                h record;
-                stale int;
-            begin
-                select event_position, audit_position into h from {schema}.heads where id = 1 for update;
-                if h.event_position <> p_event_position or h.audit_position <> p_audit_position then
-                    raise exception 'stale chain head' using errcode = 'GS001';
-                end if;
-                select count(*) into stale
-                    from unnest(p_streams, p_versions) as u(stream_id, version)
-                    left join {schema}.streams s on s.stream_id = u.stream_id
-                    where coalesce(s.version, 0) <> u.version;
-                if stale > 0 then
-                    raise exception 'stale stream version' using errcode = 'GS001';
-                end if;
-            end $$;
-            """),
     ];
 
     public static async Task<int> MigrateAsync(NpgsqlDataSource dataSource, EventStoreOptions options, CancellationToken cancellationToken)
