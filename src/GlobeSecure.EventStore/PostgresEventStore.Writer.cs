@@ -90,6 +90,9 @@ public sealed partial class PostgresEventStore
 
         public HashSet<string> Absent { get; } = new(StringComparer.Ordinal);
 
+        /// <summary>Streams whose version came from the cache: exact while the heads have not moved.</summary>
+        public HashSet<string> Verified { get; } = new(StringComparer.Ordinal);
+
         public Dictionary<Guid, (string StreamId, long Version, long Position)> StoredEvents { get; } = [];
 
         public HashSet<Guid> StoredAudit { get; } = [];
@@ -101,7 +104,9 @@ public sealed partial class PostgresEventStore
     private const int MaxCachedStreams = 100_000;
     private const string StaleCacheState = PostgresErrorCodes.DivisionByZero;
 
-    // Owned by the single writer loop: no locking needed.
+    // Owned by the single writer loop: no locking needed. Every entry is a stream's exact version
+    // as of _heads, the state after our last commit: while the heads are still there, nobody else
+    // has written, so cached versions need no check; a moved head sends the batch to the slow path.
     private readonly Dictionary<string, long> _versionCache = new(StringComparer.Ordinal);
     private NpgsqlConnection? _writerConnection;
     private Heads? _heads;
@@ -142,11 +147,19 @@ public sealed partial class PostgresEventStore
                 await begin.ExecuteNonQueryAsync(cancellationToken);
             }
 
+            // The cache is exact only as of our last commit; someone else may have written since.
+            _versionCache.Clear();
             var (start, knowledge) = await ReadStateAsync(connection, batch, cancellationToken);
+            foreach (var (streamId, version) in knowledge.Versions)
+            {
+                _versionCache[streamId] = version;
+            }
+
             var plan = PlanBatch(batch, start, knowledge);
             if (plan.Events.Count == 0 && plan.Audit.Count == 0)
             {
                 await RollbackAsync(connection, cancellationToken);
+                _heads = start;
                 return;
             }
 
@@ -221,6 +234,7 @@ public sealed partial class PostgresEventStore
             if (_versionCache.TryGetValue(streamId, out var cached))
             {
                 knowledge.Versions[streamId] = cached;
+                knowledge.Verified.Add(streamId);
             }
             else if (write.Expected == ExpectedVersion.NoStream)
             {
@@ -310,7 +324,7 @@ public sealed partial class PostgresEventStore
         var auditHash = start.AuditHash;
         var versions = new Dictionary<string, long>(knowledge.Versions, StringComparer.Ordinal);
         var assumed = new Dictionary<string, long>(StringComparer.Ordinal);
-        foreach (var streamId in knowledge.Versions.Keys)
+        foreach (var streamId in knowledge.Versions.Keys.Where(id => !knowledge.Verified.Contains(id)))
         {
             assumed[streamId] = knowledge.Versions[streamId];
         }

@@ -195,6 +195,29 @@ public sealed class AppendTests(PostgresDatabase db) : IClassFixture<PostgresDat
     }
 
     [Fact]
+    public async Task Append_OtherProcessMovedAStreamThisStoreHadCached_IsJudgedOnTheRealVersion()
+    {
+        await using var otherSource = db.CreateDataSource();
+        await using var first = await db.CreateStoreAsync(TestEvents.Registry());
+        await using var second = await db.CreateStoreAsync(TestEvents.Registry(), dataSource: otherSource);
+        var quiet = TestEvents.NewStream();
+        var moved = TestEvents.NewStream();
+        await first.AppendAsync(quiet, ExpectedVersion.NoStream, TestEvents.Note(quiet, 1));
+        await first.AppendAsync(moved, ExpectedVersion.NoStream, TestEvents.Note(moved, 1));
+        await second.AppendAsync(moved, ExpectedVersion.Exactly(1), TestEvents.Note(moved, 2));
+
+        // The first store re-learns the heads through another stream; its cached "moved at 1" must not survive that.
+        await first.AppendAsync(quiet, ExpectedVersion.Exactly(1), TestEvents.Note(quiet, 2));
+        var stale = await Assert.ThrowsAsync<WrongExpectedVersionException>(() => first.AppendAsync(moved, ExpectedVersion.Exactly(1), TestEvents.Note(moved, 3)));
+        var any = await first.AppendAsync(moved, ExpectedVersion.Any, TestEvents.Note(moved, 3));
+
+        Assert.Equal(2, stale.Actual);
+        Assert.Equal(3, any.Version);
+        Assert.Equal([1L, 2L, 3L], (await first.ReadStreamAsync(moved, cancellationToken: Ct)).Select(e => e.Version));
+        Assert.True((await first.VerifyEventsAsync(Ct)).IsValid);
+    }
+
+    [Fact]
     public async Task StreamVersion_DuplicateRowBypassingTheStore_IsRejectedByTheUniqueConstraint()
     {
         await using var store = await db.CreateStoreAsync(TestEvents.Registry());
