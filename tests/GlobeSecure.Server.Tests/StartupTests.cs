@@ -98,4 +98,29 @@ public sealed class StartupTests
         Assert.Equal((long)GlobeSecure.EventStore.PostgresEventStore.CoreSchemaVersion, await first.Database.ExecuteScalarAsync("select count(*) from globe.schema_version"));
         await app.StopAsync(Ct);
     }
+
+    [Fact]
+    public async Task Start_WithGlobeDbVariable_UsesThatDatabaseAndServesReflectionInDevelopment()
+    {
+        await using var database = new PostgresDatabase();
+        await database.InitializeAsync();
+        await using var app = GlobeServerHost.Build(["--environment", "Development"], builder =>
+        {
+            builder.Configuration["Globe:Listen"] = "http://127.0.0.1:0";
+            builder.Configuration["GLOBE_DB"] = database.ConnectionString;
+            builder.Configuration["Logging:LogLevel:Default"] = "Warning";
+        });
+        await app.StartAsync(Ct);
+        var address = Infrastructure.HostingExtensions.ListeningAddresses(app).Single();
+        using var channel = Grpc.Net.Client.GrpcChannel.ForAddress(address);
+
+        using var call = new Grpc.Reflection.V1Alpha.ServerReflection.ServerReflectionClient(channel).ServerReflectionInfo(cancellationToken: Ct);
+        await call.RequestStream.WriteAsync(new Grpc.Reflection.V1Alpha.ServerReflectionRequest { ListServices = "" }, Ct);
+        Assert.True(await call.ResponseStream.MoveNext(Ct));
+        await call.RequestStream.CompleteAsync();
+
+        Assert.Contains(call.ResponseStream.Current.ListServicesResponse.Service, s => s.Name == "grpc.health.v1.Health");
+        Assert.Equal(GlobeSecure.EventStore.PostgresEventStore.CoreSchemaVersion, await database.ExecuteScalarAsync("select max(version) from globe.schema_version"));
+        await app.StopAsync(Ct);
+    }
 }
