@@ -529,21 +529,19 @@ public sealed partial class PostgresEventStore
     /// <summary>
     /// The batch's first statement: moves the chain heads only if they are where the plan
     /// started (which also takes, or re-takes, their row lock, serialising every writer), checks
-    /// that every stream the plan assumed is at the assumed version (0 = no stream), and wakes
-    /// subscribers (NOTIFY is delivered on commit, to listeners in every process). A stale
+    /// that every stream the plan assumed is at the assumed version (0 = no stream). A stale
     /// assumption divides by zero, which aborts the whole batch before it commits.
     /// </summary>
     private NpgsqlBatchCommand MoveHeads(Plan plan)
     {
-        var notify = plan.Events.Count > 0 ? ", pg_notify($7, $5::text)" : string.Empty;
         var command = new NpgsqlBatchCommand($"""
             with moved as (
-                update {_schema}.heads set event_position = $5, event_hash = $6, audit_position = $8, audit_hash = $9
+                update {_schema}.heads set event_position = $5, event_hash = $6, audit_position = $7, audit_hash = $8
                 where id = 1 and event_position = $1 and audit_position = $2 returning 1)
             select 1 / ((select count(*) from moved) = 1 and not exists (
                 select from unnest($3::text[], $4::bigint[]) as u(stream_id, version)
                 left join {_schema}.streams s on s.stream_id = u.stream_id
-                where coalesce(s.version, 0) <> u.version))::int{notify}
+                where coalesce(s.version, 0) <> u.version))::int
             """);
         command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = plan.Start.EventPosition });
         command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = plan.Start.AuditPosition });
@@ -551,7 +549,6 @@ public sealed partial class PostgresEventStore
         command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = plan.Assumed.Values.ToArray() });
         command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = plan.End.EventPosition });
         command.Parameters.Add(new NpgsqlParameter<byte[]> { TypedValue = plan.End.EventHash });
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _notifyChannel });
         command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = plan.End.AuditPosition });
         command.Parameters.Add(new NpgsqlParameter<byte[]> { TypedValue = plan.End.AuditHash });
         return command;

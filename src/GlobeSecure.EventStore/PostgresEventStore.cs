@@ -202,6 +202,7 @@ public sealed partial class PostgresEventStore : IAsyncDisposable
         {
             EventsAppended.Add(events);
             _notifier.SignalLocal();
+            _notifier.Publish();
         }
 
         BatchSize.Record(batch.Count);
