@@ -25,7 +25,7 @@ public sealed partial class EventStoreOptions
 
     internal void Validate()
     {
-        if (!SchemaName().IsMatch(Schema))
+        if (!IsValidSchemaName(Schema))
         {
             throw new ArgumentException($"Event store schema '{Schema}' must be a lower-case identifier (letters, digits, underscore; at most 40).", nameof(Schema));
         }
@@ -40,6 +40,9 @@ public sealed partial class EventStoreOptions
             throw new ArgumentException("SubscriptionPollInterval must be positive.", nameof(SubscriptionPollInterval));
         }
     }
+
+    /// <summary>Whether <paramref name="schema"/> is usable as the store's schema: a lower-case identifier of at most 40 characters.</summary>
+    public static bool IsValidSchemaName(string schema) => SchemaName().IsMatch(schema);
 
     [GeneratedRegex("^[a-z_][a-z0-9_]{0,39}$")]
     private static partial Regex SchemaName();

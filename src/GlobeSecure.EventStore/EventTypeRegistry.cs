@@ -19,12 +19,7 @@ public sealed class EventTypeRegistry
     /// <summary>Registers <typeparamref name="T"/> under <paramref name="alias"/> (e.g. "membership.authority-applied.v1").</summary>
     public EventTypeRegistry Register<T>(string alias)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(alias);
-        if (!_typeByAlias.TryAdd(alias, typeof(T)) && _typeByAlias[alias] != typeof(T))
-        {
-            throw new InvalidOperationException($"Event alias '{alias}' is already registered for {_typeByAlias[alias].FullName}.");
-        }
-
+        AddAlias<T>(alias);
         if (!_aliasByType.TryAdd(typeof(T), alias) && _aliasByType[typeof(T)] != alias)
         {
             throw new InvalidOperationException($"Event type {typeof(T).FullName} is already registered as '{_aliasByType[typeof(T)]}'.");
@@ -36,6 +31,7 @@ public sealed class EventTypeRegistry
     /// <summary>Reads events stored under an older <paramref name="alias"/> as <typeparamref name="T"/>.</summary>
     public EventTypeRegistry AddAlias<T>(string alias)
     {
+        ArgumentException.ThrowIfNullOrWhiteSpace(alias);
         if (!_typeByAlias.TryAdd(alias, typeof(T)) && _typeByAlias[alias] != typeof(T))
         {
             throw new InvalidOperationException($"Event alias '{alias}' is already registered for {_typeByAlias[alias].FullName}.");

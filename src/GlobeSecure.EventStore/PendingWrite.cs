@@ -1,7 +1,7 @@
 namespace GlobeSecure.EventStore;
 
 /// <summary>An event serialized in the caller's thread, so the single writer only does I/O.</summary>
-internal sealed record SerializedEvent(Guid EventId, string Type, string Json, string? MetadataJson, object Data);
+internal sealed record SerializedEvent(Guid EventId, string Type, string Json, EventMetadata? Metadata, string? MetadataJson, object Data);
 
 /// <summary>One queued append (events and/or an audit entry) awaiting its group commit.</summary>
 internal sealed class PendingWrite

@@ -369,7 +369,7 @@ public sealed partial class PostgresEventStore
                         current++;
                         eventHash = HashChain.EventLink(eventHash, eventPosition, e.EventId, streamId, current, e.Type, e.Json, e.MetadataJson, recordedAt);
                         var stored = new StoredEvent(eventPosition, e.EventId, streamId, current, e.Type, e.Data, e.Json,
-                            e.MetadataJson is null ? null : System.Text.Json.JsonSerializer.Deserialize<EventMetadata>(e.MetadataJson, MetadataJsonOptions),
+                            e.Metadata,
                             recordedAt, eventHash);
                         write.NewEvents.Add(stored);
                         events.Add(stored);

@@ -34,7 +34,6 @@ public sealed partial class PostgresEventStore : IAsyncDisposable
     private readonly NpgsqlDataSource _dataSource;
     private readonly EventStoreOptions _options;
     private readonly string _schema;
-    private readonly string _notifyChannel;
     private readonly Channel<PendingWrite> _queue = Channel.CreateUnbounded<PendingWrite>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _writer;
@@ -52,8 +51,7 @@ public sealed partial class PostgresEventStore : IAsyncDisposable
         _options = options ?? new EventStoreOptions();
         _options.Validate();
         _schema = _options.Schema;
-        _notifyChannel = _schema + "_events";
-        _notifier = new ChangeNotifier(dataSource, _notifyChannel, _stopping.Token);
+        _notifier = new ChangeNotifier(dataSource, _schema + "_events", _stopping.Token);
         _writer = Task.Run(WriteLoopAsync);
     }
 
@@ -115,7 +113,7 @@ public sealed partial class PostgresEventStore : IAsyncDisposable
                 throw new ArgumentException($"Event {i} of the append has an empty or repeated id.", nameof(events));
             }
 
-            serialized[i] = new SerializedEvent(e.EventId, Types.AliasOf(e.Data.GetType()), Types.Serialize(e.Data), metadataJson, e.Data);
+            serialized[i] = new SerializedEvent(e.EventId, Types.AliasOf(e.Data.GetType()), Types.Serialize(e.Data), metadata, metadataJson, e.Data);
         }
 
         return EnqueueAsync(new PendingWrite(streamId, expected, serialized, Normalize(audit), cancellationToken));

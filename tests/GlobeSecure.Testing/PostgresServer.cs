@@ -81,7 +81,6 @@ public sealed class PostgresServer : IAsyncDisposable
     /// <summary>Drops a database, disconnecting whoever still uses it.</summary>
     public async Task DropDatabaseAsync(string name)
     {
-        NpgsqlConnection.ClearAllPools();
         await using var connection = new NpgsqlConnection(AdminConnectionString);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand($"drop database if exists \"{name}\" with (force)", connection);

@@ -9,11 +9,11 @@ namespace GlobeSecure.Server.Infrastructure;
 /// <see cref="ErrorMapping"/> turns each into its status code, in one place. Messages say what
 /// was wrong and what to do, and never contain content, keys, tokens or codes.
 /// </summary>
-internal abstract class DomainException(string message) : Exception(message)
+internal abstract class DomainException(string message, StatusCode status, ErrorReason reason) : Exception(message)
 {
-    public abstract StatusCode Status { get; }
+    public StatusCode Status { get; } = status;
 
-    public abstract ErrorReason Reason { get; }
+    public ErrorReason Reason { get; } = reason;
 }
 
 /// <summary>One field that is missing or malformed; <paramref name="Field"/> is the proto field path, e.g. "authority.country".</summary>
@@ -21,67 +21,39 @@ internal sealed record FieldViolation(string Field, string Description);
 
 /// <summary>Bad input: INVALID_ARGUMENT with a BadRequest naming each field.</summary>
 internal sealed class ValidationException(IReadOnlyList<FieldViolation> violations)
-    : DomainException(violations.Count == 1
-        ? $"Invalid request: {violations[0].Field}: {violations[0].Description}"
-        : $"Invalid request: {violations.Count} fields need fixing: {string.Join("; ", violations.Select(v => $"{v.Field}: {v.Description}"))}")
+    : DomainException(
+        violations.Count == 1
+            ? $"Invalid request: {violations[0].Field}: {violations[0].Description}"
+            : $"Invalid request: {violations.Count} fields need fixing: {string.Join("; ", violations.Select(v => $"{v.Field}: {v.Description}"))}",
+        StatusCode.InvalidArgument, ErrorReason.ValidationFailed)
 {
     public ValidationException(string field, string description) : this([new FieldViolation(field, description)])
     {
     }
 
     public IReadOnlyList<FieldViolation> Violations { get; } = violations;
-
-    public override StatusCode Status => StatusCode.InvalidArgument;
-
-    public override ErrorReason Reason => ErrorReason.ValidationFailed;
 }
 
 /// <summary>Unknown id — and also "exists but not yours", so that probing learns nothing.</summary>
 internal sealed class NotFoundException(string kind, string id)
-    : DomainException($"No {kind} '{id}' exists, or it is not visible to you.")
-{
-    public override StatusCode Status => StatusCode.NotFound;
+    : DomainException($"No {kind} '{id}' exists, or it is not visible to you.", StatusCode.NotFound, ErrorReason.NotFound);
 
-    public override ErrorReason Reason => ErrorReason.NotFound;
-}
+internal sealed class PermissionDeniedException(string message)
+    : DomainException(message, StatusCode.PermissionDenied, ErrorReason.PermissionDenied);
 
-internal sealed class PermissionDeniedException(string message) : DomainException(message)
-{
-    public override StatusCode Status => StatusCode.PermissionDenied;
-
-    public override ErrorReason Reason => ErrorReason.PermissionDenied;
-}
-
-internal sealed class UnauthenticatedException(string message) : DomainException(message)
-{
-    public override StatusCode Status => StatusCode.Unauthenticated;
-
-    public override ErrorReason Reason => ErrorReason.Unauthenticated;
-}
+internal sealed class UnauthenticatedException(string message)
+    : DomainException(message, StatusCode.Unauthenticated, ErrorReason.Unauthenticated);
 
 /// <summary>The entity's state does not allow the operation: FAILED_PRECONDITION.</summary>
-internal sealed class WrongStateException(string message) : DomainException(message)
-{
-    public override StatusCode Status => StatusCode.FailedPrecondition;
-
-    public override ErrorReason Reason => ErrorReason.WrongState;
-}
+internal sealed class WrongStateException(string message)
+    : DomainException(message, StatusCode.FailedPrecondition, ErrorReason.WrongState);
 
 /// <summary>A size, count, quota or rate limit: RESOURCE_EXHAUSTED, with the limit in the message.</summary>
-internal sealed class LimitExceededException(string message) : DomainException(message)
-{
-    public override StatusCode Status => StatusCode.ResourceExhausted;
-
-    public override ErrorReason Reason => ErrorReason.LimitExceeded;
-}
+internal sealed class LimitExceededException(string message)
+    : DomainException(message, StatusCode.ResourceExhausted, ErrorReason.LimitExceeded);
 
 internal sealed class AlreadyExistsException(string kind, string id)
-    : DomainException($"A {kind} '{id}' already exists.")
-{
-    public override StatusCode Status => StatusCode.AlreadyExists;
-
-    public override ErrorReason Reason => ErrorReason.AlreadyExists;
-}
+    : DomainException($"A {kind} '{id}' already exists.", StatusCode.AlreadyExists, ErrorReason.AlreadyExists);
 
 internal static class ErrorDomain
 {

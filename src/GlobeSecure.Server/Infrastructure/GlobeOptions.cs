@@ -91,7 +91,7 @@ internal sealed class GlobeOptionsValidator : IValidateOptions<GlobeOptions>
             failures.Add($"Globe:Tls:CertificatePath '{options.Tls.CertificatePath}' does not exist.");
         }
 
-        if (!System.Text.RegularExpressions.Regex.IsMatch(options.Schema, "^[a-z_][a-z0-9_]{0,39}$"))
+        if (!GlobeSecure.EventStore.EventStoreOptions.IsValidSchemaName(options.Schema))
         {
             failures.Add($"Globe:Schema '{options.Schema}' must be a lower-case identifier (letters, digits, underscore).");
         }

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace GlobeSecure.Server.Infrastructure;
@@ -11,7 +12,7 @@ internal static class HostingExtensions
     public static void AddGlobeInfrastructure(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
-        services.TryAddTimeProvider();
+        services.TryAddSingleton(TimeProvider.System);
         services.AddOptions<GlobeOptions>()
             .Bind(builder.Configuration.GetSection(GlobeOptions.Section))
             .Configure<IConfiguration>((options, configuration) =>
@@ -78,12 +79,4 @@ internal static class HostingExtensions
     /// <summary>The addresses Kestrel actually bound (with the real port when 0 was asked).</summary>
     public static IReadOnlyList<string> ListeningAddresses(WebApplication app) =>
         app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToList() ?? [];
-
-    private static void TryAddTimeProvider(this IServiceCollection services)
-    {
-        if (!services.Any(d => d.ServiceType == typeof(TimeProvider)))
-        {
-            services.AddSingleton(TimeProvider.System);
-        }
-    }
 }
