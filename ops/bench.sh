@@ -63,7 +63,7 @@ pick_port() {
 }
 
 start_throwaway_pg() {
-  local port out attempt
+  local port attempt
   PG_BIN=$(globe_ensure_pg) || die "PostgreSQL is not available"
   PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/globe-bench-pg.XXXXXX")
   if [ "$(id -u)" -eq 0 ]; then
@@ -72,10 +72,7 @@ start_throwaway_pg() {
   chmod 700 "$PG_DIR"
 
   echo "Creating a throwaway PostgreSQL cluster in $PG_DIR ($PG_BIN)…" >&2
-  if ! out=$(globe_as_pg "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres --auth=trust -E UTF8 --locale=C 2>&1); then
-    printf '%s\n' "$out" >&2
-    die "initdb failed"
-  fi
+  globe_pg_initdb "$PG_BIN" "$PG_DIR/data" || die "initdb failed"
 
   # Default durability on purpose (fsync, synchronous_commit, full_page_writes
   # untouched): the numbers are meant to be a real server's. TCP only, so the

@@ -96,7 +96,7 @@ check_pg_can_reach() {
 }
 
 start_embedded_pg() {
-  local port=${GLOBE_PG_PORT:-55432} running_port out
+  local port=${GLOBE_PG_PORT:-55432} running_port
   case "$port" in ''|*[!0-9]*) die "GLOBE_PG_PORT must be a number, not '$port'";; esac
 
   PG_BIN=$(globe_ensure_pg) || die "PostgreSQL is not available"
@@ -113,11 +113,7 @@ start_embedded_pg() {
 
   if [ ! -s "$PGDATA_DIR/PG_VERSION" ]; then
     echo "Creating the embedded PostgreSQL cluster in .globe/pg ($PG_BIN)…"
-    if ! out=$(globe_as_pg "$PG_BIN/initdb" -D "$PGDATA_DIR" -U postgres --auth=trust \
-                 -E UTF8 --locale=C 2>&1); then
-      printf '%s\n' "$out" >&2
-      die "initdb failed"
-    fi
+    globe_pg_initdb "$PG_BIN" "$PGDATA_DIR" || die "initdb failed"
   fi
 
   # Settings that depend on this run (port, socket directory) live in

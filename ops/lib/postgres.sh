@@ -7,6 +7,7 @@
 #                     apt-get first if it is missing
 #   globe_as_pg CMD…  run CMD as the postgres user when running as root
 #                     (PostgreSQL refuses to run as root), else run it directly
+#   globe_pg_initdb BIN DIR  create a cluster in DIR with the project's settings
 #
 # GLOBE_PG_BINDIR, when set to a directory holding initdb, wins over the search.
 # Only the bin directory is ever written to stdout; progress goes to stderr.
@@ -83,5 +84,16 @@ globe_as_pg() {
     "$runuser" -u postgres -- "$@"
   else
     "$@"
+  fi
+}
+
+# globe_pg_initdb BINDIR DATADIR: create a cluster the way every GlobeSecure script does
+# (superuser postgres, trust auth on its own private socket/loopback, UTF-8, C locale).
+# Prints initdb's output only when it fails.
+globe_pg_initdb() {
+  local out
+  if ! out=$(globe_as_pg "$1/initdb" -D "$2" -U postgres --auth=trust -E UTF8 --locale=C 2>&1); then
+    printf '%s\n' "$out" >&2
+    return 1
   fi
 }
