@@ -1,6 +1,4 @@
-using System.Buffers;
-using System.Buffers.Binary;
-using System.Text;
+using GlobeSecure.Crypto;
 using Sodium;
 
 namespace GlobeSecure.EventStore;
@@ -10,7 +8,8 @@ namespace GlobeSecure.EventStore;
 /// bytes are a context string followed by fields in a fixed order, each written as a 4-byte
 /// big-endian length and then its bytes; integers are 8-byte big-endian, ids their 16 RFC 4122
 /// bytes, text UTF-8, absent values zero-length. The first link's previous hash is 32 zero
-/// bytes. docs/event-store.md documents the layout with a test vector.
+/// bytes. The layout is GlobeSecure.Crypto's <see cref="CanonicalWriter"/>, shared with every signed
+/// object; docs/event-store.md documents it with a test vector.
 /// </summary>
 public static class HashChain
 {
@@ -38,7 +37,7 @@ public static class HashChain
         writer.Text(type);
         writer.Text(json);
         writer.Text(metadataJson);
-        writer.Int64(ToUnixMicroseconds(recordedAt));
+        writer.Time(recordedAt);
         return writer.Link(previous);
     }
 
@@ -48,7 +47,7 @@ public static class HashChain
         var writer = new CanonicalWriter(AuditContext);
         writer.Int64(position);
         writer.Guid(entry.EntryId);
-        writer.Int64(ToUnixMicroseconds(entry.OccurredAt));
+        writer.Time(entry.OccurredAt);
         writer.Text(entry.Action);
         writer.Text(entry.Outcome.ToWire());
         writer.Guid(entry.ActorUserId);
@@ -62,66 +61,19 @@ public static class HashChain
     }
 
     /// <summary>PostgreSQL stores microseconds; hashing the same precision keeps a re-read link identical.</summary>
-    public static DateTimeOffset TruncateToMicroseconds(DateTimeOffset value) =>
-        new(value.UtcTicks - (value.UtcTicks % 10), TimeSpan.Zero);
+    public static DateTimeOffset TruncateToMicroseconds(DateTimeOffset value) => CanonicalWriter.TruncateToMicroseconds(value);
 
-    private static long ToUnixMicroseconds(DateTimeOffset value) =>
-        (value.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / 10;
-
-    private sealed class CanonicalWriter
+    private static byte[] Link(this CanonicalWriter writer, ReadOnlySpan<byte> previous)
     {
-        private readonly ArrayBufferWriter<byte> _buffer = new(256);
-
-        public CanonicalWriter(string context) => Text(context);
-
-        public void Int64(long value)
+        if (previous.Length != HashLength)
         {
-            Length(8);
-            BinaryPrimitives.WriteInt64BigEndian(_buffer.GetSpan(8), value);
-            _buffer.Advance(8);
+            throw new ArgumentException($"A previous link is {HashLength} bytes.", nameof(previous));
         }
 
-        public void Guid(Guid? value)
-        {
-            if (value is not { } id)
-            {
-                Length(0);
-                return;
-            }
-
-            Length(16);
-            id.TryWriteBytes(_buffer.GetSpan(16), bigEndian: true, out _);
-            _buffer.Advance(16);
-        }
-
-        public void Text(string? value)
-        {
-            var count = value is null ? 0 : Encoding.UTF8.GetByteCount(value);
-            Length(count);
-            if (count > 0)
-            {
-                Encoding.UTF8.GetBytes(value, _buffer.GetSpan(count));
-                _buffer.Advance(count);
-            }
-        }
-
-        public byte[] Link(ReadOnlySpan<byte> previous)
-        {
-            if (previous.Length != HashLength)
-            {
-                throw new ArgumentException($"A previous link is {HashLength} bytes.", nameof(previous));
-            }
-
-            var input = new byte[HashLength + _buffer.WrittenCount];
-            previous.CopyTo(input);
-            _buffer.WrittenSpan.CopyTo(input.AsSpan(HashLength));
-            return GenericHash.Hash(input, (byte[]?)null!, HashLength);
-        }
-
-        private void Length(int length)
-        {
-            BinaryPrimitives.WriteUInt32BigEndian(_buffer.GetSpan(4), checked((uint)length));
-            _buffer.Advance(4);
-        }
+        var canonical = writer.WrittenSpan;
+        var input = new byte[HashLength + canonical.Length];
+        previous.CopyTo(input);
+        canonical.CopyTo(input.AsSpan(HashLength));
+        return GenericHash.Hash(input, (byte[]?)null!, HashLength);
     }
 }
