@@ -42,7 +42,6 @@ internal static class KeyFileIo
     public static async Task WriteAtomicAsync(string path, byte[] contents, bool overwrite, CancellationToken cancellationToken)
     {
         var (fullPath, directory) = CheckTarget(path, overwrite);
-        cancellationToken.ThrowIfCancellationRequested();
         var temporary = Path.Combine(directory, $".{Path.GetFileName(fullPath)}.{Guid.NewGuid():N}.tmp");
         var options = new FileStreamOptions
         {

@@ -210,6 +210,11 @@ internal sealed record KeystoreFile(
             json = json[3..];
         }
 
+        if (!System.Text.Unicode.Utf8.IsValid(json.Span))
+        {
+            throw new KeystoreFormatException("The key file is not valid UTF-8 text.");
+        }
+
         JsonDocument document;
         try
         {
@@ -333,8 +338,19 @@ internal sealed record KeystoreFile(
         return element;
     }
 
-    private static string RequiredString(JsonElement parent, string name) =>
-        RequiredElement(parent, name, JsonValueKind.String).GetString()!;
+    private static string RequiredString(JsonElement parent, string name)
+    {
+        var element = RequiredElement(parent, name, JsonValueKind.String);
+        try
+        {
+            return element.GetString()!;
+        }
+        catch (InvalidOperationException e)
+        {
+            // An escape such as \ud800 unescapes to text that is not valid UTF-16.
+            throw new KeystoreFormatException($"The key file's '{name}' is not valid text.", e);
+        }
+    }
 
     private static string? OptionalString(JsonElement parent, string name) =>
         parent.TryGetProperty(name, out _) ? RequiredString(parent, name) : null;
