@@ -39,8 +39,8 @@ public sealed class DeviceKeystore
     /// <summary>The device the keys belong to.</summary>
     public Guid DeviceId => _file.DeviceId;
 
-    /// <summary>The device's public keys and box-key signature, as stored in clear.</summary>
-    public PublicDeviceKeys PublicKeys => _file.PublicKeys;
+    /// <summary>The device's public keys and box-key signature, as stored in clear (a copy).</summary>
+    public PublicDeviceKeys PublicKeys => _file.PublicKeys with { BoxKeySignature = (byte[])_file.PublicKeys.BoxKeySignature.Clone() };
 
     /// <summary>The user the device belongs to, when recorded.</summary>
     public Guid? UserId => _file.UserId;
@@ -189,9 +189,6 @@ public sealed class DeviceKeystore
     /// <summary>The purpose, device id and signing-key fingerprint: never key material.</summary>
     public override string ToString() =>
         $"DeviceKeystore({KeystoreFile.PurposeName(Purpose)}, device {DeviceId}, signing key {PublicKeys.SigningKey.Fingerprint})";
-
-    /// <summary>Builds a snapshot from parsed contents (tests craft inconsistent files with it).</summary>
-    internal static DeviceKeystore FromFile(string path, KeystoreFile file) => new(path, file);
 
     /// <summary>The file's contents as parsed (tests).</summary>
     internal KeystoreFile Contents => _file;
