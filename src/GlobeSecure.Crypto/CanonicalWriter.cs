@@ -81,8 +81,9 @@ public sealed class CanonicalWriter
     public byte[] ToArray() => _buffer.WrittenSpan.ToArray();
 
     /// <summary>Unix microseconds of a time: the precision every signed or hashed time has.</summary>
+    /// <remarks>Floors, like <see cref="TruncateToMicroseconds"/>, so the two agree before 1970 too.</remarks>
     public static long ToUnixMicroseconds(DateTimeOffset value) =>
-        (value.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / 10;
+        (TruncateToMicroseconds(value).UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / 10;
 
     /// <summary>The time as it survives canonical encoding (and PostgreSQL): whole microseconds, UTC.</summary>
     public static DateTimeOffset TruncateToMicroseconds(DateTimeOffset value) =>

@@ -181,12 +181,17 @@ public static class DocumentCipher
     /// was written (write to a temporary file; rename only on success).
     /// </summary>
     public static async Task<DocumentDecryptionResult> DecryptAsync(Stream ciphertext, Stream plaintext, DocumentKey key,
-        Guid? expectedDocumentId = null, ReadOnlyMemory<byte>? expectedPlaintextHash = null,
+        Guid? expectedDocumentId = null, byte[]? expectedPlaintextHash = null,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(ciphertext);
         ArgumentNullException.ThrowIfNull(plaintext);
         ArgumentNullException.ThrowIfNull(key);
+        if (expectedPlaintextHash is { Length: not Primitives.HashBytes })
+        {
+            throw new ArgumentException($"A plaintext hash is {Primitives.HashBytes} bytes.", nameof(expectedPlaintextHash));
+        }
+
         var header = new byte[HeaderBytes];
         if (await ciphertext.ReadAtLeastAsync(header, HeaderBytes, false, cancellationToken).ConfigureAwait(false) < HeaderBytes)
         {
@@ -247,7 +252,7 @@ public static class DocumentCipher
 
             await hashing.ConfigureAwait(false);
             var plaintextHash = hash.Finish();
-            if (expectedPlaintextHash is { } expectedHash && !CryptographicOperations.FixedTimeEquals(expectedHash.Span, plaintextHash))
+            if (expectedPlaintextHash is not null && !CryptographicOperations.FixedTimeEquals(expectedPlaintextHash, plaintextHash))
             {
                 throw new DocumentHashMismatchException(documentId);
             }

@@ -89,6 +89,9 @@ public sealed record EpochKeyDistribution(
     /// <summary>Context string of distributions.</summary>
     public const string Context = "globe/v1/epoch-key";
 
+    /// <summary>Length of each recipient's sealed key: 32 key bytes plus the sealed box's 48.</summary>
+    public const int SealedKeyBytes = Primitives.SymmetricKeyBytes + Primitives.SealOverheadBytes;
+
     /// <summary>The bytes the creator signs.</summary>
     public byte[] SigningInput()
     {
@@ -123,6 +126,11 @@ public sealed record EpochKeyDistribution(
             sealedKeys.Add(new SealedEpochKey(deviceId, Primitives.Seal(key.Key, boxKey.Span)));
         }
 
+        if (sealedKeys.Count == 0)
+        {
+            throw new MalformedInputException("An epoch key needs at least one recipient device.");
+        }
+
         return CreateSigned(key.ChannelId, key.Epoch, createdAt, creatorUserId, creator, key.Commitment, sealedKeys);
     }
 
@@ -152,6 +160,20 @@ public sealed record EpochKeyDistribution(
         if (KeyCommitment.Length != Primitives.HashBytes)
         {
             throw new MalformedInputException($"A key commitment is {Primitives.HashBytes} bytes, not {KeyCommitment.Length}.");
+        }
+
+        if (Recipients.Count == 0)
+        {
+            throw new MalformedInputException("An epoch-key distribution has at least one recipient.");
+        }
+
+        foreach (var recipient in Recipients)
+        {
+            if (recipient.SealedKey.Length != SealedKeyBytes)
+            {
+                throw new MalformedInputException(
+                    $"A sealed epoch key is {SealedKeyBytes} bytes, not {recipient.SealedKey.Length} (device {recipient.RecipientDeviceId}).");
+            }
         }
 
         for (var i = 1; i < Recipients.Count; i++)

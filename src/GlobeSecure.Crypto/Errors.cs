@@ -60,6 +60,14 @@ public sealed class CertificateRevokedException(Guid certificateId, DateTimeOffs
 /// <summary>The verified certificate belongs to a different device or user than the object claims.</summary>
 public sealed class SenderMismatchException(string message) : GlobeCryptoException(message);
 
+/// <summary>A valid receipt, but for another message (or another version of it) than the one given.</summary>
+public sealed class ReceiptMismatchException(Guid messageId)
+    : GlobeCryptoException($"The receipt does not name message {messageId} as given: its id, channel or digest differ.")
+{
+    /// <summary>The message the receipt was checked against.</summary>
+    public Guid MessageId { get; } = messageId;
+}
+
 /// <summary>The epoch key given is for another channel or epoch than the message.</summary>
 public sealed class WrongEpochException(string message) : GlobeCryptoException(message);
 

@@ -228,7 +228,7 @@ public sealed record Receipt(
             (message.Header.MessageId != MessageId || message.Header.ChannelId != ChannelId ||
              !message.Digest().AsSpan().SequenceEqual(MessageDigest)))
         {
-            throw new SenderMismatchException($"The receipt is not for message {message.Header.MessageId} as given.");
+            throw new ReceiptMismatchException(message.Header.MessageId);
         }
     }
 }

@@ -13,6 +13,18 @@ public sealed class CanonicalWriterTests
     private static string Hex(CanonicalWriter writer) => Convert.ToHexStringLower(writer.WrittenSpan);
 
     [Fact]
+    public void Time_Before1970WithSubMicrosecondTicks_AgreesWithTruncation()
+    {
+        // 1969-12-31T23:59:59.9999995Z: 5 ticks before the epoch. Flooring gives -1 µs, and the
+        // truncated time must encode to the same value (it once rounded toward zero instead).
+        var time = DateTimeOffset.UnixEpoch.AddTicks(-5);
+
+        Assert.Equal(-1, CanonicalWriter.ToUnixMicroseconds(time));
+        Assert.Equal(CanonicalWriter.ToUnixMicroseconds(time),
+            CanonicalWriter.ToUnixMicroseconds(CanonicalWriter.TruncateToMicroseconds(time)));
+    }
+
+    [Fact]
     public void Constructor_Context_WritesLengthPrefixedUtf8()
     {
         Assert.Equal("00000010" + "676c6f62652f76312f6d657373616765", Hex(new CanonicalWriter("globe/v1/message")));

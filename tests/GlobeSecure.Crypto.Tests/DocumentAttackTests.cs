@@ -409,8 +409,6 @@ public sealed class DocumentAttackTests : IDisposable
     [Theory]
     [InlineData("flipped")]
     [InlineData("other-document")]
-    [InlineData("short")]
-    [InlineData("empty")]
     public async Task Decrypt_ExpectedHashWrong_ThrowsHashMismatch(string kind)
     {
         var ciphertext = await EncryptAsync(FullFinalLength);
@@ -419,22 +417,32 @@ public sealed class DocumentAttackTests : IDisposable
         {
             "flipped" => Bytes.FlipBit(right, 31),
             "other-document" => Primitives.Hash(Documents.RandomContent(FullFinalLength, 2)),
-            "short" => right[..16],
-            _ => [],
+            _ => throw new ArgumentOutOfRangeException(nameof(kind)),
         };
 
         await DecryptThrowsAsync<DocumentHashMismatchException>(ciphertext, _id, expected);
     }
 
     [Fact]
-    public async Task Decrypt_NullByteArrayPassedAsExpectedHash_IsAnEmptyExpectationAndFails()
+    public async Task Decrypt_NullExpectedHash_ChecksNothingAndSucceeds()
     {
-        // Pins a trap in the API: a null byte[] converts implicitly to an empty ReadOnlyMemory, which
-        // is a (never matching) expectation rather than none. It fails closed.
         var ciphertext = await EncryptAsync(FullFinalLength);
         byte[]? none = null;
 
-        await Assert.ThrowsAsync<DocumentHashMismatchException>(() => DocumentCipher.DecryptAsync(new MemoryStream(ciphertext),
-            new MemoryStream(), _key, _id, none, TestContext.Current.CancellationToken));
+        var result = await DocumentCipher.DecryptAsync(new MemoryStream(ciphertext), new MemoryStream(), _key, _id, none,
+            TestContext.Current.CancellationToken);
+
+        Assert.Equal(FullFinalLength, result.PlaintextLength);
+    }
+
+    [Fact]
+    public async Task Decrypt_ExpectedHashOfWrongLength_ThrowsArgumentExceptionBeforeReading()
+    {
+        var ciphertext = await EncryptAsync(FullFinalLength);
+        var output = new MemoryStream();
+
+        await Assert.ThrowsAsync<ArgumentException>(() => DocumentCipher.DecryptAsync(new MemoryStream(ciphertext), output, _key, _id,
+            new byte[16], TestContext.Current.CancellationToken));
+        Assert.Equal(0, output.Length);
     }
 }

@@ -67,16 +67,8 @@ internal static class Documents
         Guid? expectedDocumentId = null, byte[]? expectedHash = null, int maxRead = int.MaxValue, int seed = 0)
     {
         var output = new MemoryStream();
-        // Not `expectedHash` directly, nor `x is null ? null : x`: a null byte[] (and the null literal,
-        // through the array conversion) becomes an empty, non-null ReadOnlyMemory - an expectation.
-        ReadOnlyMemory<byte>? expected = default;
-        if (expectedHash is not null)
-        {
-            expected = expectedHash;
-        }
-
         var result = await DocumentCipher.DecryptAsync(new ShortReadStream(ciphertext, maxRead, seed), output, key, expectedDocumentId,
-            expected, TestContext.Current.CancellationToken);
+            expectedHash, TestContext.Current.CancellationToken);
         return (output.ToArray(), result);
     }
 

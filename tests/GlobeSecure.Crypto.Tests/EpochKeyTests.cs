@@ -251,23 +251,53 @@ public sealed class EpochKeyTests
     [InlineData(0)]
     [InlineData(31)]
     [InlineData(33)]
-    public void Open_SealedPayloadOfWrongLength_ThrowsDecryptionFailed(int length)
+    public void Open_SealedPayloadOfWrongLength_ThrowsMalformedInputBeforeOpening(int length)
     {
         var reader = _members[1];
         var sealedKeys = new List<SealedEpochKey> { new(reader.DeviceId, Primitives.Seal(new byte[length], reader.Keys.Box.PublicKey.Span)) };
         var d = EpochKeyDistribution.CreateSigned(_channel, 3, TestPki.Now, _creator.UserId, _creator.Keys, new byte[32], sealedKeys);
 
-        Assert.Throws<DecryptionFailedException>(() => d.Open(_pki.Verify(_creator), reader.Keys));
+        // A sealed key is 80 bytes: anything else is refused when the distribution is verified,
+        // by the server as well as by the recipient.
+        Assert.Throws<MalformedInputException>(() => d.Verify(_pki.Verify(_creator)));
+        Assert.Throws<MalformedInputException>(() => d.Open(_pki.Verify(_creator), reader.Keys));
     }
 
     [Fact]
-    public void Open_SealedBoxShorterThanItsOverhead_ThrowsDecryptionFailed()
+    public void Open_SealedBoxShorterThanItsOverhead_ThrowsMalformedInput()
     {
         var reader = _members[1];
         var d = EpochKeyDistribution.CreateSigned(_channel, 3, TestPki.Now, _creator.UserId, _creator.Keys, new byte[32],
             [new SealedEpochKey(reader.DeviceId, new byte[47])]);
 
+        Assert.Throws<MalformedInputException>(() => d.Open(_pki.Verify(_creator), reader.Keys));
+    }
+
+    [Fact]
+    public void Open_SealedKeyOfRightLengthButGarbage_ThrowsDecryptionFailed()
+    {
+        var reader = _members[1];
+        var d = EpochKeyDistribution.CreateSigned(_channel, 3, TestPki.Now, _creator.UserId, _creator.Keys, new byte[32],
+            [new SealedEpochKey(reader.DeviceId, new byte[EpochKeyDistribution.SealedKeyBytes])]);
+
         Assert.Throws<DecryptionFailedException>(() => d.Open(_pki.Verify(_creator), reader.Keys));
+    }
+
+    [Fact]
+    public void Create_NoRecipients_ThrowsMalformedInput()
+    {
+        using var key = EpochKey.Generate(_channel, 3);
+
+        Assert.Throws<MalformedInputException>(() =>
+            EpochKeyDistribution.Create(key, [], TestPki.Now, _creator.UserId, _creator.Keys));
+    }
+
+    [Fact]
+    public void Verify_NoRecipients_ThrowsMalformedInput()
+    {
+        var d = EpochKeyDistribution.CreateSigned(_channel, 3, TestPki.Now, _creator.UserId, _creator.Keys, new byte[32], []);
+
+        Assert.Throws<MalformedInputException>(() => d.Verify(_pki.Verify(_creator)));
     }
 
     [Fact]

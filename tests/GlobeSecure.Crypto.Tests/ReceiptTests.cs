@@ -99,22 +99,22 @@ public sealed class ReceiptTests
     }
 
     [Fact]
-    public void Verify_AgainstAnotherMessage_ThrowsSenderMismatch()
+    public void Verify_AgainstAnotherMessage_ThrowsReceiptMismatch()
     {
         var receipt = Receipt(Message());
 
-        Assert.Throws<SenderMismatchException>(() => receipt.Verify(_pki.Verify(_recipient), Message()));
+        Assert.Throws<ReceiptMismatchException>(() => receipt.Verify(_pki.Verify(_recipient), Message()));
     }
 
     [Fact]
-    public void Verify_AgainstAlteredCopyOfTheMessage_ThrowsSenderMismatch()
+    public void Verify_AgainstAlteredCopyOfTheMessage_ThrowsReceiptMismatch()
     {
         var message = Message();
         var receipt = Receipt(message);
         var altered = message with { Ciphertext = Bytes.FlipBit(message.Ciphertext, 0) };
         var otherChannel = message with { Header = message.Header with { ChannelId = Guid.NewGuid() } };
 
-        Assert.Throws<SenderMismatchException>(() => receipt.Verify(_pki.Verify(_recipient), altered));
-        Assert.Throws<SenderMismatchException>(() => receipt.Verify(_pki.Verify(_recipient), otherChannel));
+        Assert.Throws<ReceiptMismatchException>(() => receipt.Verify(_pki.Verify(_recipient), altered));
+        Assert.Throws<ReceiptMismatchException>(() => receipt.Verify(_pki.Verify(_recipient), otherChannel));
     }
 }
