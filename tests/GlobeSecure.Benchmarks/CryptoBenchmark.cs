@@ -368,15 +368,15 @@ internal static class CryptoBenchmark
         o.WriteLine("|------------|-------:|----------------------------|-------------------------------|-------:|");
         o.WriteLine(Invariant($"| {r.Parameters.OpsLimit} passes, {r.Parameters.MemLimitBytes / 1048576} MiB, 1 lane | {median:N0} ms | {PerRun(r.Milliseconds)} | {PerRun(r.CpuMilliseconds)} | ~{Argon2TargetMilliseconds:N0} ms |"));
         o.WriteLine();
-        o.WriteLine(Invariant($"{median / Argon2TargetMilliseconds:0.00}× the target: ")
-            + (median / Argon2TargetMilliseconds is >= 0.7 and <= 1.4
-                ? "about the intended cost of one passphrase guess."
-                : median < Argon2TargetMilliseconds
-                    ? "cheaper than intended on this machine; consider raising the default (it only affects files written afterwards)."
-                    : "dearer than intended on this machine (a busy core, or a slower CPU); unlocking a keystore takes this long.")
-            + (median > cpuMedian * 1.15
-                ? Invariant($" The process used {cpuMedian:N0} ms of CPU per run (median): the rest of the wall time was spent waiting for a core held by another process.")
-                : string.Empty));
+        var verdict = (median / Argon2TargetMilliseconds) switch
+        {
+            >= 0.7 and <= 1.4 => "about the intended cost of one passphrase guess.",
+            < 0.7 => "cheaper than intended on this machine; consider raising the default (it only affects files written afterwards).",
+            _ when median > cpuMedian * 1.15 => Invariant($"dearer than intended in this run, but the process used only {cpuMedian:N0} ms of CPU per run (median): the rest was spent waiting for a core held by another process."),
+            _ => "dearer than intended in this run, and not from waiting for a core (the CPU time is as long): either this CPU is slower than "
+                + "the estimate, or neighbouring processes' memory traffic slowed it (Argon2id is bound by memory bandwidth); unlocking a keystore takes this long.",
+        };
+        o.WriteLine(Invariant($"{median / Argon2TargetMilliseconds:0.00}× the target: {verdict}"));
     }
 
     // ---- Formatting ----
