@@ -167,7 +167,6 @@ internal static class CryptoBenchmark
 
         using var process = Process.GetCurrentProcess();
         results = results with { PeakWorkingSet = process.PeakWorkingSet64 };
-        GC.KeepAlive(w);
         return results;
     }
 
