@@ -1,17 +1,35 @@
 #!/usr/bin/env bash
-# Event store append throughput next to raw Npgsql INSERTs (tests/GlobeSecure.Benchmarks).
+# Benchmarks with goals, each next to a raw baseline measured in the same run
+# (tests/GlobeSecure.Benchmarks):
+#   crypto  GlobeSecure.Crypto vs raw libsodium: document cipher throughput
+#           (256 MiB) against raw XChaCha20-Poly1305 and BLAKE2b-256, message
+#           envelopes/s against raw Ed25519 and AEAD, Argon2id's time, and the
+#           known-answer self-test. Needs no database.
+#   store   event store appends vs raw Npgsql single-row INSERTs.
 #
-#   GLOBE_BENCH_DB  Npgsql connection string of a database the benchmark may
-#                   write to (it drops and recreates schema "bench" and table
-#                   "bench_raw"). When unset, a throwaway PostgreSQL cluster is
-#                   started from the local binaries (installed with apt-get if
-#                   missing) in a temporary directory, with the server's default
-#                   durability (fsync on, synchronous_commit on), and removed on
-#                   exit.
+# usage: ops/bench.sh [--only all|store|crypto] [--seconds N] [--warmup N]
+#                     [--repeats N] [--document-mib N] [--help]
 #
-# Arguments go to the driver: --seconds N (default 5), --warmup N (default 1),
-# --repeats N (default 3). The report (markdown) goes to stdout, progress to
-# stderr. It is a report, not a test: it exits 0 whether or not goals are met.
+#   --only W          crypto, store, or all (default); --only crypto starts no
+#                     PostgreSQL
+#   --seconds N       each measurement window, seconds (default 5); crypto uses
+#                     it for envelope and signature rates
+#   --warmup N        seconds before each window, not counted (default 1)
+#   --repeats N       interleaved measurements per workload; the median is
+#                     reported (default 3)
+#   --document-mib N  the crypto benchmark's document size (default 256)
+#
+#   GLOBE_BENCH_DB  Npgsql connection string of a database the store benchmark
+#                   may write to (it drops and recreates schema "bench" and
+#                   table "bench_raw"). When unset and the store benchmark
+#                   runs, a throwaway PostgreSQL cluster is started from the
+#                   local binaries (installed with apt-get if missing) in a
+#                   temporary directory, with the server's default durability
+#                   (fsync on, synchronous_commit on), and removed on exit.
+#
+# Arguments go to the driver unchanged. The report (markdown) goes to stdout,
+# progress to stderr. It is a report, not a test: it exits 0 whether or not
+# goals are met.
 # shellcheck disable=SC2317  # cleanup is only called from traps
 set -euo pipefail
 
@@ -104,12 +122,30 @@ start_throwaway_pg() {
   GLOBE_BENCH_DB="Host=127.0.0.1;Port=$port;Username=postgres;Database=bench"
 }
 
-if [ -z "${GLOBE_BENCH_DB:-}" ]; then
+# Does this run need the database? Not for --only crypto, nor for --help (the
+# driver itself rejects bad arguments, with its usage).
+needs_db=1
+prev=""
+for arg in "$@"; do
+  case "$prev/$arg" in
+    --only/crypto) needs_db=0 ;;
+    --only/*) needs_db=1 ;;
+  esac
+  case "$arg" in
+    -h|--help) needs_db=0; break ;;
+  esac
+  prev=$arg
+done
+
+if [ "$needs_db" -eq 0 ]; then
+  echo "No database needed (crypto only, or --help)." >&2
+elif [ -z "${GLOBE_BENCH_DB:-}" ]; then
   start_throwaway_pg
+  export GLOBE_BENCH_DB
 else
   echo "Using the database of GLOBE_BENCH_DB." >&2
+  export GLOBE_BENCH_DB
 fi
-export GLOBE_BENCH_DB
 
 echo "Building and running tests/GlobeSecure.Benchmarks (Release)…" >&2
 # Not exec: the EXIT trap must still stop the cluster afterwards.

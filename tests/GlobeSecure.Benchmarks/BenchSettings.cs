@@ -3,22 +3,44 @@ using Npgsql;
 
 namespace GlobeSecure.Benchmarks;
 
+/// <summary>Which workloads a run measures (<c>--only</c>).</summary>
+internal enum BenchSelection
+{
+    All,
+    Store,
+    Crypto,
+}
+
 /// <summary>What the driver measures and against which database (from GLOBE_BENCH_DB and the command line).</summary>
-internal sealed record BenchSettings(string ConnectionString, TimeSpan Measure, TimeSpan Warmup, int Repeats)
+/// <param name="ConnectionString">The store benchmark's database; null when only the crypto benchmark runs (it needs none).</param>
+/// <param name="DocumentMiB">Size of the document the crypto benchmark encrypts and decrypts.</param>
+internal sealed record BenchSettings(string? ConnectionString, TimeSpan Measure, TimeSpan Warmup, int Repeats, BenchSelection Only, int DocumentMiB)
 {
     public const string DatabaseVariable = "GLOBE_BENCH_DB";
 
+    public const int DefaultDocumentMiB = 256;
+
     public const string Usage = """
-        usage: GlobeSecure.Benchmarks [--seconds N] [--warmup N] [--repeats N]
+        usage: GlobeSecure.Benchmarks [--only all|store|crypto] [--seconds N] [--warmup N] [--repeats N] [--document-mib N]
 
-          --seconds N   length of each measurement window in seconds (default 5)
-          --warmup N    seconds run before each window and not counted (default 1)
-          --repeats N   measurements per workload; the median is reported (default 3)
+          --only W          which workloads: store (event store vs raw INSERT), crypto (document
+                            cipher, envelopes, Argon2id, self-test vs raw libsodium), or all (default)
+          --seconds N       length of each measurement window in seconds (default 5); the crypto
+                            benchmark uses it for envelope and signature rates
+          --warmup N        seconds run before each window and not counted (default 1); for the
+                            crypto benchmark, 0 skips its untimed first pass of each workload
+          --repeats N       measurements per workload; the median is reported (default 3)
+          --document-mib N  document size for the crypto benchmark, in MiB, 1 to 1024 (default 256)
 
-        GLOBE_BENCH_DB (required) is an Npgsql connection string to an empty database the
-        driver may write to: it drops and recreates schema "bench" and table "bench_raw".
-        ops/bench.sh starts a throwaway cluster and sets it when it is not set.
+        GLOBE_BENCH_DB (required unless --only crypto) is an Npgsql connection string to an empty
+        database the driver may write to: it drops and recreates schema "bench" and table
+        "bench_raw". ops/bench.sh starts a throwaway cluster and sets it when it is not set (and
+        starts none for --only crypto).
         """;
+
+    public bool RunsStore => Only is BenchSelection.All or BenchSelection.Store;
+
+    public bool RunsCrypto => Only is BenchSelection.All or BenchSelection.Crypto;
 
     /// <summary>Parses the arguments; returns null and writes why to <paramref name="error"/> when they are wrong.</summary>
     public static BenchSettings? Parse(string[] args, out string? error)
@@ -26,6 +48,8 @@ internal sealed record BenchSettings(string ConnectionString, TimeSpan Measure, 
         error = null;
         double seconds = 5, warmup = 1;
         var repeats = 3;
+        var only = BenchSelection.All;
+        var documentMiB = DefaultDocumentMiB;
         for (var i = 0; i < args.Length; i++)
         {
             var arg = args[i];
@@ -53,10 +77,21 @@ internal sealed record BenchSettings(string ConnectionString, TimeSpan Measure, 
                 case "--repeats" when int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var r) && r >= 1:
                     repeats = r;
                     break;
+                case "--only" when SelectionOf(value) is { } o:
+                    only = o;
+                    break;
+                case "--document-mib" when int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var d) && d is >= 1 and <= 1024:
+                    documentMiB = d;
+                    break;
                 default:
                     error = $"unknown option or bad value: {arg} {value}";
                     return null;
             }
+        }
+
+        if (only == BenchSelection.Crypto)
+        {
+            return new BenchSettings(null, TimeSpan.FromSeconds(seconds), TimeSpan.FromSeconds(warmup), repeats, only, documentMiB);
         }
 
         var configured = Environment.GetEnvironmentVariable(DatabaseVariable);
@@ -64,7 +99,7 @@ internal sealed record BenchSettings(string ConnectionString, TimeSpan Measure, 
         {
             error = $"{DatabaseVariable} is not set. Set it to an Npgsql connection string (e.g. "
                 + "\"Host=127.0.0.1;Port=5432;Username=postgres;Database=bench\"), or run ops/bench.sh, "
-                + "which starts a throwaway PostgreSQL cluster and sets it.";
+                + "which starts a throwaway PostgreSQL cluster and sets it. --only crypto needs no database.";
             return null;
         }
 
@@ -87,14 +122,27 @@ internal sealed record BenchSettings(string ConnectionString, TimeSpan Measure, 
         builder.Pooling = true;
         builder.MaxPoolSize = Math.Max(builder.MaxPoolSize, 64);
         builder.ApplicationName ??= "globe-bench";
-        return new BenchSettings(builder.ConnectionString, TimeSpan.FromSeconds(seconds), TimeSpan.FromSeconds(warmup), repeats);
+        return new BenchSettings(builder.ConnectionString, TimeSpan.FromSeconds(seconds), TimeSpan.FromSeconds(warmup), repeats, only, documentMiB);
     }
+
+    private static BenchSelection? SelectionOf(string value) => value switch
+    {
+        "all" => BenchSelection.All,
+        "store" => BenchSelection.Store,
+        "crypto" => BenchSelection.Crypto,
+        _ => null,
+    };
 
     /// <summary>The connection string with any password masked, for the report.</summary>
     public string RedactedConnectionString
     {
         get
         {
+            if (ConnectionString is null)
+            {
+                return "(none)";
+            }
+
             var builder = new NpgsqlConnectionStringBuilder(ConnectionString);
             if (!string.IsNullOrEmpty(builder.Password))
             {

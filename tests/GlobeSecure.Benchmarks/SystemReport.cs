@@ -16,6 +16,40 @@ internal static class SystemReport
         (".NET", RuntimeInformation.FrameworkDescription),
     ];
 
+    /// <summary>The 1-, 5- and 15-minute load averages ("0.52 0.40 0.31"): how busy the shared cores were.</summary>
+    public static string LoadAverage()
+    {
+        try
+        {
+            return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return "(unknown)";
+        }
+    }
+
+    /// <summary>The vector extensions libsodium's ChaCha20, Poly1305 and BLAKE2b pick from, as the CPU reports them.</summary>
+    public static string CryptoCpuFlags()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("flags", StringComparison.Ordinal));
+            if (line is null)
+            {
+                return "(unknown)";
+            }
+
+            var flags = line[(line.IndexOf(':', StringComparison.Ordinal) + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries).ToHashSet();
+            var present = new[] { "ssse3", "sse4_1", "avx", "avx2", "avx512f", "avx512vl" }.Where(flags.Contains).ToArray();
+            return present.Length == 0 ? "(none of ssse3, sse4_1, avx, avx2, avx512f)" : string.Join(' ', present);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return "(unknown)";
+        }
+    }
+
     public static async Task<IReadOnlyList<(string Name, string Value)>> ServerAsync(NpgsqlDataSource dataSource)
     {
         var rows = new List<(string, string)>();
