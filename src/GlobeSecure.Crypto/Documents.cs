@@ -141,13 +141,15 @@ public static class DocumentCipher
                 .ConfigureAwait(false);
             while (true)
             {
+                // Hashing starts first so that it overlaps the read-ahead as well as the cipher.
+                hashing = HashInBackground(hash, current, count);
+
                 // A full chunk is final only if nothing follows it; read ahead one chunk to know.
                 var nextCount = count == chunkSize
                     ? await plaintext.ReadAtLeastAsync(next.AsMemory(0, chunkSize), chunkSize, false, cancellationToken)
                         .ConfigureAwait(false)
                     : 0;
                 var final = nextCount == 0;
-                hashing = HashInBackground(hash, current, count);
                 var written = state.Encrypt(output, current.AsSpan(0, count), index, final);
                 await ciphertext.WriteAsync(output.AsMemory(0, written), cancellationToken).ConfigureAwait(false);
                 await hashing.ConfigureAwait(false);
