@@ -1,4 +1,5 @@
 using GlobeSecure.Server.Audit;
+using GlobeSecure.Server.Identity;
 using GlobeSecure.Server.Infrastructure;
 
 namespace GlobeSecure.Server;
@@ -15,10 +16,12 @@ public static class GlobeServerHost
         var builder = WebApplication.CreateBuilder(args);
         builder.AddGlobeInfrastructure();
         builder.Services.AddAudit();
+        builder.Services.AddIdentity();
         configure?.Invoke(builder);
 
         var app = builder.Build();
         app.MapGlobeInfrastructure();
+        app.MapIdentity();
         return app;
     }
 }

@@ -20,9 +20,13 @@ internal sealed class AuditTrail(PostgresEventStore store, TimeProvider clock)
         new(Guid.CreateVersion7(), clock.GetUtcNow(), action, outcome, actor.UserId, actor.DeviceId, actor.AuthorityId,
             target, reason, call.Peer, Activity.Current?.TraceId.ToString());
 
+    /// <summary>
+    /// Records an entry on its own. Not tied to the call's cancellation: a refusal or failure is
+    /// audited even when the caller has gone.
+    /// </summary>
     public Task<StoredAuditEntry> RecordAsync(ServerCallContext call, Actor actor, string action, AuditOutcome outcome,
         string? target = null, string? reason = null) =>
-        store.RecordAuditAsync(Entry(call, actor, action, outcome, target, reason), call.CancellationToken);
+        store.RecordAuditAsync(Entry(call, actor, action, outcome, target, reason), CancellationToken.None);
 }
 
 internal static class AuditFeature

@@ -4,7 +4,8 @@ using Grpc.Core.Interceptors;
 namespace GlobeSecure.Server.Infrastructure;
 
 /// <summary>Turns every failure of every call (all four call shapes) into its documented status.</summary>
-internal sealed class ErrorMappingInterceptor(ILogger<ErrorMappingInterceptor> logger, IHostEnvironment environment, TimeProvider clock) : Interceptor
+internal sealed class ErrorMappingInterceptor(ILogger<ErrorMappingInterceptor> logger, IHostEnvironment environment, TimeProvider clock,
+    Audit.AuditTrail audit) : Interceptor
 {
     public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context,
         UnaryServerMethod<TRequest, TResponse> continuation)
@@ -15,7 +16,7 @@ internal sealed class ErrorMappingInterceptor(ILogger<ErrorMappingInterceptor> l
         }
         catch (Exception ex)
         {
-            throw Map(ex, context);
+            throw await MapAsync(ex, context);
         }
     }
 
@@ -28,7 +29,7 @@ internal sealed class ErrorMappingInterceptor(ILogger<ErrorMappingInterceptor> l
         }
         catch (Exception ex)
         {
-            throw Map(ex, context);
+            throw await MapAsync(ex, context);
         }
     }
 
@@ -41,7 +42,7 @@ internal sealed class ErrorMappingInterceptor(ILogger<ErrorMappingInterceptor> l
         }
         catch (Exception ex)
         {
-            throw Map(ex, context);
+            throw await MapAsync(ex, context);
         }
     }
 
@@ -54,13 +55,28 @@ internal sealed class ErrorMappingInterceptor(ILogger<ErrorMappingInterceptor> l
         }
         catch (Exception ex)
         {
-            throw Map(ex, context);
+            throw await MapAsync(ex, context);
         }
     }
 
-    private RpcException Map(Exception exception, ServerCallContext context)
+    private async Task<RpcException> MapAsync(Exception exception, ServerCallContext context)
     {
         var mapped = ErrorMapping.ToRpcException(exception, ErrorMapping.ContextOf(context, environment.IsDevelopment(), clock));
+        if (!Access.IsAudited(context))
+        {
+            // Every call leaves an audit entry, allowed or not: a failure nobody audited yet
+            // (validation, wrong state, not found, a fault) is recorded here, without the
+            // message (it may quote input), only the status. Never masks the caller's error.
+            try
+            {
+                await Access.RecordFailureAsync(audit, context, mapped.StatusCode.ToString());
+            }
+            catch (Exception auditFailure) when (auditFailure is not OperationCanceledException)
+            {
+                Log.AuditFailed(logger, context.Method, auditFailure);
+            }
+        }
+
         if (ErrorMapping.IsServerFault(mapped))
         {
             Log.CallFailed(logger, context.Method, mapped.StatusCode, exception);

@@ -41,6 +41,7 @@ internal static class HostingExtensions
         services.AddGrpc(grpc =>
         {
             grpc.Interceptors.Add<ErrorMappingInterceptor>();
+            grpc.Interceptors.Add<AuthenticationInterceptor>();
             grpc.EnableDetailedErrors = false;
         });
         services.AddOptions<Grpc.AspNetCore.Server.GrpcServiceOptions>()
@@ -49,6 +50,7 @@ internal static class HostingExtensions
                 grpc.MaxReceiveMessageSize = globe.Value.Limits.MaxReceiveMessageBytes;
                 grpc.MaxSendMessageSize = globe.Value.Limits.MaxSendMessageBytes;
             });
+        services.AddSingleton<Access>();
         services.AddGrpcReflection();
         services.AddGrpcHealthChecks().AddCheck<DatabaseHealthCheck>("database");
         services.AddGlobeEventStore();

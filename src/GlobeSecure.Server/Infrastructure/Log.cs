@@ -19,4 +19,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 2001, Level = LogLevel.Debug, Message = "Call {Method} refused with {Status}")]
     public static partial void CallRefused(ILogger logger, string method, StatusCode status);
+
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Error, Message = "Could not audit the failure of call {Method}")]
+    public static partial void AuditFailed(ILogger logger, string method, Exception exception);
 }

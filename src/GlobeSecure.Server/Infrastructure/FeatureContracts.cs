@@ -1,0 +1,32 @@
+using GlobeSecure.Contracts.V1;
+using Grpc.Core;
+
+namespace GlobeSecure.Server.Infrastructure;
+
+// What features need from each other, and nothing more: Membership owns authorities, Identity
+// owns users, devices, codes and sessions. Each side implements its interface and registers it
+// in its AddX(); the other side depends only on the interface.
+
+/// <summary>An authority as other features need to see it.</summary>
+internal sealed record AuthorityView(Guid AuthorityId, string Name, AuthorityKind Kind, AuthorityStatus Status);
+
+/// <summary>Implemented by Membership.</summary>
+internal interface IAuthorities
+{
+    /// <summary>The authority, or null when it does not exist.</summary>
+    Task<AuthorityView?> FindAsync(Guid authorityId, CancellationToken cancellationToken);
+
+    /// <summary>Creates the network secretariat (active, kind NETWORK_SECRETARIAT) at bootstrap; idempotent by id.</summary>
+    Task RegisterSecretariatAsync(ServerCallContext call, Guid authorityId, string name, CancellationToken cancellationToken);
+}
+
+/// <summary>Implemented by Identity.</summary>
+internal interface IEnrolmentCodes
+{
+    /// <summary>
+    /// Creates (or re-invites) an authority-administrator user of an active authority and issues
+    /// a one-time enrolment code for it; the code is returned once and stored only hashed.
+    /// </summary>
+    Task<EnrolmentCode> IssueAdministratorCodeAsync(ServerCallContext call, Guid authorityId, Guid userId, string displayName,
+        CancellationToken cancellationToken);
+}
