@@ -1,0 +1,49 @@
+using GlobeSecure.Crypto;
+
+namespace GlobeSecure.Client;
+
+/// <summary>A directory-log head a client has verified: it accepts later only a log that extends it.</summary>
+/// <param name="Position">The last verified position (0: nothing verified yet).</param>
+/// <param name="Link">That entry's hash-chain link, 32 bytes (empty at position 0).</param>
+public sealed record DirectoryHead(long Position, byte[] Link)
+{
+    /// <summary>Nothing verified yet.</summary>
+    public static DirectoryHead None { get; } = new(0, []);
+
+    /// <summary>The link in lower-case hex (profiles store it so).</summary>
+    public string LinkHex => Convert.ToHexStringLower(Link);
+}
+
+/// <summary>How a <see cref="GlobeClient"/> connects, who it is, and what it trusts.</summary>
+public sealed class GlobeClientOptions
+{
+    /// <summary>The server, e.g. <c>http://127.0.0.1:5080</c> (HTTP/2 without TLS) or an https address.</summary>
+    public required Uri Address { get; init; }
+
+    /// <summary>
+    /// This device's keys, for calls that need a session; null for an anonymous client (apply,
+    /// enrol, bootstrap, network information). Not disposed by the client.
+    /// </summary>
+    public DeviceKeys? Device { get; init; }
+
+    /// <summary>
+    /// The network root keys this client pins. Certificate chains and the directory log are
+    /// verified against them; lookups are refused while none is pinned.
+    /// </summary>
+    public IReadOnlyList<SigningPublicKey> PinnedRootKeys { get; init; } = [];
+
+    /// <summary>The network name the client expects as the audience of authentication challenges; null accepts the server's.</summary>
+    public string? NetworkName { get; init; }
+
+    /// <summary>The directory head verified before (from the profile): a log that does not extend it is refused.</summary>
+    public DirectoryHead DirectoryHead { get; init; } = DirectoryHead.None;
+
+    /// <summary>Renew the session this long before it expires (at most half its lifetime). Default one minute.</summary>
+    public TimeSpan RenewBeforeExpiry { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>The clock (tests); default the system clock.</summary>
+    public TimeProvider Clock { get; init; } = TimeProvider.System;
+
+    /// <summary>A handler for the HTTP/2 connection (tests, proxies); null for the default.</summary>
+    public HttpMessageHandler? HttpHandler { get; init; }
+}

@@ -1,0 +1,155 @@
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using GlobeSecure.Crypto;
+using V1 = GlobeSecure.Contracts.V1;
+
+namespace GlobeSecure.Client;
+
+/// <summary>
+/// Conversions between the wire messages (GlobeSecure.Contracts.V1) and the signed objects of
+/// GlobeSecure.Crypto. Signatures cover the canonical bytes of the crypto objects, never these
+/// protobuf encodings, so a conversion that loses or changes a field makes a signature fail
+/// rather than pass.
+/// </summary>
+public static class Wire
+{
+    /// <summary>The proto role of a certificate role.</summary>
+    public static V1.Role ToProto(this DeviceRole role) => role switch
+    {
+        DeviceRole.NetworkAdministrator => V1.Role.NetworkAdministrator,
+        DeviceRole.AuthorityAdministrator => V1.Role.AuthorityAdministrator,
+        DeviceRole.Investigator => V1.Role.Investigator,
+        DeviceRole.Auditor => V1.Role.Auditor,
+        DeviceRole.Observer => V1.Role.Observer,
+        DeviceRole.PartnerTool => V1.Role.PartnerTool,
+        _ => throw new MalformedInputException($"Unknown device role {(int)role}."),
+    };
+
+    /// <summary>The certificate role of a proto role; throws <see cref="MalformedInputException"/> for UNSPECIFIED or unknown values.</summary>
+    public static DeviceRole ToDeviceRole(this V1.Role role) => role switch
+    {
+        V1.Role.NetworkAdministrator => DeviceRole.NetworkAdministrator,
+        V1.Role.AuthorityAdministrator => DeviceRole.AuthorityAdministrator,
+        V1.Role.Investigator => DeviceRole.Investigator,
+        V1.Role.Auditor => DeviceRole.Auditor,
+        V1.Role.Observer => DeviceRole.Observer,
+        V1.Role.PartnerTool => DeviceRole.PartnerTool,
+        _ => throw new MalformedInputException($"The role {role} is not a device role."),
+    };
+
+    /// <summary>A device's published keys as sent on the wire.</summary>
+    public static V1.DevicePublicKeys ToProto(this PublicDeviceKeys keys)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        return new V1.DevicePublicKeys
+        {
+            DeviceId = keys.DeviceId.ToString(),
+            SigningKey = ByteString.CopyFrom(keys.SigningKey.Span),
+            BoxKey = ByteString.CopyFrom(keys.BoxKey.Span),
+            BoxKeySignature = ByteString.CopyFrom(keys.BoxKeySignature),
+        };
+    }
+
+    /// <summary>A device's published keys from the wire; the box-key signature is not checked here.</summary>
+    public static PublicDeviceKeys FromProto(V1.DevicePublicKeys keys)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        return new PublicDeviceKeys(ParseId(keys.DeviceId, "device id"), new SigningPublicKey(keys.SigningKey.Span),
+            new BoxPublicKey(keys.BoxKey.Span), keys.BoxKeySignature.ToByteArray());
+    }
+
+    /// <summary>A certificate as sent on the wire.</summary>
+    public static V1.Certificate ToProto(this DeviceCertificate certificate)
+    {
+        ArgumentNullException.ThrowIfNull(certificate);
+        return new V1.Certificate
+        {
+            CertificateId = certificate.CertificateId.ToString(),
+            DeviceId = certificate.DeviceId.ToString(),
+            UserId = certificate.UserId.ToString(),
+            AuthorityId = certificate.AuthorityId.ToString(),
+            Role = certificate.Role.ToProto(),
+            SigningKey = ByteString.CopyFrom(certificate.SigningKey.Span),
+            BoxKey = ByteString.CopyFrom(certificate.BoxKey.Span),
+            NotBefore = Timestamp.FromDateTimeOffset(certificate.NotBefore),
+            NotAfter = Timestamp.FromDateTimeOffset(certificate.NotAfter),
+            IssuerDeviceId = certificate.IssuerDeviceId?.ToString() ?? "",
+            IssuerSigningKey = ByteString.CopyFrom(certificate.IssuerSigningKey.Span),
+            Signature = ByteString.CopyFrom(certificate.Signature),
+        };
+    }
+
+    /// <summary>A certificate from the wire; its signature is not checked here.</summary>
+    public static DeviceCertificate FromProto(V1.Certificate certificate)
+    {
+        ArgumentNullException.ThrowIfNull(certificate);
+        return new DeviceCertificate(
+            ParseId(certificate.CertificateId, "certificate id"),
+            ParseId(certificate.DeviceId, "device id"),
+            ParseId(certificate.UserId, "user id"),
+            ParseId(certificate.AuthorityId, "authority id"),
+            certificate.Role.ToDeviceRole(),
+            new SigningPublicKey(certificate.SigningKey.Span),
+            new BoxPublicKey(certificate.BoxKey.Span),
+            ToTime(certificate.NotBefore, "not before"),
+            ToTime(certificate.NotAfter, "not after"),
+            certificate.IssuerDeviceId.Length == 0 ? null : ParseId(certificate.IssuerDeviceId, "issuer device id"),
+            new SigningPublicKey(certificate.IssuerSigningKey.Span),
+            certificate.Signature.ToByteArray());
+    }
+
+    /// <summary>A revocation as sent on the wire.</summary>
+    public static V1.Revocation ToProto(this Revocation revocation)
+    {
+        ArgumentNullException.ThrowIfNull(revocation);
+        return new V1.Revocation
+        {
+            RevocationId = revocation.RevocationId.ToString(),
+            CertificateId = revocation.CertificateId.ToString(),
+            DeviceId = revocation.DeviceId.ToString(),
+            RevokedAt = Timestamp.FromDateTimeOffset(revocation.RevokedAt),
+            Reason = revocation.Reason,
+            IssuerDeviceId = revocation.IssuerDeviceId?.ToString() ?? "",
+            IssuerSigningKey = ByteString.CopyFrom(revocation.IssuerSigningKey.Span),
+            Signature = ByteString.CopyFrom(revocation.Signature),
+        };
+    }
+
+    /// <summary>A revocation from the wire; its signature is not checked here.</summary>
+    public static Revocation FromProto(V1.Revocation revocation)
+    {
+        ArgumentNullException.ThrowIfNull(revocation);
+        return new Revocation(
+            ParseId(revocation.RevocationId, "revocation id"),
+            ParseId(revocation.CertificateId, "certificate id"),
+            ParseId(revocation.DeviceId, "device id"),
+            ToTime(revocation.RevokedAt, "revoked at"),
+            revocation.Reason,
+            revocation.IssuerDeviceId.Length == 0 ? null : ParseId(revocation.IssuerDeviceId, "issuer device id"),
+            new SigningPublicKey(revocation.IssuerSigningKey.Span),
+            revocation.Signature.ToByteArray());
+    }
+
+    /// <summary>A directory-log entry as the log verifier sees it.</summary>
+    public static DirectoryEntry FromProto(V1.DirectoryEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        var link = entry.Link.ToByteArray();
+        return entry.EntryCase switch
+        {
+            V1.DirectoryEntry.EntryOneofCase.RootKey =>
+                DirectoryEntry.ForRootKey(entry.Position, new SigningPublicKey(entry.RootKey.Span), link),
+            V1.DirectoryEntry.EntryOneofCase.Certificate => DirectoryEntry.For(entry.Position, FromProto(entry.Certificate), link),
+            V1.DirectoryEntry.EntryOneofCase.Revocation => DirectoryEntry.For(entry.Position, FromProto(entry.Revocation), link),
+            _ => throw new MalformedInputException($"Directory log entry {entry.Position} publishes nothing."),
+        };
+    }
+
+    internal static Guid ParseId(string text, string what) =>
+        Guid.TryParse(text, out var id) ? id : throw new MalformedInputException($"The {what} '{Truncate(text)}' is not a UUID.");
+
+    private static DateTimeOffset ToTime(Timestamp? timestamp, string what) =>
+        timestamp is null ? throw new MalformedInputException($"The certificate's {what} time is missing.") : timestamp.ToDateTimeOffset();
+
+    private static string Truncate(string text) => text.Length <= 40 ? text : text[..40] + "…";
+}
