@@ -78,6 +78,11 @@ public sealed class GlobeClientException : Exception
             }
         }
 
+        if (rich is null && exception.StatusCode == StatusCode.Unavailable)
+        {
+            detail = $"The server cannot be reached; check the address and that it is running ({detail.TrimEnd('.')}).";
+        }
+
         if (string.IsNullOrWhiteSpace(detail))
         {
             detail = exception.StatusCode switch

@@ -145,7 +145,8 @@ public static class Wire
         };
     }
 
-    internal static Guid ParseId(string text, string what) =>
+    /// <summary>A UUID from the wire; throws <see cref="MalformedInputException"/> naming <paramref name="what"/> otherwise.</summary>
+    public static Guid ParseId(string text, string what) =>
         Guid.TryParse(text, out var id) ? id : throw new MalformedInputException($"The {what} '{Truncate(text)}' is not a UUID.");
 
     private static DateTimeOffset ToTime(Timestamp? timestamp, string what) =>

@@ -1,0 +1,198 @@
+using System.CommandLine;
+using System.Text.Json;
+using GlobeSecure.Client;
+using GlobeSecure.Client.Keystore;
+using GlobeSecure.Client.Profiles;
+using GlobeSecure.Crypto;
+using Spectre.Console;
+
+namespace GlobeSecure.Cli;
+
+/// <summary>The options every command accepts.</summary>
+internal sealed class GlobalOptions
+{
+    public Option<string?> Server { get; } = new("--server")
+    {
+        Description = "Server address, e.g. http://127.0.0.1:5080 (default: GLOBE_SERVER, then the profile's)",
+        Recursive = true,
+    };
+
+    public Option<string> Profile { get; } = new("--profile")
+    {
+        Description = "Profile name under GLOBE_HOME (default ~/.globe)",
+        DefaultValueFactory = _ => ProfileStore.DefaultProfile,
+        Recursive = true,
+    };
+
+    public Option<string?> PassphraseFile { get; } = new("--passphrase-file")
+    {
+        Description = "File whose first line is the device key passphrase (default: GLOBE_PASSPHRASE, then a prompt)",
+        Recursive = true,
+    };
+
+    public Option<string?> RootPassphraseFile { get; } = new("--root-passphrase-file")
+    {
+        Description = "File whose first line is the root key passphrase (default: GLOBE_ROOT_PASSPHRASE, then a prompt)",
+        Recursive = true,
+    };
+
+    public Option<bool> Json { get; } = new("--json")
+    {
+        Description = "Write the result as one line of JSON (for scripts)",
+        Recursive = true,
+    };
+
+    public IEnumerable<Option> All => [Server, Profile, PassphraseFile, RootPassphraseFile, Json];
+}
+
+/// <summary>One invocation: its options, profile, passphrases, client and output.</summary>
+internal sealed class CliContext
+{
+    private static readonly JsonSerializerOptions JsonOutput = new(JsonSerializerDefaults.Web);
+
+    private readonly ParseResult _parse;
+    private readonly GlobalOptions _options;
+
+    public CliContext(ParseResult parse, GlobalOptions options, CliEnvironment environment)
+    {
+        _parse = parse;
+        _options = options;
+        Environment = environment;
+        Store = new ProfileStore(environment.Variable("GLOBE_HOME") is { Length: > 0 } home ? home : null);
+        Console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Ansi = AnsiSupport.Detect,
+            ColorSystem = ColorSystemSupport.Detect,
+            Out = new AnsiConsoleOutput(environment.Out),
+        });
+    }
+
+    public CliEnvironment Environment { get; }
+
+    public ProfileStore Store { get; }
+
+    public IAnsiConsole Console { get; }
+
+    public string ProfileName => _parse.GetValue(_options.Profile) ?? ProfileStore.DefaultProfile;
+
+    public bool Json => _parse.GetValue(_options.Json);
+
+    public T? Get<T>(Option<T> option) => _parse.GetValue(option);
+
+    public T? Get<T>(Argument<T> argument) => _parse.GetValue(argument);
+
+    /// <summary>--server, else GLOBE_SERVER, else the profile's; a usage error when none.</summary>
+    public Uri ServerAddress(GlobeProfile? profile = null)
+    {
+        var text = _parse.GetValue(_options.Server) ?? Environment.Variable("GLOBE_SERVER") ?? profile?.Server;
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            throw new CliUsageException("No server address: pass --server or set GLOBE_SERVER.");
+        }
+
+        return Uri.TryCreate(text.Trim(), UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps)
+            ? uri
+            : throw new CliUsageException($"'{text}' is not a server address: use http://host:port or https://host:port.");
+    }
+
+    public Task<char[]> DevicePassphraseAsync(bool confirm, CancellationToken cancellationToken) =>
+        Passphrases.ReadAsync(Environment, _parse.GetValue(_options.PassphraseFile), "GLOBE_PASSPHRASE", "device key passphrase", confirm,
+            "--passphrase-file", cancellationToken);
+
+    public Task<char[]> RootPassphraseAsync(bool confirm, CancellationToken cancellationToken) =>
+        Passphrases.ReadAsync(Environment, _parse.GetValue(_options.RootPassphraseFile), "GLOBE_ROOT_PASSPHRASE", "root key passphrase",
+            confirm, "--root-passphrase-file", cancellationToken);
+
+    /// <summary>An anonymous client (apply, enrol, network information).</summary>
+    public GlobeClient AnonymousClient(GlobeProfile? profile = null) => new(new GlobeClientOptions
+    {
+        Address = ServerAddress(profile),
+        PinnedRootKeys = profile?.PinnedRootKey is { } root ? [root] : [],
+    });
+
+    /// <summary>Opens the profile and its device key and connects as that device.</summary>
+    public async Task<Session> ConnectAsync(CancellationToken cancellationToken)
+    {
+        var profile = await Store.LoadAsync(ProfileName, cancellationToken);
+        var root = profile.PinnedRootKey
+            ?? throw new CliFailureException($"The profile '{ProfileName}' pins no network root key; enrol again.");
+        var passphrase = await DevicePassphraseAsync(confirm: false, cancellationToken);
+        DeviceKeys keys;
+        try
+        {
+            keys = await DeviceKeystore.OpenAsync(Store.DeviceKeyPath(ProfileName), passphrase, cancellationToken);
+        }
+        finally
+        {
+            Array.Clear(passphrase);
+        }
+
+        if (profile.DeviceId is { } expected && keys.DeviceId != expected)
+        {
+            keys.Dispose();
+            throw new CliFailureException($"The device key file of profile '{ProfileName}' belongs to another device than its profile.json.");
+        }
+
+        var client = new GlobeClient(new GlobeClientOptions
+        {
+            Address = ServerAddress(profile),
+            Device = keys,
+            PinnedRootKeys = [root],
+            NetworkName = profile.NetworkName,
+            DirectoryHead = profile.DirectoryHead,
+        });
+        return new Session(this, profile, keys, client);
+    }
+
+    /// <summary>Opens the root key: --root-key, else the profile's root.key.</summary>
+    public async Task<NetworkRootKey> OpenRootKeyAsync(string? path, CancellationToken cancellationToken)
+    {
+        path ??= Store.RootKeyPath(ProfileName);
+        if (!File.Exists(path))
+        {
+            throw new CliFailureException($"No root key file at '{path}': pass --root-key <file> (the file written by 'globe network init').");
+        }
+
+        var passphrase = await RootPassphraseAsync(confirm: false, cancellationToken);
+        try
+        {
+            return await NetworkRootKey.OpenAsync(path, passphrase, cancellationToken);
+        }
+        finally
+        {
+            Array.Clear(passphrase);
+        }
+    }
+
+    /// <summary>Writes one line of JSON to standard output.</summary>
+    public void WriteJson(object value) => Environment.Out.WriteLine(JsonSerializer.Serialize(value, JsonOutput));
+
+    /// <summary>A line of plain text (escaped: never markup).</summary>
+    public void Line(string text) => Console.WriteLine(text);
+
+    /// <summary>A connected device: saves the directory head it verified when disposed.</summary>
+    internal sealed class Session(CliContext context, GlobeProfile profile, DeviceKeys keys, GlobeClient client) : IAsyncDisposable
+    {
+        public GlobeProfile Profile { get; } = profile;
+
+        public GlobeClient Client { get; } = client;
+
+        public DeviceKeys Keys { get; } = keys;
+
+        public async ValueTask DisposeAsync()
+        {
+            try
+            {
+                if (Client.DirectoryHead.Position > Profile.DirectoryHeadPosition)
+                {
+                    await context.Store.SaveAsync(context.ProfileName, Profile.WithHead(Client.DirectoryHead));
+                }
+            }
+            finally
+            {
+                await Client.DisposeAsync();
+                Keys.Dispose();
+            }
+        }
+    }
+}

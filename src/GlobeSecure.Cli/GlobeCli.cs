@@ -1,0 +1,82 @@
+using System.CommandLine;
+using GlobeSecure.Client;
+using GlobeSecure.Client.Keystore;
+using GlobeSecure.Client.Profiles;
+using GlobeSecure.Crypto;
+
+namespace GlobeSecure.Cli;
+
+/// <summary>
+/// The <c>globe</c> command. Exit codes: 0 success, 1 a failure (one line on standard error),
+/// 2 a usage error. Passphrases never come from the command line.
+/// </summary>
+internal static class GlobeCli
+{
+    public static async Task<int> RunAsync(string[] args, CliEnvironment environment, CancellationToken cancellationToken)
+    {
+        var options = new GlobalOptions();
+        var root = Build(options, environment);
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            environment.Error.WriteLine($"error: {OneLine(parse.Errors[0].Message)} (see 'globe --help')");
+            return 2;
+        }
+
+        return await parse.InvokeAsync(new InvocationConfiguration
+        {
+            Output = environment.Out,
+            Error = environment.Error,
+            EnableDefaultExceptionHandler = false,
+        }, cancellationToken);
+    }
+
+    public static RootCommand Build(GlobalOptions options, CliEnvironment environment)
+    {
+        var root = new RootCommand("globe: the GlobeSecure command line (network, authorities, users, devices, directory)");
+        foreach (var option in options.All)
+        {
+            root.Options.Add(option);
+        }
+
+        var commands = new Commands(options, environment);
+        root.Subcommands.Add(commands.Network());
+        root.Subcommands.Add(commands.Authority());
+        root.Subcommands.Add(commands.Group());
+        root.Subcommands.Add(commands.User());
+        root.Subcommands.Add(commands.Device());
+        root.Subcommands.Add(commands.WhoAmI());
+        root.Subcommands.Add(commands.Fingerprint());
+        root.Subcommands.Add(commands.Directory());
+        return root;
+    }
+
+    /// <summary>Runs a command body, turning every expected failure into one line on standard error and an exit code.</summary>
+    public static void Handle(this Command command, GlobalOptions options, CliEnvironment environment,
+        Func<CliContext, CancellationToken, Task> body) =>
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            try
+            {
+                await body(new CliContext(parse, options, environment), cancellationToken);
+                return 0;
+            }
+            catch (Exception e) when (ExitCodeOf(e) is { } code)
+            {
+                environment.Error.WriteLine($"error: {OneLine(e.Message)}");
+                return code;
+            }
+        });
+
+    internal static int? ExitCodeOf(Exception exception) => exception switch
+    {
+        CliUsageException => 2,
+        CliFailureException or GlobeClientException or GlobeTrustException or GlobeProfileException or KeystoreException
+            or GlobeCryptoException or IOException or UnauthorizedAccessException => 1,
+        OperationCanceledException => 1,
+        _ => null,
+    };
+
+    internal static string OneLine(string text) =>
+        string.Join(' ', text.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+}
