@@ -1,5 +1,6 @@
 using GlobeSecure.Server.Audit;
 using GlobeSecure.Server.Identity;
+using GlobeSecure.Server.Membership;
 using GlobeSecure.Server.Infrastructure;
 
 namespace GlobeSecure.Server;
@@ -17,11 +18,13 @@ public static class GlobeServerHost
         builder.AddGlobeInfrastructure();
         builder.Services.AddAudit();
         builder.Services.AddIdentity();
+        builder.Services.AddMembership();
         configure?.Invoke(builder);
 
         var app = builder.Build();
         app.MapGlobeInfrastructure();
         app.MapIdentity();
+        app.MapMembership();
         return app;
     }
 }

@@ -95,7 +95,7 @@ public sealed class StartupTests
 
         await app.StartAsync(Ct);
 
-        Assert.Equal((long)GlobeSecure.EventStore.PostgresEventStore.CoreSchemaVersion, await first.Database.ExecuteScalarAsync("select count(*) from globe.schema_version"));
+        Assert.Equal((long)GlobeSecure.EventStore.PostgresEventStore.CoreSchemaVersion, await first.Database.ExecuteScalarAsync("select count(*) from globe.schema_version where component = 'core'"));
         await app.StopAsync(Ct);
     }
 

@@ -9,11 +9,19 @@ internal static class IdentityFeature
     {
         // Placeholder until sessions exist: every bearer token is refused.
         services.AddSingleton<ICallerResolver, NoSessions>();
+        services.AddSingleton<IEnrolmentCodes, NoCodes>();
         return services;
     }
 
     public static void MapIdentity(this WebApplication app)
     {
+    }
+
+    private sealed class NoCodes : IEnrolmentCodes
+    {
+        public Task<Contracts.V1.EnrolmentCode> IssueAdministratorCodeAsync(Grpc.Core.ServerCallContext call, Guid authorityId, Guid userId,
+            string displayName, CancellationToken cancellationToken) =>
+            throw new WrongStateException("Enrolment codes are not available yet.");
     }
 
     private sealed class NoSessions : ICallerResolver

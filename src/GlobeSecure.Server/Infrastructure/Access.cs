@@ -69,6 +69,13 @@ internal sealed class Access(AuditTrail audit)
         return caller;
     }
 
+    /// <summary>Audits a refusal that is not about roles (a rate limit, a bad code); the caller throws its own error.</summary>
+    public Task RecordDeniedAsync(ServerCallContext call, string? target, string reason)
+    {
+        MarkAudited(call);
+        return audit.RecordAsync(call, ActorOf(call), call.Method, AuditOutcome.Denied, target, reason);
+    }
+
     /// <summary>Audits a call whose credentials were refused (the caller throws UNAUTHENTICATED).</summary>
     public Task DenyUnauthenticatedAsync(ServerCallContext call, string reason)
     {
