@@ -48,7 +48,11 @@ internal sealed class GlobalOptions
 /// <summary>One invocation: its options, profile, passphrases, client and output.</summary>
 internal sealed class CliContext
 {
-    private static readonly JsonSerializerOptions JsonOutput = new(JsonSerializerDefaults.Web);
+    // One line per result, null fields left out, so scripts can pick fields with plain text tools.
+    private static readonly JsonSerializerOptions JsonOutput = new(JsonSerializerDefaults.Web)
+    {
+        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
+    };
 
     private readonly ParseResult _parse;
     private readonly GlobalOptions _options;

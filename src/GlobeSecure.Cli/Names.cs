@@ -27,8 +27,11 @@ internal static class Names
         ["withdrawn"] = AuthorityStatus.Withdrawn,
     };
 
+    // network-administrator: a network administrator invites the secretariat's next administrators
+    // (their devices are then certified with the root key); the server decides who may invite what.
     public static readonly IReadOnlyDictionary<string, Role> InvitableRoles = new Dictionary<string, Role>(StringComparer.Ordinal)
     {
+        ["network-administrator"] = Role.NetworkAdministrator,
         ["authority-administrator"] = Role.AuthorityAdministrator,
         ["investigator"] = Role.Investigator,
         ["auditor"] = Role.Auditor,

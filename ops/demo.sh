@@ -1,0 +1,302 @@
+#!/usr/bin/env bash
+# Play the whole membership story with the `globe` CLI, unattended:
+#
+#   bootstrap code → `globe network init` → a second network administrator (invited into the
+#   secretariat, enrolled, certified with the root key) → two authorities apply → four-eyes
+#   approval (one administrator approving twice is refused) → the authorities' administrators
+#   enrol and are certified → they invite investigators → the investigators' devices enrol, are
+#   certified and authenticate (`whoami`) → the verified directory is printed.
+#
+#   GLOBE_SERVER          play against this server (it must not be bootstrapped yet); the
+#                         bootstrap code then comes from GLOBE_BOOTSTRAP_CODE, or from
+#                         ops/bootstrap-code.sh with the server's GLOBE_DB.
+#                         Unset: a server is started here with the embedded default (a private
+#                         PostgreSQL cluster under .globe/demo, free ports) and stopped at the
+#                         end, with its database, even on failure.
+#   GLOBE_DEMO_KEEP=1     keep the demo's profiles and keys (.globe/demo/home) after the run.
+#
+# Passphrases are generated into files in a private temporary directory and given with
+# --passphrase-file / --root-passphrase-file; nothing secret is put on a command line except the
+# one-time enrolment codes, which the story passes from one participant to the next.
+# Exits non-zero as soon as a step fails.
+# shellcheck disable=SC2317  # cleanup and its helpers are only called from traps
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+# shellcheck source=ops/lib/postgres.sh
+. "$ROOT/ops/lib/postgres.sh"
+
+export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+DEMO_DIR="$ROOT/.globe/demo"
+PG_DIR="$DEMO_DIR/pg"
+SECRETS=$(mktemp -d "${TMPDIR:-/tmp}/globe-demo.XXXXXX")
+chmod 700 "$SECRETS"
+export GLOBE_HOME="$DEMO_DIR/home"
+CLI_DLL="$ROOT/src/GlobeSecure.Cli/bin/Release/net10.0/globe.dll"
+SERVER_DLL="$ROOT/src/GlobeSecure.Server/bin/Release/net10.0/GlobeSecure.Server.dll"
+
+PG_BIN=""
+PG_STARTED=0
+SERVER_PID=""
+STEP=0
+
+die() { echo "demo: error: $*" >&2; exit 1; }
+step() { STEP=$((STEP + 1)); printf '\n\033[1m== %d. %s\033[0m\n' "$STEP" "$*"; }
+say() { printf '   %s\n' "$*"; }
+
+# Is any live (non-zombie) process left in process group $1? Linux /proc.
+group_alive() {
+  { cat /proc/[0-9]*/stat 2>/dev/null || true; } |
+    awk -v g="$1" '{ sub(/.*\) /, ""); if ($3 == g && $1 != "Z") f = 1 } END { exit !f }'
+}
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  set +e
+  if [ -n "$SERVER_PID" ] && group_alive "$SERVER_PID"; then
+    echo "demo: stopping the server…" >&2
+    kill -TERM -- "-$SERVER_PID" 2>/dev/null
+    for _ in $(seq 1 100); do group_alive "$SERVER_PID" || break; sleep 0.1; done
+    group_alive "$SERVER_PID" && kill -KILL -- "-$SERVER_PID" 2>/dev/null
+    wait "$SERVER_PID" 2>/dev/null
+  fi
+  if [ "$PG_STARTED" -eq 1 ]; then
+    echo "demo: stopping the demo database…" >&2
+    globe_as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR" -m fast -w stop >/dev/null 2>&1 ||
+      echo "demo: warning: pg_ctl stop failed; see $DEMO_DIR/pg.log" >&2
+  fi
+  rm -rf "$SECRETS"
+  if [ "${GLOBE_DEMO_KEEP:-0}" != 1 ]; then
+    rm -rf "$GLOBE_HOME"
+  fi
+  if [ "$rc" -ne 0 ]; then
+    echo >&2
+    echo "demo: FAILED at step $STEP (exit $rc)." >&2
+    [ -f "$DEMO_DIR/server.log" ] && echo "demo: server log: $DEMO_DIR/server.log" >&2
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# A TCP port nobody listens on, from $1 upwards.
+free_port() {
+  local port=$1
+  while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+    port=$((port + 1))
+  done
+  echo "$port"
+}
+
+# The `globe` command (built once below).
+globe() { dotnet "$CLI_DLL" "$@"; }
+
+# json_field NAME: the string or number value of "NAME" in the one-line JSON on stdin.
+json_field() {
+  sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\)\"\{0,1\}[,}].*/\1/p" | head -n 1
+}
+
+# A passphrase file for a participant (random, never shown).
+passphrase_file() {
+  local file="$SECRETS/$1.pass"
+  head -c 24 /dev/urandom | base64 | tr -d '\n/+=' >"$file"
+  echo >>"$file"
+  echo "$file"
+}
+
+# run_as PROFILE ARGS…: globe as that participant, with their passphrase file.
+run_as() {
+  local profile=$1
+  shift
+  globe --profile "$profile" --passphrase-file "$SECRETS/$profile.pass" "$@"
+}
+
+# expect_refusal WHAT CMD…: the command must fail; its one-line error is shown.
+expect_refusal() {
+  local what=$1 out
+  shift
+  if out=$("$@" 2>&1); then
+    die "$what was accepted, but must be refused"
+  fi
+  say "refused as it must be: ${out##*error: }"
+}
+
+start_database() {
+  PG_BIN=$(globe_ensure_pg) || die "PostgreSQL is not available"
+  local port
+  port=$(free_port 56432)
+  mkdir -p "$PG_DIR"
+  chmod 755 "$ROOT/.globe" "$DEMO_DIR"
+  touch "$DEMO_DIR/pg.log"
+  if [ "$(id -u)" -eq 0 ]; then
+    chown postgres:postgres "$PG_DIR" "$DEMO_DIR/pg.log"
+    if ! globe_as_pg test -x "$DEMO_DIR"; then
+      chmod a+x "$ROOT"
+      globe_as_pg test -x "$DEMO_DIR" ||
+        die "the postgres user cannot reach $DEMO_DIR; run 'chmod o+x' on its parents, or set GLOBE_SERVER"
+    fi
+  fi
+  chmod 700 "$PG_DIR"
+  globe_pg_initdb "$PG_BIN" "$PG_DIR" || die "initdb failed"
+  {
+    echo "listen_addresses = '127.0.0.1'"
+    echo "port = $port"
+    echo "unix_socket_directories = ''"
+    echo "fsync = off"
+  } >>"$PG_DIR/postgresql.conf"
+  PG_STARTED=1
+  globe_as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR" -l "$DEMO_DIR/pg.log" -w -t 60 start >/dev/null ||
+    { PG_STARTED=0; tail -n 20 "$DEMO_DIR/pg.log" >&2; die "the demo database did not start"; }
+  globe_as_pg "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d postgres \
+    -c "CREATE DATABASE globe" || die "could not create the demo database"
+  export GLOBE_DB="Host=127.0.0.1;Port=$port;Username=postgres;Database=globe"
+  say "PostgreSQL on 127.0.0.1:$port (data in .globe/demo/pg)"
+}
+
+start_server() {
+  local port
+  port=$(free_port 5180)
+  GLOBE_SERVER="http://127.0.0.1:$port"
+  command -v setsid >/dev/null 2>&1 || die "setsid (util-linux) is required"
+  Globe__Listen="$GLOBE_SERVER" setsid dotnet "$SERVER_DLL" >"$DEMO_DIR/server.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 300); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      say "server on $GLOBE_SERVER (log: .globe/demo/server.log)"
+      return 0
+    fi
+    group_alive "$SERVER_PID" || { tail -n 30 "$DEMO_DIR/server.log" >&2; die "the server exited"; }
+    sleep 0.2
+  done
+  die "the server did not start listening within 60 s"
+}
+
+bootstrap_code() {
+  if [ -n "${GLOBE_BOOTSTRAP_CODE:-}" ]; then
+    printf '%s\n' "$GLOBE_BOOTSTRAP_CODE"
+  elif [ -x "$ROOT/ops/bootstrap-code.sh" ]; then
+    "$ROOT/ops/bootstrap-code.sh"
+  else
+    dotnet run --project src/GlobeSecure.Server -c Release --no-build -- bootstrap-code
+  fi
+}
+
+# ------------------------------------------------------------------------------------------
+step "Build the server and the globe CLI"
+dotnet build src/GlobeSecure.Cli -c Release --nologo -v quiet >/dev/null || die "building the CLI failed"
+dotnet build src/GlobeSecure.Server -c Release --nologo -v quiet >/dev/null || die "building the server failed"
+rm -rf "$GLOBE_HOME"
+mkdir -p "$DEMO_DIR" "$GLOBE_HOME"
+chmod 700 "$GLOBE_HOME"
+
+if [ -n "${GLOBE_SERVER:-}" ]; then
+  say "using the server in GLOBE_SERVER: $GLOBE_SERVER"
+else
+  step "Start a demo server with the embedded default"
+  rm -rf "$PG_DIR"
+  start_database
+  start_server
+fi
+export GLOBE_SERVER
+
+for who in amina lukas kenya-admin brazil-admin kenya-investigator brazil-investigator; do
+  passphrase_file "$who" >/dev/null
+done
+ROOT_PASS=$(passphrase_file root)
+
+# ------------------------------------------------------------------------------------------
+step "The server operator prints a one-time bootstrap code"
+bootstrap_code >"$SECRETS/bootstrap.code" || die "could not get a bootstrap code"
+[ -s "$SECRETS/bootstrap.code" ] || die "the bootstrap code is empty"
+say "(the code is handed to the first network administrator; not shown here)"
+
+step "Amina (secretariat) creates the network: root key and device keys are generated on her machine"
+run_as amina --root-passphrase-file "$ROOT_PASS" network init --code-file "$SECRETS/bootstrap.code" \
+  --name "GlobE Network" --admin-name "Amina Diallo" --label "secretariat laptop"
+ROOT_FP=$(run_as amina --json fingerprint | json_field rootFingerprint)
+SECRETARIAT=$(run_as amina --json whoami | json_field authorityId)
+say "root fingerprint, to compare out of band: $ROOT_FP"
+expect_refusal "reusing the bootstrap code" \
+  globe --profile reuse --passphrase-file "$SECRETS/amina.pass" --root-passphrase-file "$ROOT_PASS" \
+  network init --code-file "$SECRETS/bootstrap.code" --admin-name "Mallory"
+rm -rf "$GLOBE_HOME/profiles/reuse"
+
+step "Amina invites a second network administrator, Lukas, into the secretariat"
+LUKAS_CODE=$(run_as amina --json user invite --name "Lukas Berger" --role network-administrator | json_field code)
+[ -n "$LUKAS_CODE" ] || die "no enrolment code for Lukas"
+LUKAS_DEVICE=$(run_as lukas --json device enrol --code "$LUKAS_CODE" --label "secretariat desktop" --root-fingerprint "$ROOT_FP")
+LUKAS_DEVICE_ID=$(json_field deviceId <<<"$LUKAS_DEVICE")
+LUKAS_KEY_FP=$(json_field signingKeyFingerprint <<<"$LUKAS_DEVICE")
+say "Lukas enrolled device $LUKAS_DEVICE_ID (signing key $LUKAS_KEY_FP); it waits for certification"
+expect_refusal "an uncertified device calling" run_as lukas whoami
+
+step "Amina certifies Lukas's device with the network root key (he read her the fingerprint)"
+run_as amina --root-passphrase-file "$ROOT_PASS" device certify "$LUKAS_DEVICE_ID" --authority "$SECRETARIAT" \
+  --with-root-key --fingerprint "$LUKAS_KEY_FP"
+run_as lukas whoami
+
+step "Two authorities apply (no account needed)"
+KENYA=$(globe --json authority apply --name "Ethics and Anti-Corruption Commission" --country KE \
+  --kind anti-corruption-agency --legal-basis "Specialised anti-corruption body (UNCAC art. 36), Anti-Corruption and Economic Crimes Act 2003" \
+  --focal-name "Wanjiru Kamau" --focal-email "focal@eacc.example" | json_field authorityId)
+BRAZIL=$(globe --json authority apply --name "Polícia Federal – Diretoria de Combate ao Crime Organizado e à Corrupção" --country BR \
+  --kind police --legal-basis "Federal police unit specialised in corruption offences (UNCAC art. 36)" \
+  --focal-name "Rafael Souza" --focal-email "focal@pf.example" | json_field authorityId)
+say "applications: Kenya $KENYA, Brazil $BRAZIL"
+run_as amina authority list --status pending
+
+step "Four eyes: Amina approves both; approving Kenya twice herself is refused; Lukas gives the second approval"
+run_as amina authority approve "$KENYA"
+expect_refusal "the same administrator approving twice" run_as amina authority approve "$KENYA"
+run_as amina authority approve "$BRAZIL"
+KENYA_APPROVAL=$(run_as lukas --json authority approve "$KENYA")
+BRAZIL_APPROVAL=$(run_as lukas --json authority approve "$BRAZIL")
+KENYA_ADMIN_CODE=$(json_field code <<<"$KENYA_APPROVAL")
+BRAZIL_ADMIN_CODE=$(json_field code <<<"$BRAZIL_APPROVAL")
+if [ -z "$KENYA_ADMIN_CODE" ] || [ -z "$BRAZIL_ADMIN_CODE" ]; then
+  die "the second approvals returned no enrolment codes"
+fi
+say "both active; each authority's first administrator received an enrolment code"
+
+step "The authorities' administrators enrol their devices"
+KENYA_ADMIN=$(run_as kenya-admin --json device enrol --code "$KENYA_ADMIN_CODE" --label "EACC focal point" --root-fingerprint "$ROOT_FP")
+BRAZIL_ADMIN=$(run_as brazil-admin --json device enrol --code "$BRAZIL_ADMIN_CODE" --label "PF focal point" --root-fingerprint "$ROOT_FP")
+expect_refusal "reusing an enrolment code" \
+  globe --profile reuse --passphrase-file "$SECRETS/kenya-admin.pass" device enrol --code "$KENYA_ADMIN_CODE"
+rm -rf "$GLOBE_HOME/profiles/reuse"
+
+step "Network administrators certify them (Amina for Kenya, Lukas for Brazil)"
+run_as amina device certify "$(json_field deviceId <<<"$KENYA_ADMIN")" --authority "$KENYA" \
+  --fingerprint "$(json_field signingKeyFingerprint <<<"$KENYA_ADMIN")"
+run_as lukas device certify "$(json_field deviceId <<<"$BRAZIL_ADMIN")" --authority "$BRAZIL" \
+  --fingerprint "$(json_field signingKeyFingerprint <<<"$BRAZIL_ADMIN")"
+
+step "The authority administrators invite investigators"
+KENYA_INV_CODE=$(run_as kenya-admin --json user invite --name "Otieno Mwangi" --role investigator | json_field code)
+BRAZIL_INV_CODE=$(run_as brazil-admin --json user invite --name "Ana Ribeiro" --role investigator | json_field code)
+run_as kenya-admin user list
+
+step "The investigators enrol; their administrators certify their devices"
+KENYA_INV=$(run_as kenya-investigator --json device enrol --code "$KENYA_INV_CODE" --label "laptop" --root-fingerprint "$ROOT_FP")
+BRAZIL_INV=$(run_as brazil-investigator --json device enrol --code "$BRAZIL_INV_CODE" --label "laptop" --root-fingerprint "$ROOT_FP")
+run_as kenya-admin device list --pending
+run_as kenya-admin device certify "$(json_field deviceId <<<"$KENYA_INV")" \
+  --fingerprint "$(json_field signingKeyFingerprint <<<"$KENYA_INV")"
+run_as brazil-admin device certify "$(json_field deviceId <<<"$BRAZIL_INV")" \
+  --fingerprint "$(json_field signingKeyFingerprint <<<"$BRAZIL_INV")"
+expect_refusal "an authority administrator certifying a device of another authority" \
+  run_as brazil-admin device certify "$(json_field deviceId <<<"$KENYA_INV")" --authority "$KENYA"
+
+step "The investigators authenticate"
+run_as kenya-investigator whoami
+run_as brazil-investigator whoami
+
+step "The directory, as the Kenyan investigator's client verifies it (log and every chain, to the pinned root)"
+run_as kenya-investigator fingerprint
+run_as kenya-investigator directory
+
+printf '\n\033[1mDemo complete: every step succeeded, and every refusal was refused.\033[0m\n'
