@@ -265,6 +265,7 @@ say "both active; each authority's first administrator received an enrolment cod
 step "The authorities' administrators enrol their devices"
 KENYA_ADMIN=$(run_as kenya-admin --json device enrol --code "$KENYA_ADMIN_CODE" --label "EACC focal point" --root-fingerprint "$ROOT_FP")
 BRAZIL_ADMIN=$(run_as brazil-admin --json device enrol --code "$BRAZIL_ADMIN_CODE" --label "PF focal point" --root-fingerprint "$ROOT_FP")
+say "Kenya's administrator enrolled device $(json_field deviceId <<<"$KENYA_ADMIN"), Brazil's $(json_field deviceId <<<"$BRAZIL_ADMIN")"
 expect_refusal "reusing an enrolment code" \
   globe --profile reuse --passphrase-file "$SECRETS/kenya-admin.pass" device enrol --code "$KENYA_ADMIN_CODE"
 rm -rf "$GLOBE_HOME/profiles/reuse"
@@ -283,6 +284,7 @@ run_as kenya-admin user list
 step "The investigators enrol; their administrators certify their devices"
 KENYA_INV=$(run_as kenya-investigator --json device enrol --code "$KENYA_INV_CODE" --label "laptop" --root-fingerprint "$ROOT_FP")
 BRAZIL_INV=$(run_as brazil-investigator --json device enrol --code "$BRAZIL_INV_CODE" --label "laptop" --root-fingerprint "$ROOT_FP")
+say "Otieno (Kenya) enrolled device $(json_field deviceId <<<"$KENYA_INV"), Ana (Brazil) $(json_field deviceId <<<"$BRAZIL_INV")"
 run_as kenya-admin device list --pending
 run_as kenya-admin device certify "$(json_field deviceId <<<"$KENYA_INV")" \
   --fingerprint "$(json_field signingKeyFingerprint <<<"$KENYA_INV")"

@@ -69,6 +69,11 @@ internal sealed class CliContext
             ColorSystem = ColorSystemSupport.Detect,
             Out = new AnsiConsoleOutput(environment.Out),
         });
+        if (!Console.Profile.Out.IsTerminal)
+        {
+            // Redirected (scripts, the demo's log): Spectre would assume 80 columns and wrap ids.
+            Console.Profile.Width = int.TryParse(environment.Variable("COLUMNS"), out var columns) && columns >= 40 ? columns : 160;
+        }
     }
 
     public CliEnvironment Environment { get; }

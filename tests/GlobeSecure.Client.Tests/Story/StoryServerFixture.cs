@@ -1,0 +1,132 @@
+using Google.Protobuf;
+using GlobeSecure.Contracts.V1;
+using GlobeSecure.Crypto;
+using GlobeSecure.Testing;
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using CertificateChain = GlobeSecure.Contracts.V1.CertificateChain;
+using CryptoCertificate = GlobeSecure.Crypto.DeviceCertificate;
+
+namespace GlobeSecure.Client.Tests.Story;
+
+/// <summary>How the compromised server tampers with what DirectoryService.FindDevices serves.</summary>
+public enum Forgery
+{
+    /// <summary>Serves what it stores.</summary>
+    None,
+
+    /// <summary>Swaps each device's keys for the server's own, keeping the certificates' signatures.</summary>
+    SwapKeys,
+
+    /// <summary>Adds a device whose chain the server made up itself, ending in a root key of its own.</summary>
+    OwnChain,
+
+    /// <summary>Adds a device certified by a real administrator's device id and key, but signed by the server.</summary>
+    ImpersonatedIssuer,
+}
+
+/// <summary>
+/// The real server with a switch that makes it behave like a compromised one: an interceptor
+/// (the innermost, next to the service) rewrites FindDevices answers. The network is bootstrapped
+/// once per fixture through <see cref="GlobeClient"/>.
+/// </summary>
+public sealed class StoryServerFixture : GlobeServerFixture
+{
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private TestNetwork? _network;
+
+    internal ForgerySwitch Forge { get; } = new();
+
+    internal async Task<TestNetwork> NetworkAsync()
+    {
+        await _gate.WaitAsync(TestContext.Current.CancellationToken);
+        try
+        {
+            return _network ??= await TestNetwork.BootstrapAsync(this);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    protected override void Configure(WebApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton(Forge);
+        builder.Services.AddGrpc(options => options.Interceptors.Add<ForgingInterceptor>());
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        if (_network is not null)
+        {
+            await _network.DisposeAsync();
+        }
+
+        _gate.Dispose();
+        await base.DisposeAsync();
+    }
+}
+
+internal sealed class ForgerySwitch
+{
+    public Forgery Mode { get; set; }
+}
+
+internal sealed class ForgingInterceptor(ForgerySwitch forge) : Interceptor
+{
+    public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context,
+        UnaryServerMethod<TRequest, TResponse> continuation)
+    {
+        var response = await continuation(request, context);
+        if (response is FindDevicesResponse found && request is FindDevicesRequest find && forge.Mode != Forgery.None)
+        {
+            Tamper(found, find, forge.Mode);
+        }
+
+        return response;
+    }
+
+    private static void Tamper(FindDevicesResponse response, FindDevicesRequest request, Forgery mode)
+    {
+        using var attacker = DeviceKeys.Generate(Guid.CreateVersion7());
+        var now = DateTimeOffset.UtcNow;
+        switch (mode)
+        {
+            case Forgery.SwapKeys:
+                foreach (var chain in response.Devices)
+                {
+                    chain.Certificates[0].SigningKey = ByteString.CopyFrom(attacker.Public.SigningKey.Span);
+                    chain.Certificates[0].BoxKey = ByteString.CopyFrom(attacker.Public.BoxKey.Span);
+                }
+
+                break;
+            case Forgery.OwnChain:
+            {
+                using var fakeRoot = SigningKeyPair.Generate();
+                using var fakeAdmin = DeviceKeys.Generate(Guid.CreateVersion7());
+                var authorityId = Guid.TryParse(request.AuthorityId, out var a) ? a : Guid.CreateVersion7();
+                var admin = CryptoCertificate.Issue(Guid.CreateVersion7(), fakeAdmin.Public, Guid.CreateVersion7(), Guid.CreateVersion7(),
+                    DeviceRole.NetworkAdministrator, now.AddDays(-1), now.AddDays(30), fakeRoot, null);
+                var leaf = CryptoCertificate.Issue(Guid.CreateVersion7(), attacker.Public, Guid.CreateVersion7(), authorityId,
+                    DeviceRole.AuthorityAdministrator, now.AddDays(-1), now.AddDays(30), fakeAdmin.Signing, fakeAdmin.DeviceId);
+                response.Devices.Add(new CertificateChain { Certificates = { leaf.ToProto(), admin.ToProto() } });
+                break;
+            }
+
+            case Forgery.ImpersonatedIssuer:
+            {
+                var genuine = response.Devices.First();
+                var issuer = genuine.Certificates[0];
+                var leaf = new CryptoCertificate(Guid.CreateVersion7(), attacker.DeviceId, Guid.CreateVersion7(), Guid.Parse(issuer.AuthorityId),
+                    DeviceRole.Investigator, new SigningPublicKey(attacker.Public.SigningKey.Span), new BoxPublicKey(attacker.Public.BoxKey.Span),
+                    now.AddDays(-1), now.AddDays(30), Guid.Parse(issuer.DeviceId), new SigningPublicKey(issuer.SigningKey.Span), []);
+                leaf = leaf with { Signature = attacker.Sign(leaf.SigningInput()) };
+                response.Devices.Add(new CertificateChain { Certificates = { leaf.ToProto(), genuine.Certificates } });
+                break;
+            }
+        }
+    }
+}

@@ -1,0 +1,148 @@
+using GlobeSecure.Contracts.V1;
+using GlobeSecure.Crypto;
+using GlobeSecure.Testing;
+
+namespace GlobeSecure.Client.Tests.Story;
+
+/// <summary>A participant: a device's keys and a client connected as that device. The network owns both.</summary>
+internal sealed class Participant(DeviceKeys keys, GlobeClient client, Guid userId, Guid authorityId)
+{
+    public DeviceKeys Keys { get; } = keys;
+
+    public GlobeClient Client { get; } = client;
+
+    public Guid UserId { get; } = userId;
+
+    public Guid AuthorityId { get; } = authorityId;
+
+    public Guid DeviceId => Keys.DeviceId;
+}
+
+/// <summary>
+/// Intent methods for the client's integration tests: a network bootstrapped through
+/// <see cref="GlobeClient"/> against the real server, and the steps of the membership story.
+/// </summary>
+internal sealed class TestNetwork : IAsyncDisposable
+{
+    private readonly GlobeServerFixture _server;
+    private readonly List<IAsyncDisposable> _owned = [];
+    private readonly List<IDisposable> _keys = [];
+
+    private TestNetwork(GlobeServerFixture server, NetworkInitResult created, Participant firstAdministrator)
+    {
+        _server = server;
+        Created = created;
+        FirstAdministrator = firstAdministrator;
+        _owned.Add(firstAdministrator.Client);
+    }
+
+    public NetworkInitResult Created { get; }
+
+    public NetworkRootKey RootKey => Created.RootKey;
+
+    public Guid Secretariat => Created.NetworkAuthorityId;
+
+    public Participant FirstAdministrator { get; }
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    /// <summary>Bootstraps the fixture's server (once per fixture: the bootstrap code works once).</summary>
+    public static async Task<TestNetwork> BootstrapAsync(GlobeServerFixture server)
+    {
+        var code = await BootstrapCodes.IssueAsync(server, Ct);
+        await using var anonymous = new GlobeClient(new GlobeClientOptions { Address = server.Address });
+        var created = await anonymous.NetworkInitAsync(code, "GlobE Network", "Amina Diallo", cancellationToken: Ct);
+        var admin = new Participant(created.AdministratorDevice,
+            ClientFor(server, created.AdministratorDevice, created.RootKey.PublicKey, created.Network.Name),
+            created.AdministratorUserId, created.NetworkAuthorityId);
+        return new TestNetwork(server, created, admin);
+    }
+
+    public GlobeClient Anonymous() => Own(new GlobeClient(new GlobeClientOptions { Address = _server.Address, PinnedRootKeys = [RootKey.PublicKey] }));
+
+    public GlobeClient ClientFor(DeviceKeys keys, DirectoryHead? head = null, TimeProvider? clock = null) =>
+        Own(ClientFor(_server, keys, RootKey.PublicKey, Created.Network.Name, head, clock));
+
+    /// <summary>Enrols a new device with <paramref name="code"/>; the participant is pending until certified.</summary>
+    public async Task<Participant> EnrolAsync(EnrolmentCode code, string label = "laptop")
+    {
+        await using var anonymous = new GlobeClient(new GlobeClientOptions { Address = _server.Address });
+        var enrolled = await anonymous.EnrolDeviceAsync(code.Code, label, Ct);
+        var participant = new Participant(enrolled.Keys, ClientFor(_server, enrolled.Keys, RootKey.PublicKey, Created.Network.Name),
+            Guid.Parse(enrolled.Device.UserId), Guid.Parse(enrolled.Device.AuthorityId));
+        _owned.Add(participant.Client);
+        _keys.Add(enrolled);
+        return participant;
+    }
+
+    /// <summary>A second network administrator: invited into the secretariat, enrolled, certified with the root key.</summary>
+    public async Task<Participant> AddNetworkAdministratorAsync(string name = "Lukas Berger")
+    {
+        var code = await FirstAdministrator.Client.InviteUserAsync(Secretariat, name, Role.NetworkAdministrator, cancellationToken: Ct);
+        var administrator = await EnrolAsync(code);
+        await FirstAdministrator.Client.CertifyDeviceAsync(administrator.DeviceId, new DeviceScope(AuthorityId: Secretariat), RootKey,
+            expectedFingerprint: administrator.Keys.Public.SigningKey.Fingerprint, cancellationToken: Ct);
+        return administrator;
+    }
+
+    /// <summary>An authority that applied and was approved by two administrators; returns its id and the first administrator's code.</summary>
+    public async Task<(Guid AuthorityId, EnrolmentCode Code)> ApproveAuthorityAsync(Participant second, string name, string country)
+    {
+        var authority = await Anonymous().ApplyAsync(new AuthorityApplication(name, country, AuthorityKind.AntiCorruptionAgency,
+            "Specialised body under UNCAC art. 36.", "Focal Point", "focal@example.org"), Ct);
+        var id = Guid.Parse(authority.AuthorityId);
+        await FirstAdministrator.Client.ApproveAsync(id, Ct);
+        var approved = await second.Client.ApproveAsync(id, Ct);
+        return (id, approved.AdministratorCode);
+    }
+
+    /// <summary>An authority administrator, enrolled with the approval's code and certified by a network administrator.</summary>
+    public async Task<Participant> AuthorityAdministratorAsync(Guid authorityId, EnrolmentCode code)
+    {
+        var administrator = await EnrolAsync(code);
+        await FirstAdministrator.Client.CertifyDeviceAsync(administrator.DeviceId, new DeviceScope(AuthorityId: authorityId), cancellationToken: Ct);
+        return administrator;
+    }
+
+    /// <summary>A user invited by <paramref name="administrator"/>, enrolled and certified by them.</summary>
+    public async Task<Participant> UserAsync(Participant administrator, string name, Role role = Role.Investigator)
+    {
+        var code = await administrator.Client.InviteUserAsync(administrator.AuthorityId, name, role, cancellationToken: Ct);
+        var user = await EnrolAsync(code);
+        await administrator.Client.CertifyDeviceAsync(user.DeviceId, cancellationToken: Ct);
+        return user;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var owned in _owned)
+        {
+            await owned.DisposeAsync();
+        }
+
+        foreach (var keys in _keys)
+        {
+            keys.Dispose();
+        }
+
+        Created.Dispose();
+    }
+
+    private static GlobeClient ClientFor(GlobeServerFixture server, DeviceKeys keys, SigningPublicKey root, string networkName,
+        DirectoryHead? head = null, TimeProvider? clock = null) =>
+        new(new GlobeClientOptions
+        {
+            Address = server.Address,
+            Device = keys,
+            PinnedRootKeys = [root],
+            NetworkName = networkName,
+            DirectoryHead = head ?? DirectoryHead.None,
+            Clock = clock ?? TimeProvider.System,
+        });
+
+    private GlobeClient Own(GlobeClient client)
+    {
+        _owned.Add(client);
+        return client;
+    }
+}
