@@ -3,6 +3,7 @@ using GlobeSecure.Client;
 using GlobeSecure.Client.Keystore;
 using GlobeSecure.Client.Profiles;
 using GlobeSecure.Crypto;
+using Grpc.Core;
 using Spectre.Console;
 using Spectre.Console.Rendering;
 
@@ -44,15 +45,32 @@ internal sealed partial class Commands(GlobalOptions options, CliEnvironment env
                 throw new CliFailureException($"Key files already exist in {directory} (or at {rootPath}); refusing to overwrite them.");
             }
 
+            var devicePath = context.Store.DeviceKeyPath(profileName);
             await using var anonymous = context.AnonymousClient();
-            using var created = await anonymous.NetworkInitAsync(bootstrapCode, context.Get(name)!, context.Get(adminName)!,
-                cancellationToken: cancellationToken);
+            NetworkInitResult created;
+            var sent = false;
             try
             {
-                await DeviceKeystore.CreateAsync(context.Store.DeviceKeyPath(profileName), created.AdministratorDevice, devicePassphrase,
-                    new KeystoreOptions { UserId = created.AdministratorUserId, AuthorityId = created.NetworkAuthorityId, Label = context.Get(label) },
-                    cancellationToken);
-                await created.RootKey.SaveAsync(rootPath, rootPassphrase, cancellationToken: cancellationToken);
+                // The keys are written before the network is created: a network whose root key was
+                // never saved would be lost for good.
+                created = await anonymous.NetworkInitAsync(bootstrapCode, context.Get(name)!, context.Get(adminName)!,
+                    saveKeysAsync: async (keys, ct) =>
+                    {
+                        await DeviceKeystore.CreateAsync(devicePath, keys.AdministratorDevice, devicePassphrase,
+                            new KeystoreOptions { UserId = keys.AdministratorUserId, AuthorityId = keys.NetworkAuthorityId, Label = context.Get(label) }, ct);
+                        await keys.RootKey.SaveAsync(rootPath, rootPassphrase, cancellationToken: ct);
+                        sent = true;
+                    },
+                    cancellationToken: cancellationToken);
+            }
+            catch (Exception e) when (!sent || e is GlobeClientException { Status: StatusCode.Unauthenticated or StatusCode.FailedPrecondition
+                or StatusCode.InvalidArgument or StatusCode.PermissionDenied or StatusCode.ResourceExhausted })
+            {
+                // The server certainly created nothing: keys for a network that does not exist are of no
+                // use. (After any other failure the network may exist, so the keys are kept.)
+                File.Delete(devicePath);
+                File.Delete(rootPath);
+                throw;
             }
             finally
             {
@@ -60,6 +78,7 @@ internal sealed partial class Commands(GlobalOptions options, CliEnvironment env
                 Array.Clear(rootPassphrase);
             }
 
+            using var _ = created;
             var profile = new GlobeProfile
             {
                 Server = server.ToString(),

@@ -104,9 +104,14 @@ public sealed class GlobeClient : IAsyncDisposable
     /// <param name="networkName">The network's name, e.g. "GlobE Network".</param>
     /// <param name="administratorName">The first network administrator's display name.</param>
     /// <param name="validity">The administrator certificate's validity; default <see cref="DefaultRootCertificateValidity"/>.</param>
+    /// <param name="saveKeysAsync">
+    /// Called with the new keys before the bootstrap rpc: save them there. The network is created
+    /// only after it returns, so a failure to save never leaves a network whose root key is lost.
+    /// </param>
     /// <param name="cancellationToken">Cancels the call.</param>
     public async Task<NetworkInitResult> NetworkInitAsync(string bootstrapCode, string networkName, string administratorName,
-        TimeSpan? validity = null, CancellationToken cancellationToken = default)
+        TimeSpan? validity = null, Func<NetworkInitKeys, CancellationToken, Task>? saveKeysAsync = null,
+        CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(bootstrapCode);
         var root = NetworkRootKey.Generate();
@@ -118,6 +123,11 @@ public sealed class GlobeClient : IAsyncDisposable
             var now = _options.Clock.GetUtcNow();
             var certificate = DeviceCertificate.Issue(Guid.CreateVersion7(), device.Public, userId, authorityId, DeviceRole.NetworkAdministrator,
                 now - ClockSkew, now + (validity ?? DefaultRootCertificateValidity), root.KeyPair, issuerDeviceId: null);
+            if (saveKeysAsync is not null)
+            {
+                await saveKeysAsync(new NetworkInitKeys(root, device, userId, authorityId), cancellationToken);
+            }
+
             var response = await BootstrapAsync(new BootstrapRequest
             {
                 BootstrapCode = bootstrapCode,

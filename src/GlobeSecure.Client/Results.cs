@@ -43,6 +43,13 @@ public sealed class NetworkInitResult : IDisposable
     }
 }
 
+/// <summary>The keys <see cref="GlobeClient.NetworkInitAsync"/> generated, handed over to be saved before the network is created.</summary>
+/// <param name="RootKey">The new network root key.</param>
+/// <param name="AdministratorDevice">The first network administrator's device keys.</param>
+/// <param name="AdministratorUserId">The first network administrator's user id.</param>
+/// <param name="NetworkAuthorityId">The secretariat's authority id.</param>
+public sealed record NetworkInitKeys(NetworkRootKey RootKey, DeviceKeys AdministratorDevice, Guid AdministratorUserId, Guid NetworkAuthorityId);
+
 /// <summary>What <see cref="GlobeClient.EnrolDeviceAsync"/> created. Store the keys, then dispose.</summary>
 public sealed class EnrolmentResult : IDisposable
 {
