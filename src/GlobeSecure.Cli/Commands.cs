@@ -281,7 +281,9 @@ internal sealed partial class Commands(GlobalOptions options, CliEnvironment env
         var table = new Table().Border(TableBorder.Rounded);
         foreach (var column in columns)
         {
-            table.AddColumn(new TableColumn(new Text(column, new Style(decoration: Decoration.Bold))));
+            var tableColumn = new TableColumn(new Text(column, new Style(decoration: Decoration.Bold)));
+            // Ids and fingerprints are copied from the screen: never wrap them.
+            table.AddColumn(column is "id" or "device" or "user" or "signing key" or "valid until" ? tableColumn.NoWrap() : tableColumn);
         }
 
         return table;
