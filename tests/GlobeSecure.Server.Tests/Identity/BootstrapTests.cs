@@ -169,3 +169,43 @@ public sealed class AuthenticationLimitTests(IdentityServerFixture server) : ICl
         Assert.NotEmpty(await _driver.AuthenticateAsync(device));
     }
 }
+
+/// <summary>The server's <c>bootstrap-code</c> command, run as Program.cs runs it, on a database of its own.</summary>
+public sealed class BootstrapCodeCommandTests(IdentityServerFixture server) : IClassFixture<IdentityServerFixture>, IDisposable
+{
+    private readonly NetworkDriver _driver = new(server);
+
+    public void Dispose() => _driver.Dispose();
+
+    private async Task<(int ExitCode, string Output, string Error)> RunAsync()
+    {
+        await using var app = GlobeServerHost.Build(["--environment", "Testing"], builder =>
+        {
+            builder.Configuration["ConnectionStrings:Globe"] = server.Database.ConnectionString;
+            builder.Configuration["Logging:LogLevel:Default"] = "Warning";
+        });
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        var exitCode = await global::GlobeSecure.Server.Identity.IdentityFeature.RunBootstrapCodeCommandAsync(app, output, error);
+        return (exitCode, output.ToString(), error.ToString());
+    }
+
+    [Fact]
+    public async Task BootstrapCode_BeforeAndAfterBootstrap_PrintsOnlyTheCodeThenRefuses()
+    {
+        var (exitCode, output, _) = await RunAsync();
+
+        Assert.Equal(0, exitCode);
+        var code = output.Trim();
+        Assert.Matches("^[A-Za-z0-9_-]{43}$", code);
+        using var device = DeviceKeys.Generate(Guid.CreateVersion7());
+        using var root = SigningKeyPair.Generate();
+        await _driver.Network.BootstrapAsync(_driver.BootstrapRequest(code, root, device, Guid.CreateVersion7(), Guid.CreateVersion7()),
+            cancellationToken: TestContext.Current.CancellationToken);
+
+        var again = await RunAsync();
+        Assert.Equal(1, again.ExitCode);
+        Assert.Empty(again.Output);
+        Assert.Contains("already bootstrapped", again.Error);
+    }
+}
