@@ -4,6 +4,7 @@ using GlobeSecure.EventStore;
 using GlobeSecure.Server.Infrastructure;
 using Grpc.Core;
 using Microsoft.Extensions.Options;
+using Npgsql;
 using Timestamp = Google.Protobuf.WellKnownTypes.Timestamp;
 
 namespace GlobeSecure.Server.Identity;
@@ -199,6 +200,11 @@ internal sealed class DeviceService(
         {
             await access.DenyUnauthenticatedAsync(context, "enrolment code wrong, used or expired");
             throw;
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
+        {
+            // Another user's device enrolled with the same id at the same moment (the projection's key refused it).
+            throw new AlreadyExistsException("device", keys.DeviceId.ToString());
         }
 
         return IdentityWire.ToProto(state.UserId, state.AuthorityId, state.Role, state.Devices[keys.DeviceId]);
