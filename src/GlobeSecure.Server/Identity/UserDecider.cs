@@ -58,7 +58,7 @@ internal sealed record RevokeUser(Guid UserId, string Reason, IReadOnlyList<Revo
 
 /// <summary>
 /// The rules of users and devices: an enrolment code is usable once, before it expires, and only
-/// the latest one; a device enrols pending and can only then be certified, once, with a
+/// the latest one (inviting an existing user again gives a code for another of their devices); a device enrols pending and can only then be certified, once, with a
 /// certificate matching exactly what it enrolled and its user's role and authority; a revocation
 /// names the device's certificate; revoking a user revokes every device, each certified one with
 /// its own signed revocation. Signatures and issuers are checked by the caller (they need the
@@ -103,9 +103,12 @@ internal static class UserDecider
 
     public static IReadOnlyList<object> Decide(UserCommand command, UserState state) => command switch
     {
-        InviteUser c => state.Exists
-            ? throw new AlreadyExistsException("user", c.UserId.ToString())
-            : [new UserInvited(c.UserId, c.AuthorityId, c.DisplayName, c.Role, c.InvitedBy, c.At), new EnrolmentCodeIssued(c.UserId, c.CodeHash, c.CodeExpiresAt, c.At)],
+        InviteUser c when !state.Exists =>
+            [new UserInvited(c.UserId, c.AuthorityId, c.DisplayName, c.Role, c.InvitedBy, c.At), new EnrolmentCodeIssued(c.UserId, c.CodeHash, c.CodeExpiresAt, c.At)],
+        // The same user invited again: a new code, for another device of theirs (it supersedes any unused one).
+        InviteUser c when state.AuthorityId == c.AuthorityId && state.Role == c.Role && state.Status != UserStatus.Revoked =>
+            [new EnrolmentCodeIssued(c.UserId, c.CodeHash, c.CodeExpiresAt, c.At)],
+        InviteUser c => throw new AlreadyExistsException("user", c.UserId.ToString()),
         IssueAdministratorCode c => IssueAdministratorCodeFor(c, state),
         RegisterAdministrator c => state.Exists
             ? throw new AlreadyExistsException("user", c.UserId.ToString())
@@ -124,7 +127,7 @@ internal static class UserDecider
 
     /// <summary>The one answer for a code that does not enrol: no hint whether it was wrong, used, superseded or expired.</summary>
     public static bool CodeIsUsable(UserState state, byte[] codeHash, DateTimeOffset at) =>
-        state.Status == UserStatus.Invited && !state.CodeUsed && Secrets.SameHash(state.CodeHash, codeHash) && at < state.CodeExpiresAt;
+        state.Status is UserStatus.Invited or UserStatus.Active && !state.CodeUsed && Secrets.SameHash(state.CodeHash, codeHash) && at < state.CodeExpiresAt;
 
     private static IReadOnlyList<object> IssueAdministratorCodeFor(IssueAdministratorCode c, UserState state)
     {

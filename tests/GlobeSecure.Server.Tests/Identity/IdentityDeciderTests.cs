@@ -103,8 +103,26 @@ public sealed class UserDeciderTests
     }
 
     [Fact]
-    public void Invite_ExistingUser_IsAlreadyExists() =>
-        Assert.Throws<AlreadyExistsException>(() => When(new InviteUser(UserId, AuthorityId, "Again", Role.Investigator, AdminId, Code, At, At), Invited));
+    public void Invite_ExistingUserWithAnotherRole_IsAlreadyExists() =>
+        Assert.Throws<AlreadyExistsException>(() => When(new InviteUser(UserId, AuthorityId, "Again", Role.Auditor, AdminId, Code, At, At), Invited));
+
+    [Fact]
+    public void Invite_ActiveUserAgain_IssuesACodeForAnotherDevice()
+    {
+        var newer = Secrets.Hash("second-device");
+
+        var events = When(new InviteUser(UserId, AuthorityId, "Investigator", Role.Investigator, AdminId, newer, At.AddHours(72), At),
+            Invited, CodeIssued(Code), Enrolled);
+
+        Assert.Same(newer, Assert.IsType<EnrolmentCodeIssued>(Assert.Single(events)).CodeHash);
+        var second = Keys with { DeviceId = Guid.CreateVersion7() };
+        Assert.IsType<DeviceEnrolled>(Assert.Single(When(new EnrolDevice(UserId, newer, second, "phone", At), Invited, CodeIssued(Code), Enrolled, events[0])));
+    }
+
+    [Fact]
+    public void Invite_RevokedUserAgain_IsAlreadyExists() =>
+        Assert.Throws<AlreadyExistsException>(() => When(new InviteUser(UserId, AuthorityId, "Again", Role.Investigator, AdminId, Code, At, At),
+            Invited, new UserRevoked(UserId, AdminId, "left", At)));
 
     [Fact]
     public void Enrol_ValidCode_DeviceIsPendingAndUserActive()

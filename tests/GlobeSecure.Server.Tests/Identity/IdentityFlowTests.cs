@@ -197,6 +197,23 @@ public sealed class IdentityFlowTests(NetworkFixture server) : IClassFixture<Net
     }
 
     [Fact]
+    public async Task RevokeDevice_LostLaptopSignedByTheUsersOtherDevice_OnlyTheLaptopLosesItsSession()
+    {
+        var (_, _, admin) = await server.WorldAsync(_driver);
+        var laptop = await _driver.EnrolAndCertifyAsync(await _driver.InviteAsync(admin, Role.Investigator), admin, Role.Investigator);
+        var phone = await _driver.EnrolAndCertifyAsync(await _driver.InviteAsync(admin, Role.Investigator, userId: laptop.UserId), admin, Role.Investigator);
+
+        await _driver.Devices.RevokeDeviceAsync(new RevokeDeviceRequest { Revocation = Wire.ToProto(_driver.Revoke(laptop.Certificate, phone, "laptop lost")) },
+            phone.Headers, cancellationToken: Ct);
+
+        var error = await Assert.ThrowsAsync<RpcException>(() =>
+            _driver.Auth.WhoAmIAsync(new WhoAmIRequest(), laptop.Headers, cancellationToken: Ct).ResponseAsync);
+        Assert.Equal(StatusCode.Unauthenticated, error.StatusCode);
+        var me = await _driver.Auth.WhoAmIAsync(new WhoAmIRequest(), phone.Headers, cancellationToken: Ct);
+        Assert.Equal(phone.Device.DeviceId.ToString(), me.DeviceId);
+    }
+
+    [Fact]
     public async Task RevokeUser_WithRevocationsOfEveryDevice_EndsTheSession()
     {
         var (_, _, admin) = await server.WorldAsync(_driver);

@@ -149,11 +149,12 @@ public sealed class NetworkDriver : IDisposable
         return session.Token;
     }
 
-    /// <summary>An administrator invites a user into their authority; returns the one-time code.</summary>
-    public async Task<EnrolmentCode> InviteAsync(Member administrator, Role role, string displayName = "Invited User", Guid? authorityId = null) =>
+    /// <summary>An administrator invites a user into their authority (an existing <paramref name="userId"/>: a code for another device); returns the one-time code.</summary>
+    public async Task<EnrolmentCode> InviteAsync(Member administrator, Role role, string displayName = "Invited User", Guid? authorityId = null,
+        Guid? userId = null) =>
         await Devices.InviteUserAsync(new InviteUserRequest
         {
-            UserId = Guid.CreateVersion7().ToString(),
+            UserId = (userId ?? Guid.CreateVersion7()).ToString(),
             AuthorityId = (authorityId ?? administrator.AuthorityId).ToString(),
             DisplayName = displayName,
             Role = role,
