@@ -135,6 +135,19 @@ public sealed class IdentityFlowTests(NetworkFixture server) : IClassFixture<Net
     }
 
     [Fact]
+    public async Task InviteUser_ObserverOrganisation_OnlyObserversJoin()
+    {
+        var (network, second, _) = await server.WorldAsync(_driver);
+        var admin = await _driver.AdmitAuthorityAsync(network.Administrator, second, "Regional Anti-Corruption Network", "AT", AuthorityKind.ObserverOrganisation);
+
+        var observer = await _driver.EnrolAndCertifyAsync(await _driver.InviteAsync(admin, Role.Observer), admin, Role.Observer);
+        var investigator = await Assert.ThrowsAsync<RpcException>(() => _driver.InviteAsync(admin, Role.Investigator));
+
+        Assert.Equal(Role.Observer, (await _driver.Auth.WhoAmIAsync(new WhoAmIRequest(), observer.Headers, cancellationToken: Ct)).Role);
+        Assert.Equal(StatusCode.InvalidArgument, investigator.StatusCode);
+    }
+
+    [Fact]
     public async Task CertifyDevice_SignedByRandomKeyClaimingTheAdministratorsDevice_IsRefused()
     {
         var (_, _, admin) = await server.WorldAsync(_driver);
