@@ -150,7 +150,7 @@ internal sealed class DeviceService(
         await RequireAdministratorOfAsync(context, caller, user.AuthorityId);
         for (var i = 0; i < revocations.Count; i++)
         {
-            await RequireAuthorisedRevocationAsync(context, caller, revocations[i], $"revocations[{i}]", allowSameUser: false);
+            await RequireAuthorisedRevocationAsync(context, caller, revocations[i], $"revocations[{i}]", callerAdministersTheUser: true);
         }
 
         var state = await users.DecideAsync(new RevokeUser(userId, reason, revocations, caller.UserId, clock.GetUtcNow()), context);
@@ -323,7 +323,7 @@ internal sealed class DeviceService(
         var revocation = IdentityWire.Revocation(v, "revocation", request.Revocation);
         v.ThrowIfAny();
         var device = await read.DeviceAsync(revocation.DeviceId, context.CancellationToken) ?? throw new NotFoundException("device", revocation.DeviceId.ToString());
-        await RequireAuthorisedRevocationAsync(context, caller, revocation, "revocation", allowSameUser: true);
+        await RequireAuthorisedRevocationAsync(context, caller, revocation, "revocation", callerAdministersTheUser: false);
         var state = await users.DecideAsync(new RevokeDevice(device.UserId, device.DeviceId, revocation, caller.UserId, clock.GetUtcNow()), context,
             device.DeviceId.ToString());
         return IdentityWire.ToProto(state.UserId, state.AuthorityId, state.Role, state.Devices[device.DeviceId]);
@@ -341,11 +341,11 @@ internal sealed class DeviceService(
     /// <summary>
     /// A revocation counts when its signature verifies and it is signed by the caller's own
     /// certified device (or the root key, for a network administrator), and that signer is above
-    /// the revoked certificate in its chain, or may certify its role — or, for RevokeDevice, another
-    /// device of the same user. RevokeUser (<paramref name="allowSameUser"/> false) has already
-    /// checked that the caller administers the user's authority.
+    /// the revoked certificate in its chain, or may certify its role, or is another device of the
+    /// same user. RevokeUser (<paramref name="callerAdministersTheUser"/>) has already checked that
+    /// the caller administers the user's authority, so only the signer is checked.
     /// </summary>
-    private async Task RequireAuthorisedRevocationAsync(ServerCallContext context, Caller caller, RevocationData revocation, string field, bool allowSameUser)
+    private async Task RequireAuthorisedRevocationAsync(ServerCallContext context, Caller caller, RevocationData revocation, string field, bool callerAdministersTheUser)
     {
         var target = revocation.DeviceId.ToString();
         var crypto = revocation.ToCrypto();
@@ -381,8 +381,8 @@ internal sealed class DeviceService(
         var above = revokedChain is not null && revokedChain.Skip(1).Any(c => c.DeviceId == signer.DeviceId);
         var mayCertify = revoked is not null && DeviceRoles.MayIssue((DeviceRole)(int)caller.Role, (DeviceRole)(int)revoked.Role)
             && (caller.Role != Role.AuthorityAdministrator || caller.AuthorityId == revoked.AuthorityId);
-        var sameUser = allowSameUser && revoked is not null && revoked.UserId == caller.UserId && signer.DeviceId != revoked.DeviceId;
-        if (!above && !mayCertify && !sameUser && allowSameUser)
+        var sameUser = revoked is not null && revoked.UserId == caller.UserId && signer.DeviceId != revoked.DeviceId;
+        if (!callerAdministersTheUser && !above && !mayCertify && !sameUser)
         {
             await access.DenyAsync(context, caller, target, "only the device's issuer (or one above it) or another device of the same user may revoke it");
         }

@@ -23,7 +23,7 @@ internal sealed class IdentityOptions
     /// <summary>The window in which failures are counted (default 5 min).</summary>
     public TimeSpan FailureWindow { get; set; } = TimeSpan.FromMinutes(5);
 
-    /// <summary>Validity of the certificates the CLI issues is the client's choice; the server only checks them.</summary>
+    /// <summary>What is wrong with the settings, if anything (checked at start-up).</summary>
     internal IEnumerable<string> Problems()
     {
         if (EnrolmentCodeLifetime <= TimeSpan.Zero || BootstrapCodeLifetime <= TimeSpan.Zero || SessionLifetime <= TimeSpan.Zero
