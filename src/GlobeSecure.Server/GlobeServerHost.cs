@@ -34,13 +34,24 @@ public static class GlobeServerHost
     /// </summary>
     public static async Task<int> RunCommandAsync(string[] args)
     {
-        await using var app = Build(args[1..], builder =>
+        WebApplication app;
+        try
         {
-            // stdout carries only the command's output: every log line goes to stderr.
-            builder.Logging.ClearProviders();
-            builder.Logging.AddConsole(console => console.LogToStandardErrorThreshold = LogLevel.Trace);
-            builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        });
+            app = Build(args[1..], builder =>
+            {
+                // stdout carries only the command's output: every log line goes to stderr.
+                builder.Logging.ClearProviders();
+                builder.Logging.AddConsole(console => console.LogToStandardErrorThreshold = LogLevel.Trace);
+                builder.Logging.SetMinimumLevel(LogLevel.Warning);
+            });
+        }
+        catch (Microsoft.Extensions.Options.OptionsValidationException e)
+        {
+            await Console.Error.WriteLineAsync($"error: {e.Message}");
+            return 2;
+        }
+
+        await using var running = app;
         return args[0] switch
         {
             "bootstrap-code" => await IdentityFeature.RunBootstrapCodeCommandAsync(app, Console.Out, Console.Error),

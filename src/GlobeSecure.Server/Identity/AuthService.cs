@@ -20,17 +20,21 @@ internal sealed class SessionResolver(IdentityReadModel read, IAuthorities autho
     public async Task<Caller?> ResolveAsync(string token, CancellationToken cancellationToken)
     {
         var session = await read.SessionAsync(Secrets.Hash(token), cancellationToken);
-        if (session is null || session.ExpiresAt <= clock.GetUtcNow() || session.DeviceStatus != DeviceStatus.Certified
-            || session.UserStatus != UserStatus.Active)
+        if (session is null || !Admits(session, AuthorityStatus.Active, clock.GetUtcNow()))
         {
             return null;
         }
 
         var authority = await authorities.FindAsync(session.AuthorityId, cancellationToken);
-        return authority?.Status == AuthorityStatus.Active
+        return Admits(session, authority?.Status ?? AuthorityStatus.Unspecified, clock.GetUtcNow())
             ? new Caller(session.UserId, session.DeviceId, session.AuthorityId, session.Role, session.DisplayName, session.ExpiresAt)
             : null;
     }
+
+    /// <summary>The rule, pure: a session counts while unexpired, its device certified, its user and authority active.</summary>
+    public static bool Admits(SessionRow session, AuthorityStatus authority, DateTimeOffset now) =>
+        now < session.ExpiresAt && session.DeviceStatus == DeviceStatus.Certified && session.UserStatus == UserStatus.Active
+        && authority == AuthorityStatus.Active;
 }
 
 /// <summary>Challenge–response authentication, sessions, and who the caller is.</summary>

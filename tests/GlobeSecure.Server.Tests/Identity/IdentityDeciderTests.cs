@@ -372,3 +372,29 @@ public sealed class AuthDeciderTests
     private static IReadOnlyList<AuthenticationFailed> Failures(int count, string peer, DateTimeOffset? at = null) =>
         [.. Enumerable.Range(0, count).Select(_ => new AuthenticationFailed(Device.DeviceId, peer, "bad signature", at ?? At.AddMinutes(-1)))];
 }
+
+/// <summary>The rule every call's session is held to: revocation and suspension end sessions at once. No database.</summary>
+public sealed class SessionRuleTests
+{
+    private static readonly DateTimeOffset At = new(2026, 11, 24, 12, 0, 0, TimeSpan.Zero);
+
+    private static SessionRow Session => new(Guid.CreateVersion7(), Guid.CreateVersion7(), At.AddMinutes(15), DeviceStatus.Certified, Guid.CreateVersion7(),
+        UserStatus.Active, Role.Investigator, "Investigator", Guid.CreateVersion7());
+
+    [Fact]
+    public void Session_CertifiedDeviceActiveUserAndAuthority_Admitted() => Assert.True(SessionResolver.Admits(Session, AuthorityStatus.Active, At));
+
+    [Fact]
+    public void Session_DeviceRevoked_EndsAtOnce() =>
+        Assert.False(SessionResolver.Admits(Session with { DeviceStatus = DeviceStatus.Revoked }, AuthorityStatus.Active, At));
+
+    [Fact]
+    public void Session_UserRevoked_EndsAtOnce() =>
+        Assert.False(SessionResolver.Admits(Session with { UserStatus = UserStatus.Revoked }, AuthorityStatus.Active, At));
+
+    [Fact]
+    public void Session_AuthoritySuspended_EndsAtOnce() => Assert.False(SessionResolver.Admits(Session, AuthorityStatus.Suspended, At));
+
+    [Fact]
+    public void Session_After15Minutes_Ends() => Assert.False(SessionResolver.Admits(Session, AuthorityStatus.Active, At.AddMinutes(15)));
+}
