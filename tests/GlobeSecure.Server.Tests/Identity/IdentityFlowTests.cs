@@ -291,11 +291,12 @@ public sealed class IdentityFlowTests(NetworkFixture server) : IClassFixture<Net
         await _driver.Devices.RevokeDeviceAsync(new RevokeDeviceRequest { Revocation = Wire.ToProto(_driver.Revoke(investigator.Certificate, admin)) },
             admin.Headers, cancellationToken: Ct);
 
+        var before = await _driver.VerifyLogAsync(admin);
+        await _driver.RevokeDeviceAsync(admin, (await _driver.EnrolAndCertifyAsync(await _driver.InviteAsync(admin, Role.Auditor), admin, Role.Auditor)).Certificate);
+        var after = await _driver.VerifyLogAsync(admin, before);
         var log = await _driver.Directory.ReadLogAsync(new ReadLogRequest(), admin.Headers, cancellationToken: Ct);
-        var verifier = new DirectoryLogVerifier();
-        verifier.Extend([.. log.Entries.Select(Wire.FromProto)]);
-        verifier.CheckHead(log.HeadPosition, log.HeadLink.Span);
 
+        Assert.Equal(log.HeadPosition, after.HeadPosition);
         Assert.Equal(network.RootKey.PublicKey.ToArray(), log.Entries[0].RootKey.ToByteArray());
         Assert.Contains(log.Entries, e => e.Certificate?.CertificateId == investigator.Certificate.CertificateId.ToString());
         Assert.Contains(log.Entries, e => e.Revocation?.CertificateId == investigator.Certificate.CertificateId.ToString());
@@ -321,17 +322,12 @@ public sealed class IdentityFlowTests(NetworkFixture server) : IClassFixture<Net
         var (network, _, admin) = await server.WorldAsync(_driver);
         var investigator = await _driver.EnrolAndCertifyAsync(await _driver.InviteAsync(admin, Role.Investigator), admin, Role.Investigator);
 
-        var found = await _driver.Directory.FindDevicesAsync(new FindDevicesRequest { AuthorityId = admin.AuthorityId.ToString() }, investigator.Headers,
-            cancellationToken: Ct);
+        var verified = await _driver.FindVerifiedDevicesAsync(investigator, network, authorityId: admin.AuthorityId);
 
-        Assert.Contains(found.Devices, c => c.Certificates[0].DeviceId == investigator.Device.DeviceId.ToString());
-        Assert.All(found.Devices, chain =>
-        {
-            var verified = Crypto.CertificateChain.Verify([.. chain.Certificates.Select(Wire.FromProto)], network.Anchors, _driver.Now);
-            Assert.Equal(admin.AuthorityId, verified.AuthorityId);
-        });
-        var ofInvestigator = found.Devices.Single(c => c.Certificates[0].DeviceId == investigator.Device.DeviceId.ToString());
-        Assert.Equal(3, ofInvestigator.Certificates.Count);
+        Assert.All(verified, device => Assert.Equal(admin.AuthorityId, device.AuthorityId));
+        var ofInvestigator = verified.Single(d => d.DeviceId == investigator.Device.DeviceId);
+        Assert.Equal(3, ofInvestigator.Chain.Count);
+        Assert.Equal(investigator.Device.Public.SigningKey, ofInvestigator.SigningKey);
     }
 
     [Fact]

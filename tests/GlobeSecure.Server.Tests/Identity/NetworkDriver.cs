@@ -84,6 +84,9 @@ public sealed class NetworkDriver : IDisposable
         Membership = new MembershipService.MembershipServiceClient(_channel);
     }
 
+    /// <summary>The channel the clients below share (for clients of other services).</summary>
+    public GrpcChannel Channel => _channel;
+
     public NetworkService.NetworkServiceClient Network { get; }
 
     public DeviceService.DeviceServiceClient Devices { get; }
@@ -217,6 +220,39 @@ public sealed class NetworkDriver : IDisposable
         await Membership.ApproveAsync(new ApproveRequest { AuthorityId = authorityId.ToString() }, first.Headers, cancellationToken: Ct);
         var approved = await Membership.ApproveAsync(new ApproveRequest { AuthorityId = authorityId.ToString() }, second.Headers, cancellationToken: Ct);
         return await EnrolAndCertifyAsync(approved.AdministratorCode, first, Role.AuthorityAdministrator);
+    }
+
+    /// <summary><paramref name="signer"/> revokes a device with a revocation signed by their own device.</summary>
+    public async Task<Device> RevokeDeviceAsync(Member signer, DeviceCertificate certificate, string reason = "lost") =>
+        await Devices.RevokeDeviceAsync(new RevokeDeviceRequest { Revocation = Wire.ToProto(Revoke(certificate, signer, reason)) }, signer.Headers,
+            cancellationToken: Ct);
+
+    /// <summary>
+    /// The devices of a user or an authority as a client uses them: every chain verified to the
+    /// pinned root at the server's "now" (a chain that does not verify throws).
+    /// </summary>
+    public async Task<IReadOnlyList<VerifiedDevice>> FindVerifiedDevicesAsync(Member caller, BootstrappedNetwork network, Guid? userId = null,
+        Guid? authorityId = null)
+    {
+        var found = await Directory.FindDevicesAsync(new FindDevicesRequest { UserId = userId?.ToString() ?? "", AuthorityId = authorityId?.ToString() ?? "" },
+            caller.Headers, cancellationToken: Ct);
+        return [.. found.Devices.Select(chain => Crypto.CertificateChain.Verify([.. chain.Certificates.Select(Wire.FromProto)], network.Anchors, Now))];
+    }
+
+    /// <summary>Reads the directory log after <paramref name="verifier"/>'s head and verifies it extends that head (throws if not).</summary>
+    public async Task<DirectoryLogVerifier> VerifyLogAsync(Member caller, DirectoryLogVerifier? verifier = null)
+    {
+        verifier ??= new DirectoryLogVerifier();
+        while (true)
+        {
+            var page = await Directory.ReadLogAsync(new ReadLogRequest { AfterPosition = verifier.HeadPosition }, caller.Headers, cancellationToken: Ct);
+            verifier.Extend([.. page.Entries.Select(Wire.FromProto)]);
+            if (page.Entries.Count == 0 || verifier.HeadPosition >= page.HeadPosition)
+            {
+                verifier.CheckHead(page.HeadPosition, page.HeadLink.Span);
+                return verifier;
+            }
+        }
     }
 
     /// <summary>A revocation of <paramref name="certificate"/> signed by <paramref name="signer"/>'s device.</summary>
