@@ -376,6 +376,26 @@ class Vectors:
                 .time(b.int("issued_at_us")).bytes())
         return signed(data, device.signing)
 
+    # §13.1
+    def v_directory_log(self, b: Block) -> dict[str, str]:
+        out = {}
+        link = bytes(32)
+        for position, item in enumerate(b.list("entries"), start=1):
+            if item == "root":
+                kind, content, signature = "root-key", self.root_pk, b""
+            elif item.startswith("certificate:"):
+                cert = self.certificate(item)
+                kind, content, signature = "certificate", cert["signing_input"], cert["signature"]
+            elif item.startswith("revocation:"):
+                rev = self.revocation(item)
+                kind, content, signature = "revocation", rev["signing_input"], rev["signature"]
+            else:
+                raise CheckFailed(f"unknown directory entry '{item}'")
+            entry = Canonical("globe/v1/directory-entry").int64(position).text(kind).field(content).field(signature).bytes()
+            link = hashlib.blake2b(link + entry, digest_size=32).digest()
+            out[f"link_{position}"] = link.hex()
+        return out
+
     # §11
     def v_safety_number(self, b: Block) -> dict[str, str]:
         out = {}

@@ -27,4 +27,35 @@ public static class GlobeServerHost
         app.MapMembership();
         return app;
     }
+
+    /// <summary>
+    /// Runs a server command instead of the server (Kestrel never starts): <c>bootstrap-code</c>
+    /// prints a one-time network bootstrap code on stdout and nothing else.
+    /// </summary>
+    public static async Task<int> RunCommandAsync(string[] args)
+    {
+        WebApplication app;
+        try
+        {
+            app = Build(args[1..], builder =>
+            {
+                // stdout carries only the command's output: every log line goes to stderr.
+                builder.Logging.ClearProviders();
+                builder.Logging.AddConsole(console => console.LogToStandardErrorThreshold = LogLevel.Trace);
+                builder.Logging.SetMinimumLevel(LogLevel.Warning);
+            });
+        }
+        catch (Microsoft.Extensions.Options.OptionsValidationException e)
+        {
+            await Console.Error.WriteLineAsync($"error: {e.Message}");
+            return 2;
+        }
+
+        await using var running = app;
+        return args[0] switch
+        {
+            "bootstrap-code" => await IdentityFeature.RunBootstrapCodeCommandAsync(app, Console.Out, Console.Error),
+            _ => 2,
+        };
+    }
 }

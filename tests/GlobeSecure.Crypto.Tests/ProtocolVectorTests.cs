@@ -149,6 +149,19 @@ public sealed class ProtocolVectorTests
     }
 
     [Fact]
+    public async Task DirectoryLog_RootCertificatesAndRevocation_MatchesDocumentAndVerifies()
+    {
+        var doc = await CheckAsync("directory-log:example");
+
+        var entries = ProtocolVectors.BuildDirectoryLog(doc, "directory-log:example");
+        var verifier = new DirectoryLogVerifier();
+        verifier.Extend(entries);
+        Assert.Equal(entries.Count, verifier.HeadPosition);
+        var rewritten = entries[1] with { Content = Flip(entries[1].Content) };
+        Assert.Throws<DirectoryLogForkedException>(() => new DirectoryLogVerifier().Extend([entries[0], rewritten, .. entries[2..]]));
+    }
+
+    [Fact]
     public async Task SafetyNumber_AliceAndBob_MatchesDocumentFromEitherSide()
     {
         var doc = await CheckAsync("safety-number:alice-bob");
@@ -217,7 +230,7 @@ internal static class ProtocolVectors
         "chain:alice", "chain:bob-before-revocation", "chain:bob-revoked", "chain:alice-expired",
         "epoch-key:alice-bob", "message:alice", "receipt:bob", "auth-challenge:alice", "safety-number:alice-bob",
         "document:two-chunks", "document:exact-chunks", "document:empty",
-        "argon2id:passphrase",
+        "argon2id:passphrase", "directory-log:example",
     ];
 
     private static readonly string[] Devices = ["netadmin", "authadmin", "alice", "bob"];
@@ -240,6 +253,7 @@ internal static class ProtocolVectors
             "safety-number" => SafetyNumberBlock(doc, name),
             "document" => await DocumentBlockAsync(doc, name, cancellationToken),
             "argon2id" => Argon2idBlock(doc, name),
+            "directory-log" => DirectoryLogBlock(doc, name),
             _ => throw new InvalidOperationException($"No vector kind '{kind}'."),
         };
     }
@@ -359,6 +373,30 @@ internal static class ProtocolVectors
         using var keys = Device(doc, doc[name].Raw("device"));
         return Signed(PublicDeviceKeys.SigningInput(keys.DeviceId, keys.Signing.PublicKey, keys.Box.PublicKey), keys.Public.BoxKeySignature);
     }
+
+    public static List<DirectoryEntry> BuildDirectoryLog(VectorDocument doc, string name)
+    {
+        var entries = new List<DirectoryEntry>();
+        var link = DirectoryLog.Genesis.ToArray();
+        foreach (var item in doc[name].List("entries"))
+        {
+            var position = entries.Count + 1L;
+            var (kind, content, signature) = item.Split(':')[0] switch
+            {
+                "root" => (DirectoryEntryKind.RootKey, Root(doc).PublicKey.ToArray(), Array.Empty<byte>()),
+                "certificate" => (DirectoryEntryKind.Certificate, BuildCertificate(doc, item).SigningInput(), BuildCertificate(doc, item).Signature),
+                "revocation" => (DirectoryEntryKind.Revocation, BuildRevocation(doc, item).SigningInput(), BuildRevocation(doc, item).Signature),
+                _ => throw new InvalidOperationException($"No directory entry kind '{item}'."),
+            };
+            link = DirectoryLog.Link(link, position, kind, content, signature);
+            entries.Add(new DirectoryEntry(position, kind, content, signature, link));
+        }
+
+        return entries;
+    }
+
+    private static Dictionary<string, string> DirectoryLogBlock(VectorDocument doc, string name) =>
+        BuildDirectoryLog(doc, name).ToDictionary(e => $"link_{e.Position}", e => Convert.ToHexStringLower(e.Link));
 
     private static Dictionary<string, string> ChainBlock(VectorDocument doc, string name)
     {

@@ -1,0 +1,182 @@
+using GlobeSecure.Contracts.V1;
+using GlobeSecure.Crypto;
+using GlobeSecure.EventStore;
+using GlobeSecure.Server.Infrastructure;
+using System.Net;
+using Google.Protobuf;
+using Grpc.Core;
+using Microsoft.Extensions.Options;
+using Timestamp = Google.Protobuf.WellKnownTypes.Timestamp;
+
+namespace GlobeSecure.Server.Identity;
+
+/// <summary>
+/// Session tokens → callers, on every call: the session must be unexpired and not ended, its
+/// device certified (not revoked), its user active and its authority active — so revocation and
+/// suspension take effect on the very next call. Anything else is null (UNAUTHENTICATED).
+/// </summary>
+internal sealed class SessionResolver(IdentityReadModel read, IAuthorities authorities, TimeProvider clock) : ICallerResolver
+{
+    public async Task<Caller?> ResolveAsync(string token, CancellationToken cancellationToken)
+    {
+        var session = await read.SessionAsync(Secrets.Hash(token), cancellationToken);
+        if (session is null || !Admits(session, AuthorityStatus.Active, clock.GetUtcNow()))
+        {
+            return null;
+        }
+
+        var authority = await authorities.FindAsync(session.AuthorityId, cancellationToken);
+        return Admits(session, authority?.Status ?? AuthorityStatus.Unspecified, clock.GetUtcNow())
+            ? new Caller(session.UserId, session.DeviceId, session.AuthorityId, session.Role, session.DisplayName, session.ExpiresAt)
+            : null;
+    }
+
+    /// <summary>The rule, pure: a session counts while unexpired, its device certified, its user and authority active.</summary>
+    public static bool Admits(SessionRow session, AuthorityStatus authority, DateTimeOffset now) =>
+        now < session.ExpiresAt && session.DeviceStatus == DeviceStatus.Certified && session.UserStatus == UserStatus.Active
+        && authority == AuthorityStatus.Active;
+}
+
+/// <summary>Challenge–response authentication, sessions, and who the caller is.</summary>
+internal sealed class AuthService(
+    PostgresEventStore store,
+    Access access,
+    TimeProvider clock,
+    IAuthorities authorities,
+    IdentityReadModel read,
+    IOptions<IdentityOptions> options) : Contracts.V1.AuthService.AuthServiceBase
+{
+    /// <summary>
+    /// Anyone. A challenge is issued whether or not the device exists (the answer tells nothing);
+    /// refused with RESOURCE_EXHAUSTED while the device or the address has too many recent failures.
+    /// </summary>
+    public override async Task<Challenge> BeginAuthentication(BeginAuthenticationRequest request, ServerCallContext context)
+    {
+        var v = new Violations();
+        var deviceId = v.Id("device_id", request.DeviceId);
+        v.ThrowIfAny();
+        var now = clock.GetUtcNow();
+        await CheckFailureLimitAsync(context, deviceId, now);
+        var network = await read.NetworkAsync(context.CancellationToken) ?? throw new WrongStateException("The network is not bootstrapped yet.");
+        var challengeId = Guid.CreateVersion7();
+        // Times travel in canonical bytes as whole microseconds: store what the device will sign.
+        var issuedAt = CanonicalWriter.TruncateToMicroseconds(now);
+        var command = new IssueChallenge(challengeId, deviceId, AuthChallenge.NewChallenge(), network.Name, issuedAt + options.Value.ChallengeLifetime, issuedAt);
+        var (state, _) = await store.DecideAsync(AuthDecider.StreamOf(challengeId), AuthState.Initial, AuthDecider.Evolve,
+            s => AuthDecider.Decide(command, s), access.Allowed(context, deviceId.ToString()), cancellationToken: context.CancellationToken);
+        var challenge = state.Challenge!;
+        return new Challenge
+        {
+            ChallengeId = challengeId.ToString(),
+            Challenge_ = ByteString.CopyFrom(challenge.Challenge),
+            Audience = challenge.Audience,
+            IssuedAt = Timestamp.FromDateTimeOffset(challenge.IssuedAt),
+            ExpiresAt = Timestamp.FromDateTimeOffset(challenge.ExpiresAt),
+        };
+    }
+
+    /// <summary>
+    /// Anyone. A certified, unrevoked device of an active user and authority that signed the
+    /// challenge gets a session token, returned once. Every failure gets the same UNAUTHENTICATED,
+    /// is audited with its reason, and counts towards the failure limit.
+    /// </summary>
+    public override async Task<Session> CompleteAuthentication(CompleteAuthenticationRequest request, ServerCallContext context)
+    {
+        var v = new Violations();
+        var challengeId = v.Id("challenge_id", request.ChallengeId);
+        var deviceId = v.Id("device_id", request.DeviceId);
+        var signature = v.Bytes("signature", request.Signature, IdentityWire.SignatureBytes);
+        v.ThrowIfAny();
+        var now = clock.GetUtcNow();
+        await CheckFailureLimitAsync(context, deviceId, now);
+
+        var standing = await StandingAsync(deviceId, context.CancellationToken);
+        var token = Secrets.NewSecret();
+        var command = new AnswerChallenge(challengeId, deviceId, signature, standing, Secrets.Hash(token), now + options.Value.SessionLifetime, now);
+        try
+        {
+            var (state, _) = await store.DecideAsync(AuthDecider.StreamOf(challengeId), AuthState.Initial, AuthDecider.Evolve,
+                s => AuthDecider.Decide(command, s), access.Allowed(context, deviceId.ToString()), cancellationToken: context.CancellationToken);
+            return new Session { Token = token, ExpiresAt = Timestamp.FromDateTimeOffset(state.Session!.ExpiresAt) };
+        }
+        catch (Exception e) when (e is AuthenticationRefusedException or WrongExpectedVersionException)
+        {
+            // A lost race for the same challenge is a reuse like any other.
+            var reason = e is AuthenticationRefusedException ? e.Message : "challenge already used";
+            await access.DenyUnauthenticatedAsync(context, reason);
+            await store.AppendAsync(AuthDecider.FailureStreamOf(deviceId), ExpectedVersion.Any,
+                [NewEvent.From(new AuthenticationFailed(deviceId, PeerAddress(context.Peer), reason, now))],
+                cancellationToken: CancellationToken.None);
+            throw new UnauthenticatedException(AuthDecider.Refused);
+        }
+    }
+
+    /// <summary>Any authenticated caller: ends its own session.</summary>
+    public override async Task<SignOutResponse> SignOut(SignOutRequest request, ServerCallContext context)
+    {
+        var caller = await access.RequireAuthenticatedAsync(context);
+        var header = context.RequestHeaders.GetValue("authorization") ?? "";
+        var session = await read.SessionAsync(Secrets.Hash(header["Bearer ".Length..].Trim()), context.CancellationToken);
+        if (session is not null)
+        {
+            await store.DecideAsync(AuthDecider.StreamOf(session.SessionId), AuthState.Initial, AuthDecider.Evolve,
+                s => AuthDecider.Decide(new EndSession(session.SessionId, clock.GetUtcNow()), s), access.Allowed(context, caller.DeviceId.ToString()),
+                cancellationToken: context.CancellationToken);
+        }
+
+        return new SignOutResponse();
+    }
+
+    /// <summary>Any authenticated caller.</summary>
+    public override async Task<WhoAmIResponse> WhoAmI(WhoAmIRequest request, ServerCallContext context)
+    {
+        var caller = await access.RequireAuthenticatedAsync(context);
+        await access.RecordReadAsync(context, caller.DeviceId.ToString());
+        return new WhoAmIResponse
+        {
+            UserId = caller.UserId.ToString(),
+            DeviceId = caller.DeviceId.ToString(),
+            AuthorityId = caller.AuthorityId.ToString(),
+            Role = caller.Role,
+            DisplayName = caller.DisplayName,
+            SessionExpiresAt = Timestamp.FromDateTimeOffset(caller.SessionExpiresAt),
+        };
+    }
+
+    /// <summary>gRPC peers read "ipv4:127.0.0.1:50412": failures count per address, whatever the port.</summary>
+    internal static string PeerAddress(string peer)
+    {
+        var text = peer.StartsWith("ipv4:", StringComparison.Ordinal) || peer.StartsWith("ipv6:", StringComparison.Ordinal) ? peer[5..] : peer;
+        return IPEndPoint.TryParse(text, out var endpoint) ? endpoint.Address.ToString() : text;
+    }
+
+    private async Task CheckFailureLimitAsync(ServerCallContext context, Guid deviceId, DateTimeOffset now)
+    {
+        var limits = options.Value;
+        var peer = PeerAddress(context.Peer);
+        var recent = await read.RecentFailuresAsync(deviceId, peer, now - limits.FailureWindow, context.CancellationToken);
+        try
+        {
+            FailureLimit.Check(recent, deviceId, peer, limits.MaxFailures, limits.FailureWindow, now);
+        }
+        catch (LimitExceededException)
+        {
+            await access.RecordDeniedAsync(context, deviceId.ToString(), "authentication failure limit");
+            throw;
+        }
+    }
+
+    private async Task<DeviceStanding?> StandingAsync(Guid deviceId, CancellationToken cancellationToken)
+    {
+        var device = await read.DeviceAsync(deviceId, cancellationToken);
+        if (device is null)
+        {
+            return null;
+        }
+
+        var user = await read.UserAsync(device.UserId, cancellationToken);
+        var authority = await authorities.FindAsync(device.AuthorityId, cancellationToken);
+        return new DeviceStanding(device.DeviceId, device.UserId, device.Certificate?.SigningKey, device.Status == DeviceStatus.Certified,
+            user?.Status == UserStatus.Active, authority?.Status == AuthorityStatus.Active);
+    }
+}
