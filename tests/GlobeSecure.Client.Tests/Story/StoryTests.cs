@@ -98,19 +98,35 @@ public sealed class StoryTests(StoryServerFixture server) : IClassFixture<StoryS
     public async Task Call_SessionEndedByTheServer_ReauthenticatesOnceAndSucceeds()
     {
         var network = await server.NetworkAsync();
+        var recorder = new TokenRecorder();
+        var client = network.ClientFor(network.FirstAdministrator.Keys, handler: recorder);
+        await client.WhoAmIAsync(Ct);
+        var before = client.SessionExpiresAt;
+
+        // The server ends the session behind the client's back (as revocation or suspension would).
+        var auth = new AuthService.AuthServiceClient(server.CreateChannel());
+        await auth.SignOutAsync(new SignOutRequest(), new Metadata { { "authorization", recorder.LastAuthorization! } }, cancellationToken: Ct);
+        var me = await client.WhoAmIAsync(Ct);
+
+        Assert.Equal(network.FirstAdministrator.DeviceId.ToString(), me.DeviceId);
+        Assert.NotEqual(before, client.SessionExpiresAt);
+    }
+
+    [Fact]
+    public async Task Call_SuspendedAuthority_IsRefused()
+    {
+        var network = await server.NetworkAsync();
         var lukas = await network.AddNetworkAdministratorAsync(Unique("Second"));
-        var (authorityId, code) = await network.ApproveAuthorityAsync(lukas, Unique("Suspended then reinstated"), "FR");
+        var (authorityId, code) = await network.ApproveAuthorityAsync(lukas, Unique("Suspended"), "FR");
         var administrator = await network.AuthorityAdministratorAsync(authorityId, code);
         await administrator.Client.WhoAmIAsync(Ct);
-        var before = administrator.Client.SessionExpiresAt;
 
-        // Suspension ends the authority's sessions at once; reinstating lets it authenticate again.
-        await network.FirstAdministrator.Client.SuspendAsync(authorityId, "investigation", Ct);
-        await network.FirstAdministrator.Client.ReinstateAsync(authorityId, Ct);
-        var me = await administrator.Client.WhoAmIAsync(Ct);
+        await network.FirstAdministrator.Client.SuspendAsync(authorityId, "under investigation", Ct);
+        var error = await Assert.ThrowsAsync<GlobeClientException>(() => administrator.Client.WhoAmIAsync(Ct));
 
-        Assert.Equal(administrator.DeviceId.ToString(), me.DeviceId);
-        Assert.NotEqual(before, administrator.Client.SessionExpiresAt);
+        Assert.Contains(error.Status, new[] { StatusCode.Unauthenticated, StatusCode.PermissionDenied });
+        var suspended = await network.FirstAdministrator.Client.GetAuthorityAsync(authorityId, Ct);
+        Assert.Equal(AuthorityStatus.Suspended, suspended.Status);
     }
 
     [Fact]
@@ -216,6 +232,22 @@ public sealed class StoryTests(StoryServerFixture server) : IClassFixture<StoryS
             firstAdmin.Client.CertifyDeviceAsync(pending.DeviceId, new DeviceScope(UserId: pending.UserId), cancellationToken: Ct));
 
         Assert.Equal(StatusCode.PermissionDenied, error.Status);
+    }
+
+    /// <summary>Observes (never changes) the client's requests: the last authorization header sent.</summary>
+    private sealed class TokenRecorder() : DelegatingHandler(new SocketsHttpHandler())
+    {
+        public string? LastAuthorization { get; private set; }
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (request.Headers.TryGetValues("authorization", out var values))
+            {
+                LastAuthorization = values.First();
+            }
+
+            return base.SendAsync(request, cancellationToken);
+        }
     }
 
     private sealed class ManualClock(DateTimeOffset now) : TimeProvider

@@ -60,8 +60,8 @@ internal sealed class TestNetwork : IAsyncDisposable
 
     public GlobeClient Anonymous() => Own(new GlobeClient(new GlobeClientOptions { Address = _server.Address, PinnedRootKeys = [RootKey.PublicKey] }));
 
-    public GlobeClient ClientFor(DeviceKeys keys, DirectoryHead? head = null, TimeProvider? clock = null) =>
-        Own(ClientFor(_server, keys, RootKey.PublicKey, Created.Network.Name, head, clock));
+    public GlobeClient ClientFor(DeviceKeys keys, DirectoryHead? head = null, TimeProvider? clock = null, HttpMessageHandler? handler = null) =>
+        Own(ClientFor(_server, keys, RootKey.PublicKey, Created.Network.Name, head, clock, handler));
 
     /// <summary>Enrols a new device with <paramref name="code"/>; the participant is pending until certified.</summary>
     public async Task<Participant> EnrolAsync(EnrolmentCode code, string label = "laptop")
@@ -129,9 +129,10 @@ internal sealed class TestNetwork : IAsyncDisposable
     }
 
     private static GlobeClient ClientFor(GlobeServerFixture server, DeviceKeys keys, SigningPublicKey root, string networkName,
-        DirectoryHead? head = null, TimeProvider? clock = null) =>
+        DirectoryHead? head = null, TimeProvider? clock = null, HttpMessageHandler? handler = null) =>
         new(new GlobeClientOptions
         {
+            HttpHandler = handler,
             Address = server.Address,
             Device = keys,
             PinnedRootKeys = [root],
