@@ -20,20 +20,29 @@ internal sealed class SessionResolver(IdentityReadModel read, IAuthorities autho
     public async Task<Caller?> ResolveAsync(string token, CancellationToken cancellationToken)
     {
         var session = await read.SessionAsync(Secrets.Hash(token), cancellationToken);
-        if (session is null || !Admits(session, AuthorityStatus.Active, clock.GetUtcNow()))
+        var now = clock.GetUtcNow();
+        if (session is null || !Admits(session with { Ended = false }, AuthorityStatus.Active, now))
         {
             return null;
         }
 
         var authority = await authorities.FindAsync(session.AuthorityId, cancellationToken);
-        return Admits(session, authority?.Status ?? AuthorityStatus.Unspecified, clock.GetUtcNow())
+        if (authority?.Status == AuthorityStatus.Suspended)
+        {
+            // The suspension ended the session (see IdentityProjection); while it lasts, the
+            // user's calls are refused as such, not as a mere expiry.
+            throw new PermissionDeniedException(
+                $"Permission denied: authority {session.AuthorityId} is suspended, and its users' calls are refused until a network administrator reinstates it.");
+        }
+
+        return Admits(session, authority?.Status ?? AuthorityStatus.Unspecified, now)
             ? new Caller(session.UserId, session.DeviceId, session.AuthorityId, session.Role, session.DisplayName, session.ExpiresAt)
             : null;
     }
 
     /// <summary>The rule, pure: a session counts while unexpired, its device certified, its user and authority active.</summary>
     public static bool Admits(SessionRow session, AuthorityStatus authority, DateTimeOffset now) =>
-        now < session.ExpiresAt && session.DeviceStatus == DeviceStatus.Certified && session.UserStatus == UserStatus.Active
+        !session.Ended && now < session.ExpiresAt && session.DeviceStatus == DeviceStatus.Certified && session.UserStatus == UserStatus.Active
         && authority == AuthorityStatus.Active;
 }
 

@@ -24,6 +24,9 @@ internal sealed class IdentityProjection : IInlineProjection
         typeof(NetworkBootstrapped), typeof(UserInvited), typeof(UserRegistered), typeof(EnrolmentCodeIssued), typeof(UserRevoked),
         typeof(DeviceEnrolled), typeof(DeviceCertified), typeof(DeviceRevoked), typeof(SessionStarted), typeof(SessionEnded),
         typeof(AuthenticationFailed),
+        // Membership's events that end sessions: a suspended or withdrawn authority's users are
+        // signed out at once, and stay signed out after a reinstatement.
+        typeof(Membership.AuthoritySuspended), typeof(Membership.AuthorityWithdrawn),
     ];
 
     public string Name => "identity";
@@ -152,6 +155,12 @@ internal sealed class IdentityProjection : IInlineProjection
                     await ExecuteAsync(context, $"insert into {s}.identity_sessions values ($1, $2, $3, $4, $5, null)", cancellationToken,
                         e.SessionId, e.TokenHash, e.DeviceId, e.UserId, e.ExpiresAt);
                     break;
+                case Membership.AuthoritySuspended e:
+                    await EndAuthoritySessionsAsync(context, e.AuthorityId, e.SuspendedAt, cancellationToken);
+                    break;
+                case Membership.AuthorityWithdrawn e:
+                    await EndAuthoritySessionsAsync(context, e.AuthorityId, e.WithdrawnAt, cancellationToken);
+                    break;
                 case SessionEnded e:
                     await ExecuteAsync(context, $"update {s}.identity_sessions set ended_at = $2 where session_id = $1", cancellationToken, e.SessionId, e.EndedAt);
                     break;
@@ -188,6 +197,12 @@ internal sealed class IdentityProjection : IInlineProjection
             position + 1, kind.ToString(), content, signature, link, rootKey, certificate is null ? null : Json(certificate),
             revocation is null ? null : Json(revocation), stored.RecordedAt);
     }
+
+    private static Task EndAuthoritySessionsAsync(ProjectionContext context, Guid authorityId, DateTimeOffset at, CancellationToken cancellationToken) =>
+        ExecuteAsync(context, $"""
+            update {context.Schema}.identity_sessions set ended_at = $2
+            where ended_at is null and user_id in (select user_id from {context.Schema}.identity_users where authority_id = $1)
+            """, cancellationToken, authorityId, at);
 
     private static async Task ExecuteAsync(ProjectionContext context, string sql, CancellationToken cancellationToken, params object?[] parameters)
     {

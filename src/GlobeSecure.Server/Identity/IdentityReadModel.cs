@@ -17,7 +17,7 @@ internal sealed record DeviceRow(Guid DeviceId, Guid UserId, Guid AuthorityId, R
 }
 
 internal sealed record SessionRow(Guid SessionId, Guid DeviceId, DateTimeOffset ExpiresAt, DeviceStatus DeviceStatus, Guid UserId, UserStatus UserStatus,
-    Role Role, string DisplayName, Guid AuthorityId);
+    Role Role, string DisplayName, Guid AuthorityId, bool Ended = false);
 
 internal sealed record LogRow(long Position, byte[] Link, byte[]? RootKey, CertificateData? Certificate, RevocationData? Revocation, DateTimeOffset RecordedAt);
 
@@ -100,16 +100,17 @@ internal sealed class IdentityReadModel(NpgsqlDataSource dataSource, PostgresEve
     public async Task<SessionRow?> SessionAsync(byte[] tokenHash, CancellationToken cancellationToken)
     {
         await using var command = Command("""
-            select s.session_id, s.device_id, s.expires_at, d.status, u.user_id, u.status, u.role, u.display_name, u.authority_id
+            select s.session_id, s.device_id, s.expires_at, d.status, u.user_id, u.status, u.role, u.display_name, u.authority_id,
+                s.ended_at is not null
             from {schema}.identity_sessions s
             join {schema}.identity_devices d on d.device_id = s.device_id
             join {schema}.identity_users u on u.user_id = s.user_id
-            where s.token_hash = $1 and s.ended_at is null
+            where s.token_hash = $1
             """, tokenHash);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken)
             ? new SessionRow(reader.GetGuid(0), reader.GetGuid(1), reader.GetFieldValue<DateTimeOffset>(2), Enum.Parse<DeviceStatus>(reader.GetString(3)),
-                reader.GetGuid(4), Enum.Parse<UserStatus>(reader.GetString(5)), Enum.Parse<Role>(reader.GetString(6)), reader.GetString(7), reader.GetGuid(8))
+                reader.GetGuid(4), Enum.Parse<UserStatus>(reader.GetString(5)), Enum.Parse<Role>(reader.GetString(6)), reader.GetString(7), reader.GetGuid(8), reader.GetBoolean(9))
             : null;
     }
 

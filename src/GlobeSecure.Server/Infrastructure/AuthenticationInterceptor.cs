@@ -51,7 +51,17 @@ internal sealed class AuthenticationInterceptor(ICallerResolver resolver, Access
 
         const string scheme = "Bearer ";
         var token = header.StartsWith(scheme, StringComparison.OrdinalIgnoreCase) ? header[scheme.Length..].Trim() : "";
-        var caller = token.Length is > 0 and <= 200 ? await resolver.ResolveAsync(token, context.CancellationToken) : null;
+        Caller? caller;
+        try
+        {
+            caller = token.Length is > 0 and <= 200 ? await resolver.ResolveAsync(token, context.CancellationToken) : null;
+        }
+        catch (PermissionDeniedException refused)
+        {
+            await access.RecordDeniedAsync(context, null, refused.Message);
+            throw;
+        }
+
         if (caller is null)
         {
             await access.DenyUnauthenticatedAsync(context, "invalid or expired session");

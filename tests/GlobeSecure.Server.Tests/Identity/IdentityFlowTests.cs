@@ -256,18 +256,29 @@ public sealed class IdentityFlowTests(NetworkFixture server) : IClassFixture<Net
     }
 
     [Fact]
-    public async Task SuspendAuthority_ItsUsersNextCall_IsUnauthenticated()
+    public async Task SuspendAuthority_ItsUsersNextCall_IsPermissionDenied_AndTheSessionStaysEndedAfterReinstatement()
     {
         var (network, second, _) = await server.WorldAsync(_driver);
         var admin = await _driver.AdmitAuthorityAsync(network.Administrator, second, "Financial Intelligence Unit", "GH", AuthorityKind.FinancialIntelligenceUnit);
         var investigator = await _driver.EnrolAndCertifyAsync(await _driver.InviteAsync(admin, Role.Investigator), admin, Role.Investigator);
+        var authority = admin.AuthorityId.ToString();
 
-        await _driver.Membership.SuspendAsync(new SuspendRequest { AuthorityId = admin.AuthorityId.ToString(), Reason = "under review" },
+        await _driver.Membership.SuspendAsync(new SuspendRequest { AuthorityId = authority, Reason = "under review" },
             network.Administrator.Headers, cancellationToken: Ct);
 
         var error = await Assert.ThrowsAsync<RpcException>(() =>
             _driver.Auth.WhoAmIAsync(new WhoAmIRequest(), investigator.Headers, cancellationToken: Ct).ResponseAsync);
+        Assert.Equal(StatusCode.PermissionDenied, error.StatusCode);
+        Assert.Contains("suspended", error.Status.Detail, StringComparison.Ordinal);
+
+        await _driver.Membership.ReinstateAsync(new ReinstateRequest { AuthorityId = authority }, network.Administrator.Headers, cancellationToken: Ct);
+
+        error = await Assert.ThrowsAsync<RpcException>(() =>
+            _driver.Auth.WhoAmIAsync(new WhoAmIRequest(), investigator.Headers, cancellationToken: Ct).ResponseAsync);
         Assert.Equal(StatusCode.Unauthenticated, error.StatusCode);
+        var token = await _driver.AuthenticateAsync(investigator.Device);
+        var again = await _driver.Auth.WhoAmIAsync(new WhoAmIRequest(), new Metadata { { "authorization", $"Bearer {token}" } }, cancellationToken: Ct);
+        Assert.Equal(investigator.UserId.ToString(), again.UserId);
     }
 
     [Fact]
