@@ -113,7 +113,7 @@ public sealed class StoryTests(StoryServerFixture server) : IClassFixture<StoryS
     }
 
     [Fact]
-    public async Task Call_SuspendedAuthority_IsRefused()
+    public async Task Call_SuspendedAuthority_IsPermissionDeniedUntilReinstated()
     {
         var network = await server.NetworkAsync();
         var lukas = await network.AddNetworkAdministratorAsync(Unique("Second"));
@@ -124,9 +124,16 @@ public sealed class StoryTests(StoryServerFixture server) : IClassFixture<StoryS
         await network.FirstAdministrator.Client.SuspendAsync(authorityId, "under investigation", Ct);
         var error = await Assert.ThrowsAsync<GlobeClientException>(() => administrator.Client.WhoAmIAsync(Ct));
 
-        Assert.Contains(error.Status, new[] { StatusCode.Unauthenticated, StatusCode.PermissionDenied });
+        Assert.Equal(StatusCode.PermissionDenied, error.Status);
         var suspended = await network.FirstAdministrator.Client.GetAuthorityAsync(authorityId, Ct);
         Assert.Equal(AuthorityStatus.Suspended, suspended.Status);
+
+        // Suspension ended the session for good: after reinstatement the client signs in again by itself.
+        var before = administrator.Client.SessionExpiresAt;
+        await network.FirstAdministrator.Client.ReinstateAsync(authorityId, Ct);
+        var me = await administrator.Client.WhoAmIAsync(Ct);
+        Assert.Equal(administrator.DeviceId.ToString(), me.DeviceId);
+        Assert.NotEqual(before, administrator.Client.SessionExpiresAt);
     }
 
     [Fact]
