@@ -66,17 +66,5 @@ public sealed class CliStoryTests(GlobeServerFixture server) : IClassFixture<Glo
         return json.RootElement.GetProperty(name).GetString()!;
     }
 
-    private async Task<string> IssueBootstrapCodeAsync()
-    {
-        // The operator's bootstrap-code command goes through this internal service.
-        var type = typeof(GlobeServerHost).Assembly.GetType("GlobeSecure.Server.Identity.BootstrapCodes", throwOnError: false);
-        if (type is null)
-        {
-            Assert.Skip("The server has no Identity feature (bootstrap codes) yet.");
-        }
-
-        var service = server.Services.GetRequiredService(type);
-        return await (Task<string>)type.GetMethod("IssueAsync", [typeof(CancellationToken)])!
-            .Invoke(service, [TestContext.Current.CancellationToken])!;
-    }
+    private Task<string> IssueBootstrapCodeAsync() => server.IssueBootstrapCodeAsync(TestContext.Current.CancellationToken);
 }

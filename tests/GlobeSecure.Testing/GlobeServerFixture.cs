@@ -27,6 +27,10 @@ public class GlobeServerFixture : IAsyncLifetime
     /// <summary>The server's services (for assertions on stored state).</summary>
     public IServiceProvider Services => _app?.Services ?? throw new InvalidOperationException("The server is not started.");
 
+    /// <summary>A one-time bootstrap code, through the same service as the operator's <c>bootstrap-code</c> command.</summary>
+    public Task<string> IssueBootstrapCodeAsync(CancellationToken cancellationToken = default) =>
+        Services.GetRequiredService<GlobeSecure.Server.Identity.BootstrapCodes>().IssueAsync(cancellationToken);
+
     /// <summary>Opens a channel to the server.</summary>
     public GrpcChannel CreateChannel() => GrpcChannel.ForAddress(Address, new GrpcChannelOptions { DisposeHttpClient = true });
 

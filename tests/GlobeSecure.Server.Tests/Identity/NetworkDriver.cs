@@ -103,7 +103,7 @@ public sealed class NetworkDriver : IDisposable
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     /// <summary>Issues a bootstrap code through the same path as the server's <c>bootstrap-code</c> command.</summary>
-    public Task<string> IssueBootstrapCodeAsync() => _server.Services.GetRequiredService<global::GlobeSecure.Server.Identity.BootstrapCodes>().IssueAsync(Ct);
+    public Task<string> IssueBootstrapCodeAsync() => _server.IssueBootstrapCodeAsync(Ct);
 
     /// <summary>The bootstrap request a client (`globe network init`) sends: fresh root and administrator keys, a root-signed certificate.</summary>
     public BootstrapRequest BootstrapRequest(string code, SigningKeyPair rootKey, DeviceKeys device, Guid userId, Guid secretariatId,
