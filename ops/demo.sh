@@ -128,7 +128,7 @@ expect_refusal() {
 start_database() {
   PG_BIN=$(globe_ensure_pg) || die "PostgreSQL is not available"
   local port
-  port=$(free_port 56432)
+  port=26432
   mkdir -p "$PG_DIR"
   chmod 755 "$ROOT/.globe" "$DEMO_DIR"
   touch "$DEMO_DIR/pg.log"
@@ -144,13 +144,22 @@ start_database() {
   globe_pg_initdb "$PG_BIN" "$PG_DIR" || die "initdb failed"
   {
     echo "listen_addresses = '127.0.0.1'"
-    echo "port = $port"
     echo "unix_socket_directories = ''"
     echo "fsync = off"
   } >>"$PG_DIR/postgresql.conf"
-  PG_STARTED=1
-  globe_as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR" -l "$DEMO_DIR/pg.log" -w -t 60 start >/dev/null ||
-    { PG_STARTED=0; tail -n 20 "$DEMO_DIR/pg.log" >&2; die "the demo database did not start"; }
+  # A port below Linux's ephemeral range (32768+), where client sockets lingering in
+  # TIME_WAIT cannot block the bind; retried on the next port if taken in between.
+  local attempt
+  for attempt in 1 2 3 4 5; do
+    port=$(free_port "$port")
+    PG_STARTED=1
+    if globe_as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR" -l "$DEMO_DIR/pg.log" -o "-p $port" -w -t 60 start >/dev/null; then
+      break
+    fi
+    PG_STARTED=0
+    [ "$attempt" -lt 5 ] || { tail -n 20 "$DEMO_DIR/pg.log" >&2; die "the demo database did not start"; }
+    port=$((port + 1))
+  done
   globe_as_pg "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d postgres \
     -c "CREATE DATABASE globe" || die "could not create the demo database"
   export GLOBE_DB="Host=127.0.0.1;Port=$port;Username=postgres;Database=globe"
