@@ -1,3 +1,4 @@
+using GlobeSecure.Client;
 using GlobeSecure.Contracts.V1;
 using GlobeSecure.Crypto;
 using GlobeSecure.Testing;
@@ -6,9 +7,6 @@ using Grpc.Core;
 using Grpc.Net.Client;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
-using CertificateMessage = GlobeSecure.Contracts.V1.Certificate;
-using RevocationMessage = GlobeSecure.Contracts.V1.Revocation;
-using Timestamp = Google.Protobuf.WellKnownTypes.Timestamp;
 
 namespace GlobeSecure.Server.Tests.Identity;
 
@@ -264,62 +262,4 @@ public sealed class NetworkDriver : IDisposable
         DeviceCertificate.Issue(Guid.CreateVersion7(), subject, userId, authorityId, role, Now.AddMinutes(-1), Now.AddDays(365), issuerKey, issuerDeviceId);
 
     public void Dispose() => _channel.Dispose();
-}
-
-/// <summary>Crypto objects ⇄ their proto messages, as a client converts them.</summary>
-public static class Wire
-{
-    public static DevicePublicKeys ToProto(PublicDeviceKeys keys) => new()
-    {
-        DeviceId = keys.DeviceId.ToString(),
-        SigningKey = ByteString.CopyFrom(keys.SigningKey.ToArray()),
-        BoxKey = ByteString.CopyFrom(keys.BoxKey.ToArray()),
-        BoxKeySignature = ByteString.CopyFrom(keys.BoxKeySignature),
-    };
-
-    public static CertificateMessage ToProto(DeviceCertificate c) => new()
-    {
-        CertificateId = c.CertificateId.ToString(),
-        DeviceId = c.DeviceId.ToString(),
-        UserId = c.UserId.ToString(),
-        AuthorityId = c.AuthorityId.ToString(),
-        Role = (Role)(int)c.Role,
-        SigningKey = ByteString.CopyFrom(c.SigningKey.ToArray()),
-        BoxKey = ByteString.CopyFrom(c.BoxKey.ToArray()),
-        NotBefore = Timestamp.FromDateTimeOffset(c.NotBefore),
-        NotAfter = Timestamp.FromDateTimeOffset(c.NotAfter),
-        IssuerDeviceId = c.IssuerDeviceId?.ToString() ?? "",
-        IssuerSigningKey = ByteString.CopyFrom(c.IssuerSigningKey.ToArray()),
-        Signature = ByteString.CopyFrom(c.Signature),
-    };
-
-    public static DeviceCertificate FromProto(CertificateMessage c) => new(Guid.Parse(c.CertificateId), Guid.Parse(c.DeviceId), Guid.Parse(c.UserId),
-        Guid.Parse(c.AuthorityId), (DeviceRole)(int)c.Role, new SigningPublicKey(c.SigningKey.Span), new BoxPublicKey(c.BoxKey.Span),
-        c.NotBefore.ToDateTimeOffset(), c.NotAfter.ToDateTimeOffset(), c.IssuerDeviceId.Length == 0 ? null : Guid.Parse(c.IssuerDeviceId),
-        new SigningPublicKey(c.IssuerSigningKey.Span), c.Signature.ToByteArray());
-
-    public static RevocationMessage ToProto(Crypto.Revocation r) => new()
-    {
-        RevocationId = r.RevocationId.ToString(),
-        CertificateId = r.CertificateId.ToString(),
-        DeviceId = r.DeviceId.ToString(),
-        RevokedAt = Timestamp.FromDateTimeOffset(r.RevokedAt),
-        Reason = r.Reason,
-        IssuerDeviceId = r.IssuerDeviceId?.ToString() ?? "",
-        IssuerSigningKey = ByteString.CopyFrom(r.IssuerSigningKey.ToArray()),
-        Signature = ByteString.CopyFrom(r.Signature),
-    };
-
-    public static Crypto.Revocation FromProto(RevocationMessage r) => new(Guid.Parse(r.RevocationId), Guid.Parse(r.CertificateId),
-        Guid.Parse(r.DeviceId), r.RevokedAt.ToDateTimeOffset(), r.Reason, r.IssuerDeviceId.Length == 0 ? null : Guid.Parse(r.IssuerDeviceId),
-        new SigningPublicKey(r.IssuerSigningKey.Span), r.Signature.ToByteArray());
-
-    /// <summary>A directory-log entry as the verifier sees it.</summary>
-    public static Crypto.DirectoryEntry FromProto(Contracts.V1.DirectoryEntry e) => e.EntryCase switch
-    {
-        Contracts.V1.DirectoryEntry.EntryOneofCase.RootKey => Crypto.DirectoryEntry.ForRootKey(e.Position, new SigningPublicKey(e.RootKey.Span), e.Link.ToByteArray()),
-        Contracts.V1.DirectoryEntry.EntryOneofCase.Certificate => Crypto.DirectoryEntry.For(e.Position, FromProto(e.Certificate), e.Link.ToByteArray()),
-        Contracts.V1.DirectoryEntry.EntryOneofCase.Revocation => Crypto.DirectoryEntry.For(e.Position, FromProto(e.Revocation), e.Link.ToByteArray()),
-        _ => throw new InvalidDataException($"Directory entry {e.Position} has no content."),
-    };
 }

@@ -1,3 +1,4 @@
+using GlobeSecure.Client;
 using GlobeSecure.Contracts.V1;
 using GlobeSecure.Crypto;
 using Google.Protobuf;
