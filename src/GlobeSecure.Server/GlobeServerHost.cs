@@ -1,4 +1,5 @@
 using GlobeSecure.Server.Audit;
+using GlobeSecure.Server.Channels;
 using GlobeSecure.Server.Identity;
 using GlobeSecure.Server.Membership;
 using GlobeSecure.Server.Infrastructure;
@@ -19,12 +20,14 @@ public static class GlobeServerHost
         builder.Services.AddAudit();
         builder.Services.AddIdentity();
         builder.Services.AddMembership();
+        builder.Services.AddChannels();
         configure?.Invoke(builder);
 
         var app = builder.Build();
         app.MapGlobeInfrastructure();
         app.MapIdentity();
         app.MapMembership();
+        app.MapChannels();
         return app;
     }
 

@@ -33,6 +33,7 @@ internal static class IdentityFeature
         services.AddSingleton<BootstrapCodes>();
         services.AddSingleton<ICallerResolver, SessionResolver>();
         services.AddSingleton<IEnrolmentCodes, EnrolmentCodes>();
+        services.AddSingleton<IDeviceDirectory, DeviceDirectory>();
         return services;
     }
 

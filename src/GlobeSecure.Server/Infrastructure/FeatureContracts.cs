@@ -30,3 +30,25 @@ internal interface IEnrolmentCodes
     Task<EnrolmentCode> IssueAdministratorCodeAsync(ServerCallContext call, Guid authorityId, Guid userId, string displayName,
         CancellationToken cancellationToken);
 }
+
+/// <summary>A user as other features need to see it.</summary>
+internal sealed record DirectoryUser(Guid UserId, Guid AuthorityId, Role Role, UserStatus Status);
+
+/// <summary>Implemented by Identity: users, their certified devices and verified certificate chains.</summary>
+internal interface IDeviceDirectory
+{
+    /// <summary>The user, or null when it does not exist.</summary>
+    Task<DirectoryUser?> FindUserAsync(Guid userId, CancellationToken cancellationToken);
+
+    /// <summary>Every user of the authority, ordered by id.</summary>
+    Task<IReadOnlyList<DirectoryUser>> UsersOfAuthorityAsync(Guid authorityId, CancellationToken cancellationToken);
+
+    /// <summary>The ids of the user's certified, unrevoked devices.</summary>
+    Task<IReadOnlyList<Guid>> CertifiedDevicesAsync(Guid userId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The device's certificate chain verified to the network root at the current time; null
+    /// when the device (or an issuer) is not certified, is revoked, or its chain does not verify.
+    /// </summary>
+    Task<Crypto.VerifiedDevice?> VerifiedDeviceAsync(Guid deviceId, CancellationToken cancellationToken);
+}

@@ -1,0 +1,50 @@
+using GlobeSecure.Crypto;
+
+namespace GlobeSecure.Server.Channels;
+
+// Events of the Channels feature. Signed objects (epoch-key distributions, message envelopes)
+// are stored field by field so that their signatures can be checked again from the event
+// alone. The server stores ciphertext and sealed keys, never a key or a plaintext.
+
+/// <summary>A member of a channel: a user and the authority they belong to.</summary>
+internal sealed record MemberData(Guid UserId, Guid AuthorityId);
+
+internal sealed record SealedKeyData(Guid DeviceId, byte[] SealedKey);
+
+/// <summary>An <see cref="EpochKeyDistribution"/> as stored.</summary>
+internal sealed record DistributionData(Guid ChannelId, long Epoch, DateTimeOffset CreatedAt, Guid CreatorUserId, Guid CreatorDeviceId,
+    byte[] KeyCommitment, IReadOnlyList<SealedKeyData> Recipients, byte[] Signature)
+{
+    public EpochKeyDistribution ToCrypto() => new(ChannelId, Epoch, CreatedAt, CreatorUserId, CreatorDeviceId, KeyCommitment,
+        [.. Recipients.Select(r => new SealedEpochKey(r.DeviceId, r.SealedKey))], Signature);
+
+    public static DistributionData From(EpochKeyDistribution d) => new(d.ChannelId, d.Epoch, d.CreatedAt, d.CreatorUserId, d.CreatorDeviceId,
+        d.KeyCommitment, [.. d.Recipients.Select(r => new SealedKeyData(r.RecipientDeviceId, r.SealedKey))], d.Signature);
+}
+
+/// <summary>A <see cref="MessageEnvelope"/> as stored.</summary>
+internal sealed record EnvelopeData(Guid ChannelId, Guid MessageId, Guid SenderUserId, Guid SenderDeviceId, long Epoch, DateTimeOffset SentAt,
+    string ContentType, string HandlingCode, string EvaluationGrade, IReadOnlyList<Guid> DocumentIds, byte[] Nonce, byte[] Ciphertext, byte[] Signature)
+{
+    public MessageEnvelope ToCrypto() => new(
+        new MessageHeader(ChannelId, MessageId, SenderUserId, SenderDeviceId, Epoch, SentAt, ContentType, HandlingCode, EvaluationGrade, DocumentIds),
+        Nonce, Ciphertext, Signature);
+
+    public static EnvelopeData From(MessageEnvelope e) => new(e.Header.ChannelId, e.Header.MessageId, e.Header.SenderUserId, e.Header.SenderDeviceId,
+        e.Header.Epoch, e.Header.SentAt, e.Header.ContentType, e.Header.HandlingCode, e.Header.EvaluationGrade, e.Header.DocumentIds, e.Nonce,
+        e.Ciphertext, e.Signature);
+}
+
+/// <summary>A channel was created with its first members (every investigator of the creator's authority).</summary>
+internal sealed record ChannelCreated(Guid ChannelId, Guid CreatedByUserId, Guid CreatedByDeviceId, byte[] EncryptedInfo, string DefaultHandlingCode,
+    IReadOnlyList<MemberData> Members, DateTimeOffset CreatedAt);
+
+internal sealed record MembersAdded(Guid ChannelId, IReadOnlyList<MemberData> Members, Guid ByUserId, DateTimeOffset AddedAt);
+
+internal sealed record MembersRemoved(Guid ChannelId, IReadOnlyList<Guid> UserIds, Guid ByUserId, DateTimeOffset RemovedAt);
+
+/// <summary>A new epoch key, sealed by a member's device to every member device, became current.</summary>
+internal sealed record EpochStarted(Guid ChannelId, DistributionData Distribution, Guid ByUserId, DateTimeOffset StartedAt);
+
+/// <summary>A message was accepted; stream <c>channel-message-{id}</c>. <see cref="Digest"/> is <see cref="MessageEnvelope.Digest"/>.</summary>
+internal sealed record MessageAccepted(Guid ChannelId, Guid MessageId, EnvelopeData Envelope, byte[] Digest, DateTimeOffset AcceptedAt);

@@ -1,0 +1,122 @@
+using System.Text.Json;
+using GlobeSecure.EventStore;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace GlobeSecure.Server.Channels;
+
+/// <summary>
+/// Channels, membership intervals (by event position, so a subscription can tell whether a user
+/// was a member at each event), epoch distributions and messages, updated in each append's
+/// transaction.
+/// </summary>
+internal sealed class ChannelProjection : IInlineProjection
+{
+    private static readonly HashSet<Type> Types = [typeof(ChannelCreated), typeof(MembersAdded), typeof(MembersRemoved), typeof(EpochStarted), typeof(MessageAccepted)];
+
+    public string Name => "channels";
+
+    public IReadOnlyList<SchemaMigration> Migrations { get; } =
+    [
+        new(1, "channels, members, epochs and messages", """
+            create table {schema}.channels (
+                channel_id uuid primary key,
+                created_by uuid not null,
+                created_at timestamptz not null,
+                encrypted_info bytea not null,
+                default_handling_code text not null,
+                current_epoch bigint not null default 0);
+            -- One row per membership interval: [from_position, to_position], to_position null while a member.
+            create table {schema}.channel_members (
+                channel_id uuid not null references {schema}.channels,
+                user_id uuid not null,
+                authority_id uuid not null,
+                from_position bigint not null,
+                to_position bigint,
+                primary key (channel_id, user_id, from_position));
+            create index channel_members_current on {schema}.channel_members (user_id) where to_position is null;
+            create table {schema}.channel_epochs (
+                channel_id uuid not null references {schema}.channels,
+                epoch bigint not null,
+                distribution jsonb not null,
+                recipients uuid[] not null,
+                primary key (channel_id, epoch));
+            create table {schema}.channel_messages (
+                position bigint primary key,
+                channel_id uuid not null references {schema}.channels,
+                message_id uuid not null unique,
+                envelope jsonb not null,
+                accepted_at timestamptz not null);
+            create index channel_messages_by_channel on {schema}.channel_messages (channel_id, position);
+            """),
+    ];
+
+    public bool Handles(Type eventType) => Types.Contains(eventType);
+
+    public async Task ApplyAsync(ProjectionContext context, IReadOnlyList<StoredEvent> events, CancellationToken cancellationToken)
+    {
+        var s = context.Schema;
+        foreach (var stored in events)
+        {
+            var p = stored.Position;
+            switch (stored.Data)
+            {
+                case ChannelCreated e:
+                    await ExecuteAsync(context, $"""
+                        insert into {s}.channels (channel_id, created_by, created_at, encrypted_info, default_handling_code)
+                        values ($1, $2, $3, $4, $5)
+                        """, cancellationToken, e.ChannelId, e.CreatedByUserId, e.CreatedAt, e.EncryptedInfo, e.DefaultHandlingCode);
+                    await AddMembersAsync(context, e.ChannelId, e.Members, p, cancellationToken);
+                    break;
+                case MembersAdded e:
+                    await AddMembersAsync(context, e.ChannelId, e.Members, p, cancellationToken);
+                    break;
+                case MembersRemoved e:
+                    await ExecuteAsync(context, $"""
+                        update {s}.channel_members set to_position = $3
+                        where channel_id = $1 and user_id = any($2) and to_position is null
+                        """, cancellationToken, e.ChannelId, e.UserIds.ToArray(), p);
+                    break;
+                case EpochStarted e:
+                    await ExecuteAsync(context, $"""
+                        insert into {s}.channel_epochs (channel_id, epoch, distribution, recipients) values ($1, $2, $3, $4);
+                        update {s}.channels set current_epoch = $2 where channel_id = $1;
+                        """, cancellationToken, e.ChannelId, e.Distribution.Epoch, Json(e.Distribution),
+                        e.Distribution.Recipients.Select(r => r.DeviceId).ToArray());
+                    break;
+                case MessageAccepted e:
+                    await ExecuteAsync(context, $"""
+                        insert into {s}.channel_messages (position, channel_id, message_id, envelope, accepted_at) values ($1, $2, $3, $4, $5)
+                        """, cancellationToken, p, e.ChannelId, e.MessageId, Json(e.Envelope), e.AcceptedAt);
+                    break;
+                default:
+                    throw new InvalidOperationException($"Unhandled event {stored.Type}.");
+            }
+        }
+    }
+
+    private static async Task AddMembersAsync(ProjectionContext context, Guid channelId, IReadOnlyList<MemberData> members, long position,
+        CancellationToken cancellationToken)
+    {
+        foreach (var member in members)
+        {
+            await ExecuteAsync(context, $"""
+                insert into {context.Schema}.channel_members (channel_id, user_id, authority_id, from_position) values ($1, $2, $3, $4)
+                """, cancellationToken, channelId, member.UserId, member.AuthorityId, position);
+        }
+    }
+
+    private static NpgsqlParameter Json<T>(T value) =>
+        new() { Value = JsonSerializer.Serialize(value, EventTypeRegistry.JsonOptions), NpgsqlDbType = NpgsqlDbType.Jsonb };
+
+    private static async Task ExecuteAsync(ProjectionContext context, string sql, CancellationToken cancellationToken, params object[] parameters)
+    {
+        await using var command = context.CreateCommand(sql);
+        foreach (var value in parameters)
+        {
+            command.Parameters.Add(value as NpgsqlParameter ?? new NpgsqlParameter { Value = value });
+        }
+
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+}

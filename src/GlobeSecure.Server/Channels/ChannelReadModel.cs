@@ -1,0 +1,115 @@
+using System.Text.Json;
+using GlobeSecure.EventStore;
+using Npgsql;
+
+namespace GlobeSecure.Server.Channels;
+
+internal sealed record ChannelRow(Guid ChannelId, Guid CreatedByUserId, DateTimeOffset CreatedAt, byte[] EncryptedInfo, string DefaultHandlingCode,
+    long CurrentEpoch, IReadOnlyList<MemberData> Members);
+
+internal sealed record MessageRow(long Position, EnvelopeData Envelope, DateTimeOffset AcceptedAt);
+
+/// <summary>A user's membership of a channel from one event position to another (inclusive; <see cref="To"/> null while a member).</summary>
+internal sealed record MembershipInterval(Guid ChannelId, long From, long? To);
+
+/// <summary>Queries over the channel projection's tables (never writes).</summary>
+internal sealed class ChannelReadModel(NpgsqlDataSource dataSource, PostgresEventStore store)
+{
+    private const string ChannelColumns = """
+        c.channel_id, c.created_by, c.created_at, c.encrypted_info, c.default_handling_code, c.current_epoch,
+        coalesce((select array_agg(m.user_id order by m.user_id) from {schema}.channel_members m where m.channel_id = c.channel_id and m.to_position is null), '{}'),
+        coalesce((select array_agg(m.authority_id order by m.user_id) from {schema}.channel_members m where m.channel_id = c.channel_id and m.to_position is null), '{}')
+        """;
+
+    public async Task<ChannelRow?> ChannelAsync(Guid channelId, CancellationToken cancellationToken) =>
+        (await ChannelsAsync($"select {ChannelColumns} from {{schema}}.channels c where c.channel_id = $1", channelId, cancellationToken)).FirstOrDefault();
+
+    /// <summary>The channels <paramref name="userId"/> is currently a member of, oldest first.</summary>
+    public Task<IReadOnlyList<ChannelRow>> ChannelsOfAsync(Guid userId, CancellationToken cancellationToken) =>
+        ChannelsAsync($$"""
+            select {{ChannelColumns}} from {schema}.channels c
+            where exists (select 1 from {schema}.channel_members m where m.channel_id = c.channel_id and m.user_id = $1 and m.to_position is null)
+            order by c.created_at, c.channel_id
+            """, userId, cancellationToken);
+
+    public async Task<DistributionData?> EpochAsync(Guid channelId, long epoch, CancellationToken cancellationToken)
+    {
+        await using var command = Command("select distribution::text from {schema}.channel_epochs where channel_id = $1 and epoch = $2", channelId, epoch);
+        return await command.ExecuteScalarAsync(cancellationToken) is string json
+            ? JsonSerializer.Deserialize<DistributionData>(json, EventTypeRegistry.JsonOptions)
+            : null;
+    }
+
+    /// <summary>Newest first before <paramref name="before"/> (0: the newest), or oldest first after <paramref name="after"/> when it is positive.</summary>
+    public async Task<IReadOnlyList<MessageRow>> MessagesAsync(Guid channelId, long before, long after, int limit, CancellationToken cancellationToken)
+    {
+        await using var command = after > 0
+            ? Command("""
+                select position, envelope::text, accepted_at from {schema}.channel_messages
+                where channel_id = $1 and position > $2 order by position limit $3
+                """, channelId, after, limit)
+            : Command("""
+                select position, envelope::text, accepted_at from {schema}.channel_messages
+                where channel_id = $1 and ($2 = 0 or position < $2) order by position desc limit $3
+                """, channelId, before, limit);
+        var result = new List<MessageRow>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            result.Add(new MessageRow(reader.GetInt64(0), JsonSerializer.Deserialize<EnvelopeData>(reader.GetString(1), EventTypeRegistry.JsonOptions)!,
+                reader.GetFieldValue<DateTimeOffset>(2)));
+        }
+
+        return result;
+    }
+
+    public async Task<MessageRow?> MessageAsync(Guid messageId, CancellationToken cancellationToken)
+    {
+        await using var command = Command("select position, envelope::text, accepted_at from {schema}.channel_messages where message_id = $1", messageId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken)
+            ? new MessageRow(reader.GetInt64(0), JsonSerializer.Deserialize<EnvelopeData>(reader.GetString(1), EventTypeRegistry.JsonOptions)!,
+                reader.GetFieldValue<DateTimeOffset>(2))
+            : null;
+    }
+
+    public async Task<IReadOnlyList<MembershipInterval>> MembershipsAsync(Guid userId, CancellationToken cancellationToken)
+    {
+        await using var command = Command("select channel_id, from_position, to_position from {schema}.channel_members where user_id = $1", userId);
+        var result = new List<MembershipInterval>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            result.Add(new MembershipInterval(reader.GetGuid(0), reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetInt64(2)));
+        }
+
+        return result;
+    }
+
+    private async Task<IReadOnlyList<ChannelRow>> ChannelsAsync(string sql, Guid id, CancellationToken cancellationToken)
+    {
+        await using var command = Command(sql, id);
+        var result = new List<ChannelRow>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var users = reader.GetFieldValue<Guid[]>(6);
+            var authorities = reader.GetFieldValue<Guid[]>(7);
+            result.Add(new ChannelRow(reader.GetGuid(0), reader.GetGuid(1), reader.GetFieldValue<DateTimeOffset>(2), reader.GetFieldValue<byte[]>(3),
+                reader.GetString(4), reader.GetInt64(5), [.. users.Select((u, i) => new MemberData(u, authorities[i]))]));
+        }
+
+        return result;
+    }
+
+    private NpgsqlCommand Command(string sql, params object[] parameters)
+    {
+        var command = dataSource.CreateCommand(sql.Replace("{schema}", store.Schema, StringComparison.Ordinal));
+        foreach (var value in parameters)
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = value });
+        }
+
+        return command;
+    }
+}

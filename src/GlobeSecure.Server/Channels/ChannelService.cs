@@ -1,0 +1,386 @@
+using GlobeSecure.Contracts.V1;
+using GlobeSecure.EventStore;
+using GlobeSecure.Server.Identity;
+using GlobeSecure.Server.Infrastructure;
+using GlobeSecure.Server.Membership;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using ProtoChannelCreated = GlobeSecure.Contracts.V1.ChannelCreated;
+using ProtoEpochStarted = GlobeSecure.Contracts.V1.EpochStarted;
+
+namespace GlobeSecure.Server.Channels;
+
+/// <summary>
+/// Thin gRPC surface of case channels: authenticate → validate → look up what the deciders need
+/// in the directory → decide → append (with the audit entry) → map back.
+/// </summary>
+internal sealed class ChannelService(
+    PostgresEventStore store,
+    Access access,
+    TimeProvider clock,
+    ChannelReadModel read,
+    IDeviceDirectory directory,
+    IAuthorities authorities) : Contracts.V1.ChannelService.ChannelServiceBase
+{
+    private const int DefaultPageSize = 100;
+    private const int MaxPageSize = 500;
+
+    public override async Task<Channel> CreateChannel(CreateChannelRequest request, ServerCallContext context)
+    {
+        var caller = await access.RequireRoleAsync(context, request.ChannelId, Role.Investigator);
+        var v = new Violations();
+        var channelId = v.Id("channel_id", request.ChannelId);
+        if (request.EncryptedInfo.Length is < ChannelWire.MinInfoBytes or > ChannelWire.MaxInfoBytes)
+        {
+            v.Add("encrypted_info", $"{ChannelWire.MinInfoBytes} to {ChannelWire.MaxInfoBytes} bytes: nonce and ciphertext (got {request.EncryptedInfo.Length})");
+        }
+
+        ChannelWire.HandlingCode(v, "default_handling_code", request.DefaultHandlingCode);
+        var distribution = ChannelWire.Distribution(v, "first_epoch", request.FirstEpoch);
+        v.ThrowIfAny();
+
+        var ct = context.CancellationToken;
+        var authority = await authorities.FindAsync(caller.AuthorityId, ct) ?? throw new NotFoundException("authority", caller.AuthorityId.ToString());
+        var users = await directory.UsersOfAuthorityAsync(caller.AuthorityId, ct);
+        var proposal = await ProposalAsync("first_epoch", distribution, caller, users.Select(u => u.UserId), ct);
+        await store.DecideAsync(ChannelDecider.StreamId(channelId), ChannelState.Initial, ChannelDecider.Evolve,
+            s => ChannelDecider.Decide(new CreateChannel(channelId, caller.UserId, caller.DeviceId, caller.Role, authority, request.EncryptedInfo.ToByteArray(),
+                request.DefaultHandlingCode, users, proposal, clock.GetUtcNow()), s),
+            access.Allowed(context, channelId.ToString()), cancellationToken: ct);
+        return await ChannelAsync(channelId, ct);
+    }
+
+    public override async Task<Channel> GetChannel(GetChannelRequest request, ServerCallContext context)
+    {
+        var caller = await access.RequireAuthenticatedAsync(context, request.ChannelId);
+        var channelId = Id("channel_id", request.ChannelId);
+        var row = await MemberChannelAsync(context, caller, channelId);
+        await access.RecordReadAsync(context, channelId.ToString());
+        return ChannelWire.ToProto(row, await RotationRequiredAsync(row, context.CancellationToken));
+    }
+
+    public override async Task<ListChannelsResponse> ListChannels(ListChannelsRequest request, ServerCallContext context)
+    {
+        var caller = await access.RequireAuthenticatedAsync(context);
+        var response = new ListChannelsResponse();
+        foreach (var row in await read.ChannelsOfAsync(caller.UserId, context.CancellationToken))
+        {
+            response.Channels.Add(ChannelWire.ToProto(row, await RotationRequiredAsync(row, context.CancellationToken)));
+        }
+
+        await access.RecordReadAsync(context);
+        return response;
+    }
+
+    public override async Task<Channel> AddMembers(AddMembersRequest request, ServerCallContext context)
+    {
+        var caller = await access.RequireAuthenticatedAsync(context, request.ChannelId);
+        var v = new Violations();
+        var channelId = v.Id("channel_id", request.ChannelId);
+        var authorityIds = ChannelWire.Ids(v, "authority_ids", request.AuthorityIds, ChannelWire.MaxAuthorities);
+        var userIds = ChannelWire.Ids(v, "user_ids", request.UserIds, ChannelWire.MaxUsers);
+        if (request.AuthorityIds.Count == 0 && request.UserIds.Count == 0)
+        {
+            v.Add("user_ids", "name at least one authority or user to add");
+        }
+
+        var distribution = ChannelWire.Distribution(v, "next_epoch", request.NextEpoch);
+        v.ThrowIfAny();
+
+        var ct = context.CancellationToken;
+        var row = await MemberChannelAsync(context, caller, channelId);
+        var views = new List<AuthorityView>();
+        var candidates = new List<Candidate>();
+        foreach (var authorityId in authorityIds)
+        {
+            var authority = await authorities.FindAsync(authorityId, ct) ?? throw new NotFoundException("authority", authorityId.ToString());
+            views.Add(authority);
+            candidates.AddRange((await directory.UsersOfAuthorityAsync(authorityId, ct)).Select(u => new Candidate(u, authority, Named: false)));
+        }
+
+        foreach (var userId in userIds)
+        {
+            var user = await directory.FindUserAsync(userId, ct) ?? throw new NotFoundException("user", userId.ToString());
+            var authority = await authorities.FindAsync(user.AuthorityId, ct) ?? throw new NotFoundException("authority", user.AuthorityId.ToString());
+            candidates.Add(new Candidate(user, authority, Named: true));
+        }
+
+        var proposal = await ProposalAsync("next_epoch", distribution, caller,
+            row.Members.Select(m => m.UserId).Concat(candidates.Select(c => c.User.UserId)), ct);
+        await DecideAsync(context, new AddMembers(channelId, caller.UserId, caller.DeviceId, views, candidates, proposal, clock.GetUtcNow()));
+        return await ChannelAsync(channelId, ct);
+    }
+
+    public override async Task<Channel> RemoveMembers(RemoveMembersRequest request, ServerCallContext context)
+    {
+        var caller = await access.RequireAuthenticatedAsync(context, request.ChannelId);
+        var v = new Violations();
+        var channelId = v.Id("channel_id", request.ChannelId);
+        var authorityIds = ChannelWire.Ids(v, "authority_ids", request.AuthorityIds, ChannelWire.MaxAuthorities);
+        var userIds = ChannelWire.Ids(v, "user_ids", request.UserIds, ChannelWire.MaxUsers);
+        if (request.AuthorityIds.Count == 0 && request.UserIds.Count == 0)
+        {
+            v.Add("user_ids", "name at least one authority or user to remove");
+        }
+
+        var distribution = ChannelWire.Distribution(v, "next_epoch", request.NextEpoch);
+        v.ThrowIfAny();
+
+        var row = await MemberChannelAsync(context, caller, channelId);
+        var proposal = await ProposalAsync("next_epoch", distribution, caller, row.Members.Select(m => m.UserId), context.CancellationToken);
+        await DecideAsync(context, new RemoveMembers(channelId, caller.UserId, caller.DeviceId, authorityIds, userIds, proposal, clock.GetUtcNow()));
+        return await ChannelAsync(channelId, context.CancellationToken);
+    }
+
+    public override async Task<Channel> RotateEpoch(RotateEpochRequest request, ServerCallContext context)
+    {
+        var caller = await access.RequireAuthenticatedAsync(context, request.ChannelId);
+        var v = new Violations();
+        var channelId = v.Id("channel_id", request.ChannelId);
+        var distribution = ChannelWire.Distribution(v, "next_epoch", request.NextEpoch);
+        v.ThrowIfAny();
+
+        var row = await MemberChannelAsync(context, caller, channelId);
+        var proposal = await ProposalAsync("next_epoch", distribution, caller, row.Members.Select(m => m.UserId), context.CancellationToken);
+        await DecideAsync(context, new RotateEpoch(channelId, caller.UserId, caller.DeviceId, proposal, clock.GetUtcNow()));
+        return await ChannelAsync(channelId, context.CancellationToken);
+    }
+
+    public override async Task<Contracts.V1.EpochKeyDistribution> GetEpochKey(GetEpochKeyRequest request, ServerCallContext context)
+    {
+        var caller = await access.RequireAuthenticatedAsync(context, request.ChannelId);
+        var channelId = Id("channel_id", request.ChannelId);
+        if (request.Epoch < 0)
+        {
+            throw new ValidationException("epoch", "must be 0 (the current epoch) or more");
+        }
+
+        var row = await MemberChannelAsync(context, caller, channelId);
+        var epoch = request.Epoch == 0 ? row.CurrentEpoch : request.Epoch;
+        var distribution = await read.EpochAsync(channelId, epoch, context.CancellationToken);
+        if (distribution is null || distribution.Recipients.All(r => r.DeviceId != caller.DeviceId))
+        {
+            // A device that was not a recipient (enrolled later, or of a newcomer) learns nothing about the epoch.
+            throw new NotFoundException("epoch key for this device", $"{channelId}/{epoch}");
+        }
+
+        await access.RecordReadAsync(context, $"{channelId}/{epoch}");
+        return ChannelWire.ToProto(distribution);
+    }
+
+    public override async Task<StoredMessage> SendMessage(SendMessageRequest request, ServerCallContext context)
+    {
+        var caller = await access.RequireAuthenticatedAsync(context, request.Envelope?.Header?.MessageId);
+        var v = new Violations();
+        var envelope = ChannelWire.Envelope(v, "envelope", request.Envelope);
+        v.ThrowIfAny();
+
+        var ct = context.CancellationToken;
+        var header = envelope.Header;
+        var channel = await store.AggregateStreamAsync(ChannelDecider.StreamId(header.ChannelId), ChannelState.Initial, ChannelDecider.Evolve, ct);
+        var sender = await directory.VerifiedDeviceAsync(caller.DeviceId, ct);
+        var send = new SendMessage(envelope, caller.UserId, caller.DeviceId, sender, clock.GetUtcNow());
+        await store.DecideAsync(MessageDecider.StreamId(header.MessageId), MessageState.Initial, MessageDecider.Evolve,
+            s => MessageDecider.Decide(send, channel.State, s), access.Allowed(context, header.MessageId.ToString()), cancellationToken: ct);
+        var stored = await read.MessageAsync(header.MessageId, ct) ?? throw new InvalidOperationException("An accepted message is not in the read model.");
+        return ChannelWire.ToProto(stored);
+    }
+
+    public override async Task<HistoryResponse> History(HistoryRequest request, ServerCallContext context)
+    {
+        var caller = await access.RequireAuthenticatedAsync(context, request.ChannelId);
+        var v = new Violations();
+        var channelId = v.Id("channel_id", request.ChannelId);
+        if (request.PageSize is < 0 or > MaxPageSize)
+        {
+            v.Add("page_size", $"0 (default {DefaultPageSize}) to {MaxPageSize}");
+        }
+
+        if (request.BeforePosition < 0 || request.AfterPosition < 0)
+        {
+            v.Add("before_position", "positions are 0 or more");
+        }
+
+        v.ThrowIfAny();
+        await MemberChannelAsync(context, caller, channelId);
+        var messages = await read.MessagesAsync(channelId, request.BeforePosition, request.AfterPosition,
+            request.PageSize == 0 ? DefaultPageSize : request.PageSize, context.CancellationToken);
+        await access.RecordReadAsync(context, channelId.ToString());
+        var response = new HistoryResponse();
+        response.Messages.AddRange(messages.Select(ChannelWire.ToProto));
+        return response;
+    }
+
+    public override async Task Subscribe(SubscribeRequest request, IServerStreamWriter<ChannelEvent> responseStream, ServerCallContext context)
+    {
+        var caller = await access.RequireAuthenticatedAsync(context);
+        if (request.AfterPosition < 0)
+        {
+            throw new ValidationException("after_position", "0 or more");
+        }
+
+        var ct = context.CancellationToken;
+        var memberships = new MembershipTracker(await read.MembershipsAsync(caller.UserId, ct));
+        await access.RecordReadAsync(context, request.AfterPosition.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await foreach (var stored in store.SubscribeAsync(request.AfterPosition, ct))
+        {
+            switch (stored.Data)
+            {
+                case DeviceRevoked revoked when revoked.DeviceId == caller.DeviceId:
+                    throw new UnauthenticatedException("This device was revoked; the subscription ended.");
+                case AuthoritySuspended or AuthorityWithdrawn when AuthorityOf(stored.Data) == caller.AuthorityId:
+                    throw new PermissionDeniedException("Permission denied: your authority is no longer active; the subscription ended.");
+            }
+
+            memberships.Observe(stored, caller.UserId);
+            if (ToEvent(stored) is { } channelEvent && memberships.WasMember(Guid.Parse(channelEvent.ChannelId), stored.Position))
+            {
+                await responseStream.WriteAsync(channelEvent, ct);
+            }
+        }
+    }
+
+    private static Guid AuthorityOf(object e) => e switch
+    {
+        AuthoritySuspended s => s.AuthorityId,
+        AuthorityWithdrawn w => w.AuthorityId,
+        _ => Guid.Empty,
+    };
+
+    private static ChannelEvent? ToEvent(StoredEvent stored)
+    {
+        var e = new ChannelEvent { Position = stored.Position };
+        switch (stored.Data)
+        {
+            case ChannelCreated c:
+                e.ChannelId = c.ChannelId.ToString();
+                e.At = Timestamp.FromDateTimeOffset(c.CreatedAt);
+                e.Created = new ProtoChannelCreated
+                {
+                    CreatedByUserId = c.CreatedByUserId.ToString(),
+                    EncryptedInfo = ByteString.CopyFrom(c.EncryptedInfo),
+                    DefaultHandlingCode = c.DefaultHandlingCode,
+                };
+                e.Created.Members.AddRange(c.Members.Select(ChannelWire.Member));
+                return e;
+            case MembersAdded a:
+                e.ChannelId = a.ChannelId.ToString();
+                e.At = Timestamp.FromDateTimeOffset(a.AddedAt);
+                e.MembersChanged = new MembersChanged { ByUserId = a.ByUserId.ToString() };
+                e.MembersChanged.Added.AddRange(a.Members.Select(ChannelWire.Member));
+                return e;
+            case MembersRemoved r:
+                e.ChannelId = r.ChannelId.ToString();
+                e.At = Timestamp.FromDateTimeOffset(r.RemovedAt);
+                e.MembersChanged = new MembersChanged { ByUserId = r.ByUserId.ToString() };
+                e.MembersChanged.RemovedUserIds.AddRange(r.UserIds.Select(u => u.ToString()));
+                return e;
+            case EpochStarted s:
+                e.ChannelId = s.ChannelId.ToString();
+                e.At = Timestamp.FromDateTimeOffset(s.StartedAt);
+                e.EpochStarted = new ProtoEpochStarted { Epoch = s.Distribution.Epoch, CreatorDeviceId = s.Distribution.CreatorDeviceId.ToString() };
+                return e;
+            case MessageAccepted m:
+                e.ChannelId = m.ChannelId.ToString();
+                e.At = Timestamp.FromDateTimeOffset(m.AcceptedAt);
+                e.Message = ChannelWire.ToProto(new MessageRow(stored.Position, m.Envelope, m.AcceptedAt));
+                return e;
+            default:
+                return null;
+        }
+    }
+
+    private async Task DecideAsync(ServerCallContext context, ChannelCommand command) =>
+        await store.DecideAsync(ChannelDecider.StreamId(command.ChannelId), ChannelState.Initial, ChannelDecider.Evolve,
+            s => ChannelDecider.Decide(command, s), access.Allowed(context, command.ChannelId.ToString()), cancellationToken: context.CancellationToken);
+
+    /// <summary>The channel, when the caller is a current member; otherwise NOT_FOUND (no such channel) or PERMISSION_DENIED (audited).</summary>
+    private async Task<ChannelRow> MemberChannelAsync(ServerCallContext context, Caller caller, Guid channelId)
+    {
+        var row = await read.ChannelAsync(channelId, context.CancellationToken) ?? throw new NotFoundException("channel", channelId.ToString());
+        if (row.Members.All(m => m.UserId != caller.UserId))
+        {
+            await access.DenyAsync(context, caller, channelId.ToString(), "not a member of this channel");
+        }
+
+        return row;
+    }
+
+    private async Task<EpochProposal> ProposalAsync(string field, Crypto.EpochKeyDistribution distribution, Caller caller, IEnumerable<Guid> users,
+        CancellationToken ct)
+    {
+        var devices = new Dictionary<Guid, IReadOnlyList<Guid>>();
+        foreach (var userId in users.Distinct())
+        {
+            devices[userId] = await directory.CertifiedDevicesAsync(userId, ct);
+        }
+
+        return new EpochProposal(field, distribution, await directory.VerifiedDeviceAsync(caller.DeviceId, ct), devices);
+    }
+
+    private async Task<bool> RotationRequiredAsync(ChannelRow row, CancellationToken ct)
+    {
+        var current = await read.EpochAsync(row.ChannelId, row.CurrentEpoch, ct);
+        var expected = new HashSet<Guid>();
+        foreach (var member in row.Members)
+        {
+            expected.UnionWith(await directory.CertifiedDevicesAsync(member.UserId, ct));
+        }
+
+        return current is null || !expected.SetEquals(current.Recipients.Select(r => r.DeviceId));
+    }
+
+    private async Task<Channel> ChannelAsync(Guid channelId, CancellationToken ct)
+    {
+        var row = await read.ChannelAsync(channelId, ct) ?? throw new NotFoundException("channel", channelId.ToString());
+        return ChannelWire.ToProto(row, await RotationRequiredAsync(row, ct));
+    }
+
+    private static Guid Id(string field, string value)
+    {
+        var v = new Violations();
+        var id = v.Id(field, value);
+        v.ThrowIfAny();
+        return id;
+    }
+
+    /// <summary>Which channels the subscriber belonged to at each position: the read model's intervals, kept up to date from the stream.</summary>
+    private sealed class MembershipTracker(IReadOnlyList<MembershipInterval> intervals)
+    {
+        private readonly List<MembershipInterval> _intervals = [.. intervals];
+
+        public void Observe(StoredEvent stored, Guid userId)
+        {
+            switch (stored.Data)
+            {
+                case ChannelCreated c when c.Members.Any(m => m.UserId == userId):
+                    Open(c.ChannelId, stored.Position);
+                    break;
+                case MembersAdded a when a.Members.Any(m => m.UserId == userId):
+                    Open(a.ChannelId, stored.Position);
+                    break;
+                case MembersRemoved r when r.UserIds.Contains(userId):
+                    var open = _intervals.FindIndex(i => i.ChannelId == r.ChannelId && i.To is null);
+                    if (open >= 0)
+                    {
+                        _intervals[open] = _intervals[open] with { To = stored.Position };
+                    }
+
+                    break;
+            }
+        }
+
+        // The removal event itself is still delivered, so the removed member learns of it.
+        public bool WasMember(Guid channelId, long position) =>
+            _intervals.Exists(i => i.ChannelId == channelId && i.From <= position && (i.To is null || position <= i.To));
+
+        private void Open(Guid channelId, long position)
+        {
+            if (!_intervals.Exists(i => i.ChannelId == channelId && i.From == position))
+            {
+                _intervals.Add(new MembershipInterval(channelId, position, null));
+            }
+        }
+    }
+}

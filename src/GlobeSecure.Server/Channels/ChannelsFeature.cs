@@ -1,0 +1,23 @@
+using GlobeSecure.EventStore;
+using GlobeSecure.Server.Infrastructure;
+
+namespace GlobeSecure.Server.Channels;
+
+/// <summary>Case channels: membership, client-created epoch keys, end-to-end-encrypted messages and live delivery.</summary>
+internal static class ChannelsFeature
+{
+    public static IServiceCollection AddChannels(this IServiceCollection services)
+    {
+        services.AddEventTypes(r => r
+            .Register<ChannelCreated>("channels.channel-created")
+            .Register<MembersAdded>("channels.members-added")
+            .Register<MembersRemoved>("channels.members-removed")
+            .Register<EpochStarted>("channels.epoch-started")
+            .Register<MessageAccepted>("channels.message-accepted"));
+        services.AddSingleton<IInlineProjection, ChannelProjection>();
+        services.AddSingleton<ChannelReadModel>();
+        return services;
+    }
+
+    public static void MapChannels(this WebApplication app) => app.MapGrpcService<ChannelService>();
+}

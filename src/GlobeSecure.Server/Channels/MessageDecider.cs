@@ -1,0 +1,81 @@
+using GlobeSecure.Crypto;
+using GlobeSecure.Server.Infrastructure;
+
+namespace GlobeSecure.Server.Channels;
+
+/// <summary>A message stream: empty, or the accepted message.</summary>
+internal sealed record MessageState(MessageAccepted? Accepted)
+{
+    public static MessageState Initial { get; } = new((MessageAccepted?)null);
+}
+
+/// <summary>
+/// A device sends an envelope. <see cref="Sender"/> is the calling device's certificate chain
+/// verified to the network root (null when it does not verify). The envelope's fields were
+/// validated at the edge (sizes, handling code, grade).
+/// </summary>
+internal sealed record SendMessage(MessageEnvelope Envelope, Guid CallerUserId, Guid CallerDeviceId, VerifiedDevice? Sender, DateTimeOffset At);
+
+/// <summary>
+/// The rules of accepting a message: idempotent by message id; the sender is the caller, a
+/// current member, sending in the current epoch, with a signature that verifies against their
+/// certified device. Each refusal is its own error and produces no event. Pure.
+/// </summary>
+internal static class MessageDecider
+{
+    public static string StreamId(Guid messageId) => $"channel-message-{messageId}";
+
+    public static MessageState Evolve(MessageState state, object @event) => @event is MessageAccepted e ? new MessageState(e) : state;
+
+    public static IReadOnlyList<object> Decide(SendMessage send, ChannelState channel, MessageState existing)
+    {
+        var envelope = send.Envelope;
+        var header = envelope.Header;
+        if (existing.Accepted is { } stored)
+        {
+            return stored.Digest.AsSpan().SequenceEqual(envelope.Digest())
+                ? []
+                : throw new AlreadyExistsException("message", header.MessageId.ToString());
+        }
+
+        if (header.SenderUserId != send.CallerUserId || header.SenderDeviceId != send.CallerDeviceId)
+        {
+            throw new PermissionDeniedException("Permission denied: the header's sender must be the calling user and device.");
+        }
+
+        if (!channel.Exists)
+        {
+            throw new NotFoundException("channel", header.ChannelId.ToString());
+        }
+
+        if (!channel.Members.ContainsKey(send.CallerUserId))
+        {
+            throw new PermissionDeniedException("Permission denied: not a member of this channel.");
+        }
+
+        if (header.Epoch != channel.Epoch)
+        {
+            throw new WrongStateException($"Stale epoch: current is {channel.Epoch}; fetch its key (GetEpochKey) and seal the message again.");
+        }
+
+        if (send.Sender is null)
+        {
+            throw new PermissionDeniedException("Permission denied: the sending device's certificate chain does not verify.");
+        }
+
+        try
+        {
+            envelope.VerifySignature(send.Sender);
+        }
+        catch (SignatureInvalidException)
+        {
+            throw new ValidationException("envelope.signature", "signature does not verify");
+        }
+        catch (GlobeCryptoException e)
+        {
+            throw new ValidationException("envelope", e.Message);
+        }
+
+        return [new MessageAccepted(header.ChannelId, header.MessageId, EnvelopeData.From(envelope), envelope.Digest(), send.At)];
+    }
+}
