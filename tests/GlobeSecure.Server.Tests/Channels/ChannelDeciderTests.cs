@@ -1,0 +1,411 @@
+using System.Text;
+using GlobeSecure.Contracts.V1;
+using GlobeSecure.Crypto;
+using GlobeSecure.Server.Channels;
+using GlobeSecure.Server.Infrastructure;
+using EpochKeyDistribution = GlobeSecure.Crypto.EpochKeyDistribution;
+using MessageEnvelope = GlobeSecure.Crypto.MessageEnvelope;
+using MessageHeader = GlobeSecure.Crypto.MessageHeader;
+using ChannelCreated = GlobeSecure.Server.Channels.ChannelCreated;
+using EpochStarted = GlobeSecure.Server.Channels.EpochStarted;
+using CertificateChain = GlobeSecure.Crypto.CertificateChain;
+
+namespace GlobeSecure.Server.Tests.Channels;
+
+/// <summary>A small PKI in memory: a root, a network administrator, and authorities whose administrators certify users' devices.</summary>
+internal sealed class Pki
+{
+    public static readonly DateTimeOffset At = new(2026, 11, 24, 12, 0, 0, TimeSpan.Zero);
+
+    private readonly SigningKeyPair _root = SigningKeyPair.Generate();
+    private readonly DeviceKeys _networkAdmin = DeviceKeys.Generate(Guid.CreateVersion7());
+    private readonly DeviceCertificate _networkAdminCertificate;
+
+    public Pki() => _networkAdminCertificate = Issue(_networkAdmin.Public, Guid.CreateVersion7(), Guid.CreateVersion7(), DeviceRole.NetworkAdministrator,
+        _root, null);
+
+    public TrustAnchors Anchors => new([_root.PublicKey]);
+
+    public PkiAuthority Authority(AuthorityKind kind = AuthorityKind.Police, AuthorityStatus status = AuthorityStatus.Active)
+    {
+        var id = Guid.CreateVersion7();
+        var admin = DeviceKeys.Generate(Guid.CreateVersion7());
+        var certificate = Issue(admin.Public, Guid.CreateVersion7(), id, DeviceRole.AuthorityAdministrator, _networkAdmin.Signing, _networkAdmin.DeviceId);
+        return new PkiAuthority(this, new AuthorityView(id, "Authority", kind, status), admin, certificate);
+    }
+
+    internal DeviceCertificate NetworkAdminCertificate => _networkAdminCertificate;
+
+    internal static DeviceCertificate Issue(PublicDeviceKeys subject, Guid userId, Guid authorityId, DeviceRole role, SigningKeyPair issuer, Guid? issuerDeviceId) =>
+        DeviceCertificate.Issue(Guid.CreateVersion7(), subject, userId, authorityId, role, At.AddDays(-1), At.AddDays(365), issuer, issuerDeviceId);
+}
+
+internal sealed record PkiAuthority(Pki Pki, AuthorityView View, DeviceKeys Admin, DeviceCertificate AdminCertificate)
+{
+    public PkiUser User(Role role = Role.Investigator)
+    {
+        var userId = Guid.CreateVersion7();
+        var device = DeviceKeys.Generate(Guid.CreateVersion7());
+        var certificate = Pki.Issue(device.Public, userId, View.AuthorityId, (DeviceRole)(int)role, Admin.Signing, Admin.DeviceId);
+        var verified = CertificateChain.Verify([certificate, AdminCertificate, Pki.NetworkAdminCertificate], Pki.Anchors, Pki.At);
+        return new PkiUser(new DirectoryUser(userId, View.AuthorityId, role, UserStatus.Active), device, verified);
+    }
+}
+
+internal sealed record PkiUser(DirectoryUser User, DeviceKeys Device, VerifiedDevice Verified)
+{
+    public Guid Id => User.UserId;
+
+    public Guid DeviceId => Device.DeviceId;
+}
+
+/// <summary>Given(events).When(command).Then(events or error): membership, epochs and message acceptance, no database.</summary>
+public sealed class ChannelDeciderTests
+{
+    private static readonly DateTimeOffset At = Pki.At;
+    private readonly Pki _pki = new();
+    private readonly Guid _channel = Guid.CreateVersion7();
+    private readonly PkiAuthority _police;
+    private readonly PkiAuthority _agency;
+    private readonly PkiUser _alice;
+    private readonly PkiUser _bob;
+    private readonly PkiUser _carol;
+
+    public ChannelDeciderTests()
+    {
+        _police = _pki.Authority();
+        _agency = _pki.Authority(AuthorityKind.AntiCorruptionAgency);
+        _alice = _police.User();
+        _bob = _police.User();
+        _carol = _agency.User();
+    }
+
+    private static ChannelState Given(params object[] events) => events.Aggregate(ChannelState.Initial, ChannelDecider.Evolve);
+
+    private EpochKeyDistribution Epoch(long epoch, PkiUser creator, params PkiUser[] recipients)
+    {
+        using var key = EpochKey.Generate(_channel, epoch);
+        return EpochKeyDistribution.Create(key, recipients.Select(r => (r.DeviceId, r.Device.Public.BoxKey)), At, creator.Id, creator.Device);
+    }
+
+    private static EpochProposal Proposal(EpochKeyDistribution distribution, PkiUser creator, params PkiUser[] users) =>
+        new("next_epoch", distribution, creator.Verified, users.ToDictionary(u => u.Id, u => (IReadOnlyList<Guid>)[u.DeviceId]));
+
+    private CreateChannel Create(EpochKeyDistribution? distribution = null, PkiUser? by = null) =>
+        new(_channel, (by ?? _alice).Id, (by ?? _alice).DeviceId, (by ?? _alice).User.Role, _police.View, [1, 2, 3], "H1",
+            [_alice.User, _bob.User], Proposal(distribution ?? Epoch(1, by ?? _alice, _alice, _bob), by ?? _alice, _alice, _bob), At);
+
+    private object[] Created()
+    {
+        var events = ChannelDecider.Decide(Create(), ChannelState.Initial);
+        return [.. events];
+    }
+
+    [Fact]
+    public void Create_ByInvestigator_RecordsTheAuthoritysInvestigatorsAndEpochOne()
+    {
+        var events = ChannelDecider.Decide(Create(), ChannelState.Initial);
+
+        var created = Assert.IsType<ChannelCreated>(events[0]);
+        Assert.Equal(new[] { _alice.Id, _bob.Id }.Order(), created.Members.Select(m => m.UserId).Order());
+        Assert.Equal(1, Assert.IsType<EpochStarted>(events[1]).Distribution.Epoch);
+    }
+
+    [Fact]
+    public void Create_SameRequestRetried_RecordsNothing()
+    {
+        var command = Create();
+        var state = Given([.. ChannelDecider.Decide(command, ChannelState.Initial)]);
+
+        Assert.Empty(ChannelDecider.Decide(command, state));
+    }
+
+    [Fact]
+    public void Create_IdTaken_ThrowsAlreadyExists()
+    {
+        Assert.Throws<AlreadyExistsException>(() => ChannelDecider.Decide(Create(), Given(Created())));
+    }
+
+    [Fact]
+    public void Create_EpochMissingAMemberDevice_ThrowsWrongStateNamingIt()
+    {
+        var error = Assert.Throws<WrongStateException>(() => ChannelDecider.Decide(Create(Epoch(1, _alice, _alice)), ChannelState.Initial));
+
+        Assert.Contains("1 missing", error.Message);
+        Assert.Contains(_bob.DeviceId.ToString(), error.Message);
+    }
+
+    [Fact]
+    public void Create_ByPartnerTool_ThrowsPermissionDenied()
+    {
+        var tool = _police.User(Role.PartnerTool);
+
+        Assert.Throws<PermissionDeniedException>(() => ChannelDecider.Decide(Create(Epoch(1, tool, _alice, _bob), tool), ChannelState.Initial));
+    }
+
+    [Fact]
+    public void Create_EpochNotOne_ThrowsWrongStateStaleEpoch()
+    {
+        var error = Assert.Throws<WrongStateException>(() => ChannelDecider.Decide(Create(Epoch(2, _alice, _alice, _bob)), ChannelState.Initial));
+
+        Assert.Contains("next epoch is 1", error.Message);
+    }
+
+    [Fact]
+    public void Add_ActiveAuthority_AddsOnlyItsActiveInvestigatorsAndStartsEpochTwo()
+    {
+        var observer = _agency.User(Role.Observer);
+        var tool = _agency.User(Role.PartnerTool);
+        var command = new AddMembers(_channel, _alice.Id, _alice.DeviceId, [_agency.View],
+            [new Candidate(_carol.User, _agency.View, false), new Candidate(observer.User, _agency.View, false), new Candidate(tool.User, _agency.View, false)],
+            Proposal(Epoch(2, _alice, _alice, _bob, _carol), _alice, _alice, _bob, _carol, observer, tool), At);
+
+        var events = ChannelDecider.Decide(command, Given(Created()));
+
+        Assert.Equal([_carol.Id], Assert.IsType<MembersAdded>(events[0]).Members.Select(m => m.UserId));
+        Assert.Equal(2, Assert.IsType<EpochStarted>(events[1]).Distribution.Epoch);
+    }
+
+    [Fact]
+    public void Add_NamedObserver_ThrowsPermissionDenied()
+    {
+        var observer = _agency.User(Role.Observer);
+        var command = new AddMembers(_channel, _alice.Id, _alice.DeviceId, [], [new Candidate(observer.User, _agency.View, true)],
+            Proposal(Epoch(2, _alice, _alice, _bob, observer), _alice, _alice, _bob, observer), At);
+
+        Assert.Throws<PermissionDeniedException>(() => ChannelDecider.Decide(command, Given(Created())));
+    }
+
+    [Fact]
+    public void Add_ObserverOrganisation_ThrowsPermissionDenied()
+    {
+        var observers = _pki.Authority(AuthorityKind.ObserverOrganisation);
+        var command = new AddMembers(_channel, _alice.Id, _alice.DeviceId, [observers.View], [],
+            Proposal(Epoch(2, _alice, _alice, _bob), _alice, _alice, _bob), At);
+
+        Assert.Throws<PermissionDeniedException>(() => ChannelDecider.Decide(command, Given(Created())));
+    }
+
+    [Fact]
+    public void Add_SuspendedAuthority_ThrowsWrongState()
+    {
+        var suspended = _agency with { View = _agency.View with { Status = AuthorityStatus.Suspended } };
+        var command = new AddMembers(_channel, _alice.Id, _alice.DeviceId, [suspended.View], [new Candidate(_carol.User, suspended.View, false)],
+            Proposal(Epoch(2, _alice, _alice, _bob, _carol), _alice, _alice, _bob, _carol), At);
+
+        Assert.Throws<WrongStateException>(() => ChannelDecider.Decide(command, Given(Created())));
+    }
+
+    [Fact]
+    public void Add_ByNonMember_ThrowsPermissionDenied()
+    {
+        var command = new AddMembers(_channel, _carol.Id, _carol.DeviceId, [], [new Candidate(_carol.User, _agency.View, true)],
+            Proposal(Epoch(2, _carol, _alice, _bob, _carol), _carol, _alice, _bob, _carol), At);
+
+        Assert.Throws<PermissionDeniedException>(() => ChannelDecider.Decide(command, Given(Created())));
+    }
+
+    [Fact]
+    public void Remove_Member_StartsAnEpochWithoutTheirDevices()
+    {
+        var command = new RemoveMembers(_channel, _alice.Id, _alice.DeviceId, [], [_bob.Id], Proposal(Epoch(2, _alice, _alice), _alice, _alice, _bob), At);
+
+        var events = ChannelDecider.Decide(command, Given(Created()));
+
+        Assert.Equal([_bob.Id], Assert.IsType<MembersRemoved>(events[0]).UserIds);
+        Assert.Equal([_alice.DeviceId], Assert.IsType<EpochStarted>(events[1]).Distribution.Recipients.Select(r => r.DeviceId));
+    }
+
+    [Fact]
+    public void Remove_EpochStillSealedToTheRemovedMember_ThrowsWrongState()
+    {
+        var command = new RemoveMembers(_channel, _alice.Id, _alice.DeviceId, [], [_bob.Id],
+            Proposal(Epoch(2, _alice, _alice, _bob), _alice, _alice, _bob), At);
+
+        var error = Assert.Throws<WrongStateException>(() => ChannelDecider.Decide(command, Given(Created())));
+
+        Assert.Contains("1 not allowed", error.Message);
+    }
+
+    [Fact]
+    public void Remove_Everyone_ThrowsWrongState()
+    {
+        var command = new RemoveMembers(_channel, _alice.Id, _alice.DeviceId, [_police.View.AuthorityId], [],
+            Proposal(Epoch(2, _alice, _alice), _alice, _alice, _bob), At);
+
+        Assert.Throws<WrongStateException>(() => ChannelDecider.Decide(command, Given(Created())));
+    }
+
+    [Fact]
+    public void Rotate_SignedByAnotherMembersDevice_ThrowsPermissionDenied()
+    {
+        var command = new RotateEpoch(_channel, _alice.Id, _alice.DeviceId, Proposal(Epoch(2, _bob, _alice, _bob), _alice, _alice, _bob), At);
+
+        Assert.Throws<PermissionDeniedException>(() => ChannelDecider.Decide(command, Given(Created())));
+    }
+
+    [Fact]
+    public void Rotate_TamperedSignature_ThrowsValidationSignatureDoesNotVerify()
+    {
+        var distribution = Epoch(2, _alice, _alice, _bob);
+        distribution.Signature[0] ^= 1;
+        var command = new RotateEpoch(_channel, _alice.Id, _alice.DeviceId, Proposal(distribution, _alice, _alice, _bob), At);
+
+        var error = Assert.Throws<ValidationException>(() => ChannelDecider.Decide(command, Given(Created())));
+
+        Assert.Equal("next_epoch.signature", error.Violations[0].Field);
+    }
+
+    [Fact]
+    public void Rotate_SkippingAnEpoch_ThrowsWrongStateStaleEpoch()
+    {
+        var command = new RotateEpoch(_channel, _alice.Id, _alice.DeviceId, Proposal(Epoch(3, _alice, _alice, _bob), _alice, _alice, _bob), At);
+
+        Assert.Throws<WrongStateException>(() => ChannelDecider.Decide(command, Given(Created())));
+    }
+
+    private MessageEnvelope Message(PkiUser sender, long epoch = 1, Guid? id = null, string text = "hello")
+    {
+        using var key = EpochKey.Generate(_channel, epoch);
+        var header = new MessageHeader(_channel, id ?? Guid.CreateVersion7(), sender.Id, sender.DeviceId, epoch, At, "text/plain", "H1", "4x4:B2", []);
+        return MessageEnvelope.Seal(header, Encoding.UTF8.GetBytes(text), key, sender.Device);
+    }
+
+    private static SendMessage Send(MessageEnvelope envelope, PkiUser caller) => new(envelope, caller.Id, caller.DeviceId, caller.Verified, At);
+
+    [Fact]
+    public void Send_CurrentMemberCurrentEpoch_AcceptsTheMessage()
+    {
+        var envelope = Message(_alice);
+
+        var events = MessageDecider.Decide(Send(envelope, _alice), Given(Created()), MessageState.Initial);
+
+        var accepted = Assert.IsType<MessageAccepted>(Assert.Single(events));
+        Assert.Equal(envelope.Digest(), accepted.Digest);
+    }
+
+    [Fact]
+    public void Send_SameEnvelopeAgain_RecordsNothing()
+    {
+        var envelope = Message(_alice);
+        var stored = MessageDecider.Decide(Send(envelope, _alice), Given(Created()), MessageState.Initial).Aggregate(MessageState.Initial, MessageDecider.Evolve);
+
+        Assert.Empty(MessageDecider.Decide(Send(envelope, _alice), Given(Created()), stored));
+    }
+
+    [Fact]
+    public void Send_DifferentEnvelopeSameId_ThrowsAlreadyExists()
+    {
+        var id = Guid.CreateVersion7();
+        var stored = MessageDecider.Decide(Send(Message(_alice, id: id), _alice), Given(Created()), MessageState.Initial)
+            .Aggregate(MessageState.Initial, MessageDecider.Evolve);
+
+        Assert.Throws<AlreadyExistsException>(() => MessageDecider.Decide(Send(Message(_alice, id: id, text: "other"), _alice), Given(Created()), stored));
+    }
+
+    [Fact]
+    public void Send_NonMember_ThrowsPermissionDeniedNotAMember()
+    {
+        var error = Assert.Throws<PermissionDeniedException>(() => MessageDecider.Decide(Send(Message(_carol), _carol), Given(Created()), MessageState.Initial));
+
+        Assert.Contains("not a member", error.Message);
+    }
+
+    [Fact]
+    public void Send_RemovedMember_ThrowsPermissionDeniedNotAMember()
+    {
+        var removal = ChannelDecider.Decide(new RemoveMembers(_channel, _alice.Id, _alice.DeviceId, [], [_bob.Id],
+            Proposal(Epoch(2, _alice, _alice), _alice, _alice, _bob), At), Given(Created()));
+
+        Assert.Throws<PermissionDeniedException>(() =>
+            MessageDecider.Decide(Send(Message(_bob, epoch: 2), _bob), Given([.. Created(), .. removal]), MessageState.Initial));
+    }
+
+    [Fact]
+    public void Send_StaleEpoch_ThrowsWrongStateNamingTheCurrentEpoch()
+    {
+        var rotation = ChannelDecider.Decide(new RotateEpoch(_channel, _alice.Id, _alice.DeviceId, Proposal(Epoch(2, _alice, _alice, _bob), _alice, _alice, _bob), At),
+            Given(Created()));
+
+        var error = Assert.Throws<WrongStateException>(() =>
+            MessageDecider.Decide(Send(Message(_bob, epoch: 1), _bob), Given([.. Created(), .. rotation]), MessageState.Initial));
+
+        Assert.Contains("current is 2", error.Message);
+    }
+
+    [Fact]
+    public void Send_TamperedCiphertext_ThrowsValidationSignatureDoesNotVerify()
+    {
+        var envelope = Message(_alice);
+        envelope.Ciphertext[0] ^= 1;
+
+        var error = Assert.Throws<ValidationException>(() => MessageDecider.Decide(Send(envelope, _alice), Given(Created()), MessageState.Initial));
+
+        Assert.Equal("envelope.signature", error.Violations[0].Field);
+    }
+
+    [Fact]
+    public void Send_HeaderNamesAnotherSender_ThrowsPermissionDenied()
+    {
+        Assert.Throws<PermissionDeniedException>(() => MessageDecider.Decide(Send(Message(_alice), _bob), Given(Created()), MessageState.Initial));
+    }
+
+    [Fact]
+    public void Send_SenderChainDoesNotVerify_ThrowsPermissionDenied()
+    {
+        var send = Send(Message(_alice), _alice) with { Sender = null };
+
+        Assert.Throws<PermissionDeniedException>(() => MessageDecider.Decide(send, Given(Created()), MessageState.Initial));
+    }
+}
+
+/// <summary>Handling codes and grades: the signed policy fields of a header.</summary>
+public sealed class HandlingPolicyTests
+{
+    [Theory]
+    [InlineData("H0", 0)]
+    [InlineData("H1", 1)]
+    [InlineData("H2", 2)]
+    [InlineData("H3:only for the named case", 3)]
+    public void Level_ValidCode_IsItsRestriction(string code, int level)
+    {
+        Assert.Equal(level, HandlingPolicy.Level(code, out _));
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("H4")]
+    [InlineData("h1")]
+    [InlineData("H3")]
+    [InlineData("H3:   ")]
+    public void Level_InvalidCode_IsNullWithAProblem(string code)
+    {
+        Assert.Null(HandlingPolicy.Level(code, out var problem));
+        Assert.NotNull(problem);
+    }
+
+    [Theory]
+    [InlineData("H1", "H1", true)]
+    [InlineData("H1", "H2", true)]
+    [InlineData("H2", "H1", false)]
+    [InlineData("H3:a", "H2", false)]
+    [InlineData("H3:a", "H3:b", false)]
+    [InlineData("H3:a", "H3:a", true)]
+    public void KeepsOrTightens_ReplyCode_OnlyKeepsOrTightens(string parent, string reply, bool allowed)
+    {
+        Assert.Equal(allowed, HandlingPolicy.KeepsOrTightens(parent, reply));
+    }
+
+    [Theory]
+    [InlineData("", true)]
+    [InlineData("4x4:A1", true)]
+    [InlineData("4x4:X4", true)]
+    [InlineData("4x4:D1", false)]
+    [InlineData("4x4:A5", false)]
+    [InlineData("B2", false)]
+    [InlineData("5x5:A1", false)]
+    public void Check_Grade_AcceptsOnlyValidGradesOfKnownSchemes(string grade, bool valid)
+    {
+        Assert.Equal(valid, Grading.Check(grade) is null);
+    }
+}
