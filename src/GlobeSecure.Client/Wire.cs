@@ -145,12 +145,87 @@ public static class Wire
         };
     }
 
+    /// <summary>An epoch-key distribution as sent on the wire.</summary>
+    public static V1.EpochKeyDistribution ToProto(this EpochKeyDistribution distribution)
+    {
+        ArgumentNullException.ThrowIfNull(distribution);
+        var proto = new V1.EpochKeyDistribution
+        {
+            ChannelId = distribution.ChannelId.ToString(),
+            Epoch = distribution.Epoch,
+            CreatedAt = Timestamp.FromDateTimeOffset(distribution.CreatedAt),
+            CreatorUserId = distribution.CreatorUserId.ToString(),
+            CreatorDeviceId = distribution.CreatorDeviceId.ToString(),
+            KeyCommitment = ByteString.CopyFrom(distribution.KeyCommitment),
+            Signature = ByteString.CopyFrom(distribution.Signature),
+        };
+        proto.Recipients.AddRange(distribution.Recipients.Select(r =>
+            new V1.SealedEpochKey { DeviceId = r.RecipientDeviceId.ToString(), SealedKey = ByteString.CopyFrom(r.SealedKey) }));
+        return proto;
+    }
+
+    /// <summary>An epoch-key distribution from the wire; verify it (<see cref="EpochKeyDistribution.Open"/>) before use.</summary>
+    public static EpochKeyDistribution FromProto(V1.EpochKeyDistribution distribution)
+    {
+        ArgumentNullException.ThrowIfNull(distribution);
+        return new EpochKeyDistribution(
+            ParseId(distribution.ChannelId, "channel id"),
+            distribution.Epoch,
+            ToTime(distribution.CreatedAt, "created at"),
+            ParseId(distribution.CreatorUserId, "creator user id"),
+            ParseId(distribution.CreatorDeviceId, "creator device id"),
+            distribution.KeyCommitment.ToByteArray(),
+            [.. distribution.Recipients.Select(r => new SealedEpochKey(ParseId(r.DeviceId, "recipient device id"), r.SealedKey.ToByteArray()))],
+            distribution.Signature.ToByteArray());
+    }
+
+    /// <summary>A message envelope as sent on the wire.</summary>
+    public static V1.MessageEnvelope ToProto(this MessageEnvelope envelope)
+    {
+        ArgumentNullException.ThrowIfNull(envelope);
+        var h = envelope.Header;
+        var header = new V1.MessageHeader
+        {
+            ChannelId = h.ChannelId.ToString(),
+            MessageId = h.MessageId.ToString(),
+            SenderUserId = h.SenderUserId.ToString(),
+            SenderDeviceId = h.SenderDeviceId.ToString(),
+            Epoch = h.Epoch,
+            SentAt = Timestamp.FromDateTimeOffset(h.SentAt),
+            ContentType = h.ContentType,
+            HandlingCode = h.HandlingCode,
+            EvaluationGrade = h.EvaluationGrade,
+        };
+        header.DocumentIds.AddRange(h.DocumentIds.Select(d => d.ToString()));
+        return new V1.MessageEnvelope
+        {
+            Header = header,
+            Nonce = ByteString.CopyFrom(envelope.Nonce),
+            Ciphertext = ByteString.CopyFrom(envelope.Ciphertext),
+            Signature = ByteString.CopyFrom(envelope.Signature),
+        };
+    }
+
+    /// <summary>A message envelope from the wire; its signature is checked when it is opened.</summary>
+    public static MessageEnvelope FromProto(V1.MessageEnvelope envelope)
+    {
+        ArgumentNullException.ThrowIfNull(envelope);
+        var h = envelope.Header ?? throw new MalformedInputException("The message has no header.");
+        return new MessageEnvelope(
+            new MessageHeader(ParseId(h.ChannelId, "channel id"), ParseId(h.MessageId, "message id"), ParseId(h.SenderUserId, "sender user id"),
+                ParseId(h.SenderDeviceId, "sender device id"), h.Epoch, ToTime(h.SentAt, "sent at"), h.ContentType, h.HandlingCode,
+                h.EvaluationGrade, [.. h.DocumentIds.Select(d => ParseId(d, "document id"))]),
+            envelope.Nonce.ToByteArray(),
+            envelope.Ciphertext.ToByteArray(),
+            envelope.Signature.ToByteArray());
+    }
+
     /// <summary>A UUID from the wire; throws <see cref="MalformedInputException"/> naming <paramref name="what"/> otherwise.</summary>
     public static Guid ParseId(string text, string what) =>
         Guid.TryParse(text, out var id) ? id : throw new MalformedInputException($"The {what} '{Truncate(text)}' is not a UUID.");
 
     private static DateTimeOffset ToTime(Timestamp? timestamp, string what) =>
-        timestamp is null ? throw new MalformedInputException($"The certificate's {what} time is missing.") : timestamp.ToDateTimeOffset();
+        timestamp is null ? throw new MalformedInputException($"The {what} time is missing.") : timestamp.ToDateTimeOffset();
 
     private static string Truncate(string text) => text.Length <= 40 ? text : text[..40] + "…";
 }

@@ -78,11 +78,10 @@ internal sealed class ChannelProjection : IInlineProjection
                         """, cancellationToken, e.ChannelId, e.UserIds.ToArray(), p);
                     break;
                 case EpochStarted e:
-                    await ExecuteAsync(context, $"""
-                        insert into {s}.channel_epochs (channel_id, epoch, distribution, recipients) values ($1, $2, $3, $4);
-                        update {s}.channels set current_epoch = $2 where channel_id = $1;
-                        """, cancellationToken, e.ChannelId, e.Distribution.Epoch, Json(e.Distribution),
-                        e.Distribution.Recipients.Select(r => r.DeviceId).ToArray());
+                    await ExecuteAsync(context, $"insert into {s}.channel_epochs (channel_id, epoch, distribution, recipients) values ($1, $2, $3, $4)",
+                        cancellationToken, e.ChannelId, e.Distribution.Epoch, Json(e.Distribution), e.Distribution.Recipients.Select(r => r.DeviceId).ToArray());
+                    await ExecuteAsync(context, $"update {s}.channels set current_epoch = $2 where channel_id = $1", cancellationToken,
+                        e.ChannelId, e.Distribution.Epoch);
                     break;
                 case MessageAccepted e:
                     await ExecuteAsync(context, $"""

@@ -1,0 +1,228 @@
+using GlobeSecure.Client;
+using GlobeSecure.Contracts.V1;
+using GlobeSecure.Crypto;
+using GlobeSecure.Server.Tests.Identity;
+using Grpc.Core;
+
+namespace GlobeSecure.Server.Tests.Channels;
+
+/// <summary>Case channels end to end: real gRPC, real PostgreSQL, real keys on the "devices".</summary>
+public sealed class ChannelFlowTests(ChannelFixture server) : IClassFixture<ChannelFixture>, IDisposable
+{
+    private readonly NetworkDriver _driver = new(server);
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private async Task<(ChannelWorld World, ChannelDriver Channels)> WorldAsync()
+    {
+        var world = await server.WorldAsync(_driver);
+        return (world, new ChannelDriver(_driver, world.Network));
+    }
+
+    /// <summary>Alice's channel with Carol's whole authority added: members Alice, Bob and Carol, epoch 2.</summary>
+    private static async Task<Channel> SharedChannelAsync(ChannelWorld w, ChannelDriver channels)
+    {
+        var channel = await channels.CreateAsync(w.Alice, w.Alice, w.Bob);
+        return await channels.AddAuthorityAsync(w.Alice, channel, w.Carol.AuthorityId, w.Alice, w.Bob, w.Carol);
+    }
+
+    [Fact]
+    public async Task Messages_TwoAuthoritiesInvestigators_ExchangeBothWaysEndToEnd()
+    {
+        var (w, channels) = await WorldAsync();
+        var channel = await SharedChannelAsync(w, channels);
+        var channelId = Guid.Parse(channel.ChannelId);
+
+        var fromAlice = await channels.SendTextAsync(w.Alice, channelId, "Suspect account at bank X");
+        var fromCarol = await channels.SendTextAsync(w.Carol, channelId, "Same account seen in our case");
+
+        Assert.Equal(2, channel.CurrentEpoch);
+        Assert.Equal([w.Commission().ToString(), w.Carol.AuthorityId.ToString()], channel.AuthorityIds.Order());
+        Assert.False(channel.RotationRequired);
+        Assert.Equal("Suspect account at bank X", await channels.ReadAsync(w.Carol, fromAlice));
+        Assert.Equal("Same account seen in our case", await channels.ReadAsync(w.Alice, fromCarol));
+        Assert.Equal([fromCarol.Position, fromAlice.Position], (await channels.HistoryAsync(w.Bob, channelId)).Select(m => m.Position));
+    }
+
+    [Fact]
+    public async Task RemoveMember_NewEpoch_RemovedMemberGetsNoKeyAndCannotReadWhileOthersCan()
+    {
+        var (w, channels) = await WorldAsync();
+        var channel = await SharedChannelAsync(w, channels);
+        var channelId = Guid.Parse(channel.ChannelId);
+        using var carolsOldKey = await channels.OpenEpochKeyAsync(w.Carol, channelId, 2);
+
+        channel = await channels.RemoveUserAsync(w.Alice, channel, w.Carol, w.Alice, w.Bob);
+        var after = await channels.SendTextAsync(w.Alice, channelId, "After Carol left");
+
+        Assert.Equal(3, channel.CurrentEpoch);
+        Assert.DoesNotContain(channel.Members, m => m.UserId == w.Carol.UserId.ToString());
+        Assert.Equal("After Carol left", await channels.ReadAsync(w.Bob, after));
+        foreach (var epoch in new long[] { 3, 2, 1 })
+        {
+            var refused = await Assert.ThrowsAsync<RpcException>(() => channels.OpenEpochKeyAsync(w.Carol, channelId, epoch));
+            Assert.Equal(StatusCode.PermissionDenied, refused.StatusCode);
+        }
+
+        var history = await Assert.ThrowsAsync<RpcException>(() => channels.HistoryAsync(w.Carol, channelId));
+        Assert.Equal(StatusCode.PermissionDenied, history.StatusCode);
+        var envelope = Wire.FromProto(after.Envelope);
+        var alice = (await channels.DevicesAsync(w.Carol, w.Alice.UserId)).Single();
+        Assert.Throws<WrongEpochException>(() => envelope.Open(alice, carolsOldKey));
+    }
+
+    [Fact]
+    public async Task SendMessage_EachRefusal_HasItsOwnErrorAndStoresNothing()
+    {
+        var (w, channels) = await WorldAsync();
+        var channel = await channels.CreateAsync(w.Alice, w.Alice, w.Bob);
+        var channelId = Guid.Parse(channel.ChannelId);
+        using var epoch1 = await channels.OpenEpochKeyAsync(w.Alice, channelId, 1);
+        var dave = await ChannelFixture.InvestigatorAsync(_driver, w.CommissionAdmin, "Dave");
+
+        var tampered = channels.Seal(w.Alice, epoch1, "tampered");
+        tampered.Ciphertext[0] ^= 1;
+        var badSignature = await Assert.ThrowsAsync<RpcException>(() => channels.SendAsync(w.Alice, tampered));
+
+        var nonMember = await Assert.ThrowsAsync<RpcException>(() => channels.SendAsync(w.Carol, channels.Seal(w.Carol, epoch1, "intruder")));
+
+        channel = await channels.Channels.RotateEpochAsync(new RotateEpochRequest
+        {
+            ChannelId = channel.ChannelId,
+            NextEpoch = Wire.ToProto(await channels.DistributionAsync(w.Alice, channelId, 2, w.Alice, w.Bob)),
+        }, w.Alice.Headers, cancellationToken: Ct);
+        var stale = await Assert.ThrowsAsync<RpcException>(() => channels.SendAsync(w.Bob, channels.Seal(w.Bob, epoch1, "old key")));
+
+        await _driver.RevokeDeviceAsync(w.CommissionAdmin, dave.Certificate);
+        using var epoch2 = await channels.OpenEpochKeyAsync(w.Alice, channelId, 2);
+        var revoked = await Assert.ThrowsAsync<RpcException>(() => channels.SendAsync(dave, channels.Seal(dave, epoch2, "from a lost laptop")));
+
+        Assert.Equal((StatusCode.InvalidArgument, true), (badSignature.StatusCode, badSignature.Status.Detail.Contains("signature does not verify")));
+        Assert.Equal((StatusCode.PermissionDenied, true), (nonMember.StatusCode, nonMember.Status.Detail.Contains("not a member")));
+        Assert.Equal((StatusCode.FailedPrecondition, true), (stale.StatusCode, stale.Status.Detail.Contains("current is 2")));
+        Assert.Equal(StatusCode.Unauthenticated, revoked.StatusCode);
+        Assert.Empty(await channels.HistoryAsync(w.Alice, channelId));
+    }
+
+    [Fact]
+    public async Task SendMessage_SameEnvelopeTwice_IsStoredOnceAndDifferentContentUnderItsIdIsRefused()
+    {
+        var (w, channels) = await WorldAsync();
+        var channel = await channels.CreateAsync(w.Alice, w.Alice, w.Bob);
+        using var key = await channels.OpenEpochKeyAsync(w.Alice, Guid.Parse(channel.ChannelId), 1);
+        var id = Guid.CreateVersion7();
+        var envelope = channels.Seal(w.Alice, key, "once", id);
+
+        var first = await channels.SendAsync(w.Alice, envelope);
+        var again = await channels.SendAsync(w.Alice, envelope);
+        var conflict = await Assert.ThrowsAsync<RpcException>(() => channels.SendAsync(w.Alice, channels.Seal(w.Alice, key, "twice", id)));
+
+        Assert.Equal(first.Position, again.Position);
+        Assert.Equal(StatusCode.AlreadyExists, conflict.StatusCode);
+        Assert.Single(await channels.HistoryAsync(w.Alice, Guid.Parse(channel.ChannelId)));
+    }
+
+    [Fact]
+    public async Task AddMembers_EpochNotSealedToEveryNewMemberDevice_IsRefusedAndChangesNothing()
+    {
+        var (w, channels) = await WorldAsync();
+        var channel = await channels.CreateAsync(w.Alice, w.Alice, w.Bob);
+        var request = new AddMembersRequest
+        {
+            ChannelId = channel.ChannelId,
+            NextEpoch = Wire.ToProto(await channels.DistributionAsync(w.Alice, Guid.Parse(channel.ChannelId), 2, w.Alice, w.Bob)),
+        };
+        request.AuthorityIds.Add(w.Carol.AuthorityId.ToString());
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => channels.Channels.AddMembersAsync(request, w.Alice.Headers, cancellationToken: Ct).ResponseAsync);
+        var unchanged = await channels.Channels.GetChannelAsync(new GetChannelRequest { ChannelId = channel.ChannelId }, w.Alice.Headers, cancellationToken: Ct);
+
+        Assert.Equal(StatusCode.FailedPrecondition, error.StatusCode);
+        Assert.Equal(1, unchanged.CurrentEpoch);
+        Assert.Equal(channel.Members.Count, unchanged.Members.Count);
+    }
+
+    [Fact]
+    public async Task Subscribe_MessageSentAfterSubscribing_IsDeliveredLive()
+    {
+        var (w, channels) = await WorldAsync();
+        var channel = await channels.CreateAsync(w.Alice, w.Alice, w.Bob);
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        cancel.CancelAfter(TimeSpan.FromSeconds(30));
+        using var call = channels.Channels.Subscribe(new SubscribeRequest(), w.Bob.Headers, cancellationToken: cancel.Token);
+
+        var sent = await channels.SendTextAsync(w.Alice, Guid.Parse(channel.ChannelId), "live");
+        ChannelEvent? received = null;
+        while (await call.ResponseStream.MoveNext(cancel.Token))
+        {
+            if (call.ResponseStream.Current.Message?.Position == sent.Position)
+            {
+                received = call.ResponseStream.Current;
+                break;
+            }
+        }
+
+        Assert.NotNull(received);
+        Assert.Equal("live", await channels.ReadAsync(w.Bob, received.Message));
+    }
+
+    [Fact]
+    public async Task Subscribe_ResumedFromLastPosition_MissesNothingAndRepeatsNothing()
+    {
+        var (w, channels) = await WorldAsync();
+        var channel = await channels.CreateAsync(w.Alice, w.Alice, w.Bob);
+        var channelId = Guid.Parse(channel.ChannelId);
+        var first = await channels.SendTextAsync(w.Alice, channelId, "one");
+        var firstEvents = await ReadUntilAsync(channels, w.Bob, 0, first.Position);
+
+        var second = await channels.SendTextAsync(w.Alice, channelId, "two");
+        var third = await channels.SendTextAsync(w.Alice, channelId, "three");
+        var resumed = await ReadUntilAsync(channels, w.Bob, firstEvents[^1].Position, third.Position);
+
+        Assert.Equal([second.Position, third.Position], resumed.Where(e => e.ChannelId == channel.ChannelId && e.Message is not null).Select(e => e.Message.Position));
+        Assert.All(resumed, e => Assert.True(e.Position > first.Position));
+        Assert.Equal(resumed.Count, resumed.Select(e => e.Position).Distinct().Count());
+        Assert.DoesNotContain(firstEvents.Concat(resumed), e => e.ChannelId != "" && e.Created is null && e.MembersChanged is null && e.EpochStarted is null && e.Message is null);
+    }
+
+    [Fact]
+    public async Task Subscribe_ChannelOfOthers_IsNotDelivered()
+    {
+        var (w, channels) = await WorldAsync();
+        var theirs = await channels.CreateAsync(w.Alice, w.Alice, w.Bob);
+        var mine = await channels.CreateAsync(w.Carol, w.Carol);
+        await channels.SendTextAsync(w.Alice, Guid.Parse(theirs.ChannelId), "not for Carol");
+        var marker = await channels.SendTextAsync(w.Carol, Guid.Parse(mine.ChannelId), "for Carol");
+
+        var events = await ReadUntilAsync(channels, w.Carol, 0, marker.Position);
+
+        Assert.DoesNotContain(events, e => e.ChannelId == theirs.ChannelId);
+        Assert.Contains(events, e => e.Message?.Position == marker.Position);
+    }
+
+    /// <summary>Subscribes after <paramref name="after"/> and collects events until one at <paramref name="until"/>, then disconnects.</summary>
+    private static async Task<List<ChannelEvent>> ReadUntilAsync(ChannelDriver channels, Member member, long after, long until)
+    {
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        cancel.CancelAfter(TimeSpan.FromSeconds(30));
+        using var call = channels.Channels.Subscribe(new SubscribeRequest { AfterPosition = after }, member.Headers, cancellationToken: cancel.Token);
+        var events = new List<ChannelEvent>();
+        while (await call.ResponseStream.MoveNext(cancel.Token))
+        {
+            events.Add(call.ResponseStream.Current);
+            if (call.ResponseStream.Current.Position >= until)
+            {
+                break;
+            }
+        }
+
+        return events;
+    }
+
+    public void Dispose() => _driver.Dispose();
+}
+
+internal static class ChannelWorldExtensions
+{
+    public static Guid Commission(this ChannelWorld world) => world.Alice.AuthorityId;
+}
