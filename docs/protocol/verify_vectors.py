@@ -343,6 +343,7 @@ class Vectors:
              .text(b.text("handling_code")).text(b.text("evaluation_grade")).int64(len(documents)))
         for document in documents:
             w.id(uuid_bytes(document))
+        w.int64(b.int("spontaneous")).id(b.id("reply_to") if b.raw("reply_to") != "none" else bytes(16))
         header = w.bytes()
         nonce, key, plaintext = b.hex("nonce"), b.hex("key"), b.hex("plaintext")
         ciphertext = xchacha20poly1305_encrypt(key, nonce, plaintext, header)

@@ -4,7 +4,8 @@ namespace GlobeSecure.Crypto;
 /// The clear header of a message: what the server needs to route, enforce policy and audit.
 /// Its canonical bytes (<c>globe/v1/message-header</c> then format version, channel id, message
 /// id, sender user id, sender device id, epoch, sent at, content type, handling code, evaluation
-/// grade, document count, each document id) are the body's associated data.
+/// grade, document count, each document id, spontaneous (1 or 0), reply-to message id (the nil
+/// UUID when not a reply)) are the body's associated data.
 /// </summary>
 public sealed record MessageHeader(
     Guid ChannelId,
@@ -16,7 +17,9 @@ public sealed record MessageHeader(
     string ContentType,
     string HandlingCode,
     string EvaluationGrade,
-    IReadOnlyList<Guid> DocumentIds)
+    IReadOnlyList<Guid> DocumentIds,
+    bool Spontaneous = false,
+    Guid ReplyToMessageId = default)
 {
     /// <summary>Context string of message headers.</summary>
     public const string Context = "globe/v1/message-header";
@@ -44,7 +47,7 @@ public sealed record MessageHeader(
             writer.Guid(id);
         }
 
-        return writer.ToArray();
+        return writer.Int64(Spontaneous ? 1 : 0).Guid(ReplyToMessageId).ToArray();
     }
 
     /// <inheritdoc />

@@ -74,7 +74,7 @@ public sealed class MessageEnvelopeTests
     public static TheoryData<string> SignedHeaderFields =>
     [
         "channel-id", "message-id", "epoch", "sent-at", "content-type", "handling-code", "evaluation-grade",
-        "document-added", "document-removed", "documents-reordered", "document-changed", "text-shifted",
+        "document-added", "document-removed", "documents-reordered", "document-changed", "text-shifted", "spontaneous", "reply-to",
     ];
 
     private static MessageHeader Change(MessageHeader h, string field) => field switch
@@ -91,6 +91,8 @@ public sealed class MessageEnvelopeTests
         "documents-reordered" => h with { DocumentIds = [.. h.DocumentIds.Reverse()] },
         "document-changed" => h with { DocumentIds = [Guid.NewGuid(), .. h.DocumentIds.Skip(1)] },
         "text-shifted" => h with { HandlingCode = "H", EvaluationGrade = "2B2" },
+        "spontaneous" => h with { Spontaneous = !h.Spontaneous },
+        "reply-to" => h with { ReplyToMessageId = Guid.NewGuid() },
         _ => throw new ArgumentOutOfRangeException(nameof(field)),
     };
 

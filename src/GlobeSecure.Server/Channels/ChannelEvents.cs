@@ -24,15 +24,17 @@ internal sealed record DistributionData(Guid ChannelId, long Epoch, DateTimeOffs
 
 /// <summary>A <see cref="MessageEnvelope"/> as stored.</summary>
 internal sealed record EnvelopeData(Guid ChannelId, Guid MessageId, Guid SenderUserId, Guid SenderDeviceId, long Epoch, DateTimeOffset SentAt,
-    string ContentType, string HandlingCode, string EvaluationGrade, IReadOnlyList<Guid> DocumentIds, byte[] Nonce, byte[] Ciphertext, byte[] Signature)
+    string ContentType, string HandlingCode, string EvaluationGrade, IReadOnlyList<Guid> DocumentIds, bool Spontaneous, Guid ReplyToMessageId,
+    byte[] Nonce, byte[] Ciphertext, byte[] Signature)
 {
     public MessageEnvelope ToCrypto() => new(
-        new MessageHeader(ChannelId, MessageId, SenderUserId, SenderDeviceId, Epoch, SentAt, ContentType, HandlingCode, EvaluationGrade, DocumentIds),
+        new MessageHeader(ChannelId, MessageId, SenderUserId, SenderDeviceId, Epoch, SentAt, ContentType, HandlingCode, EvaluationGrade, DocumentIds,
+            Spontaneous, ReplyToMessageId),
         Nonce, Ciphertext, Signature);
 
     public static EnvelopeData From(MessageEnvelope e) => new(e.Header.ChannelId, e.Header.MessageId, e.Header.SenderUserId, e.Header.SenderDeviceId,
-        e.Header.Epoch, e.Header.SentAt, e.Header.ContentType, e.Header.HandlingCode, e.Header.EvaluationGrade, e.Header.DocumentIds, e.Nonce,
-        e.Ciphertext, e.Signature);
+        e.Header.Epoch, e.Header.SentAt, e.Header.ContentType, e.Header.HandlingCode, e.Header.EvaluationGrade, e.Header.DocumentIds,
+        e.Header.Spontaneous, e.Header.ReplyToMessageId, e.Nonce, e.Ciphertext, e.Signature);
 }
 
 /// <summary>A channel was created with its first members (every investigator of the creator's authority).</summary>

@@ -180,7 +180,10 @@ internal sealed class ChannelService(
         var header = envelope.Header;
         var channel = await store.AggregateStreamAsync(ChannelDecider.StreamId(header.ChannelId), ChannelState.Initial, ChannelDecider.Evolve, ct);
         var sender = await directory.VerifiedDeviceAsync(caller.DeviceId, ct);
-        var send = new SendMessage(envelope, caller.UserId, caller.DeviceId, sender, clock.GetUtcNow());
+        var parent = header.ReplyToMessageId == Guid.Empty
+            ? null
+            : (await store.AggregateStreamAsync(MessageDecider.StreamId(header.ReplyToMessageId), MessageState.Initial, MessageDecider.Evolve, ct)).State.Accepted;
+        var send = new SendMessage(envelope, caller.UserId, caller.DeviceId, sender, parent, clock.GetUtcNow());
         await store.DecideAsync(MessageDecider.StreamId(header.MessageId), MessageState.Initial, MessageDecider.Evolve,
             s => MessageDecider.Decide(send, channel.State, s), access.Allowed(context, header.MessageId.ToString()), cancellationToken: ct);
         var stored = await read.MessageAsync(header.MessageId, ct) ?? throw new InvalidOperationException("An accepted message is not in the read model.");

@@ -95,7 +95,8 @@ internal static class ChannelWire
         var header = new MessageHeader(v.Id($"{hf}.channel_id", h.ChannelId), v.Id($"{hf}.message_id", h.MessageId),
             v.Id($"{hf}.sender_user_id", h.SenderUserId), v.Id($"{hf}.sender_device_id", h.SenderDeviceId), h.Epoch,
             v.Time($"{hf}.sent_at", h.SentAt), contentType, h.HandlingCode, h.EvaluationGrade,
-            [.. h.DocumentIds.Take(MaxDocuments).Select((d, i) => v.Id($"{hf}.document_ids[{i}]", d))]);
+            [.. h.DocumentIds.Take(MaxDocuments).Select((d, i) => v.Id($"{hf}.document_ids[{i}]", d))], h.Spontaneous,
+            v.OptionalId($"{hf}.reply_to_message_id", h.ReplyToMessageId) ?? Guid.Empty);
         return new MessageEnvelope(header, v.Bytes($"{field}.nonce", e.Nonce, NonceBytes), e.Ciphertext.ToByteArray(),
             v.Bytes($"{field}.signature", e.Signature, IdentityWire.SignatureBytes));
     }
@@ -139,6 +140,8 @@ internal static class ChannelWire
             ContentType = e.ContentType,
             HandlingCode = e.HandlingCode,
             EvaluationGrade = e.EvaluationGrade,
+            Spontaneous = e.Spontaneous,
+            ReplyToMessageId = e.ReplyToMessageId == Guid.Empty ? "" : e.ReplyToMessageId.ToString(),
         };
         header.DocumentIds.AddRange(e.DocumentIds.Select(d => d.ToString()));
         return new Contracts.V1.MessageEnvelope

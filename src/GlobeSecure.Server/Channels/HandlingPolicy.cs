@@ -41,6 +41,9 @@ internal static class HandlingPolicy
         return null;
     }
 
+    /// <summary>The code without H3's free-text conditions (which may be personal or case data: not for error messages).</summary>
+    public static string Describe(string code) => code.StartsWith("H3:", StringComparison.Ordinal) ? "H3 with conditions" : code;
+
     /// <summary>True when <paramref name="reply"/> keeps or tightens <paramref name="parent"/>'s restrictions (H3 conditions must be kept verbatim).</summary>
     public static bool KeepsOrTightens(string parent, string reply)
     {

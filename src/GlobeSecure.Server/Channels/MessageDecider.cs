@@ -11,15 +11,18 @@ internal sealed record MessageState(MessageAccepted? Accepted)
 
 /// <summary>
 /// A device sends an envelope. <see cref="Sender"/> is the calling device's certificate chain
-/// verified to the network root (null when it does not verify). The envelope's fields were
-/// validated at the edge (sizes, handling code, grade).
+/// verified to the network root (null when it does not verify); <see cref="Parent"/> the message
+/// replied to, when the header names one and it exists. The envelope's fields were validated at
+/// the edge (sizes, handling code, grade).
 /// </summary>
-internal sealed record SendMessage(MessageEnvelope Envelope, Guid CallerUserId, Guid CallerDeviceId, VerifiedDevice? Sender, DateTimeOffset At);
+internal sealed record SendMessage(MessageEnvelope Envelope, Guid CallerUserId, Guid CallerDeviceId, VerifiedDevice? Sender, MessageAccepted? Parent,
+    DateTimeOffset At);
 
 /// <summary>
 /// The rules of accepting a message: idempotent by message id; the sender is the caller, a
 /// current member, sending in the current epoch, with a signature that verifies against their
-/// certified device. Each refusal is its own error and produces no event. Pure.
+/// certified device; a reply names a message of the same channel and keeps or tightens its
+/// handling code. Each refusal is its own error and produces no event. Pure.
 /// </summary>
 internal static class MessageDecider
 {
@@ -56,6 +59,20 @@ internal static class MessageDecider
         if (header.Epoch != channel.Epoch)
         {
             throw new WrongStateException($"Stale epoch: current is {channel.Epoch}; fetch its key (GetEpochKey) and seal the message again.");
+        }
+
+        if (header.ReplyToMessageId != Guid.Empty)
+        {
+            if (send.Parent is null || send.Parent.ChannelId != header.ChannelId)
+            {
+                throw new NotFoundException("message to reply to", header.ReplyToMessageId.ToString());
+            }
+
+            if (!HandlingPolicy.KeepsOrTightens(send.Parent.Envelope.HandlingCode, header.HandlingCode))
+            {
+                throw new ValidationException("envelope.header.handling_code",
+                    $"a reply keeps or tightens its parent's handling code ({HandlingPolicy.Describe(send.Parent.Envelope.HandlingCode)})");
+            }
         }
 
         if (send.Sender is null)

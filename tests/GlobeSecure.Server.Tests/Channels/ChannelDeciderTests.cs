@@ -264,14 +264,16 @@ public sealed class ChannelDeciderTests
         Assert.Throws<WrongStateException>(() => ChannelDecider.Decide(command, Given(Created())));
     }
 
-    private MessageEnvelope Message(PkiUser sender, long epoch = 1, Guid? id = null, string text = "hello")
+    private MessageEnvelope Message(PkiUser sender, long epoch = 1, Guid? id = null, string text = "hello", string handling = "H1", Guid replyTo = default)
     {
         using var key = EpochKey.Generate(_channel, epoch);
-        var header = new MessageHeader(_channel, id ?? Guid.CreateVersion7(), sender.Id, sender.DeviceId, epoch, At, "text/plain", "H1", "4x4:B2", []);
+        var header = new MessageHeader(_channel, id ?? Guid.CreateVersion7(), sender.Id, sender.DeviceId, epoch, At, "text/plain", handling, "4x4:B2", [],
+            Spontaneous: replyTo == Guid.Empty, ReplyToMessageId: replyTo);
         return MessageEnvelope.Seal(header, Encoding.UTF8.GetBytes(text), key, sender.Device);
     }
 
-    private static SendMessage Send(MessageEnvelope envelope, PkiUser caller) => new(envelope, caller.Id, caller.DeviceId, caller.Verified, At);
+    private static SendMessage Send(MessageEnvelope envelope, PkiUser caller, MessageAccepted? parent = null) =>
+        new(envelope, caller.Id, caller.DeviceId, caller.Verified, parent, At);
 
     [Fact]
     public void Send_CurrentMemberCurrentEpoch_AcceptsTheMessage()
@@ -348,6 +350,39 @@ public sealed class ChannelDeciderTests
     public void Send_HeaderNamesAnotherSender_ThrowsPermissionDenied()
     {
         Assert.Throws<PermissionDeniedException>(() => MessageDecider.Decide(Send(Message(_alice), _bob), Given(Created()), MessageState.Initial));
+    }
+
+    private MessageAccepted Accepted(MessageEnvelope envelope) =>
+        (MessageAccepted)MessageDecider.Decide(Send(envelope, _alice), Given(Created()), MessageState.Initial)[0];
+
+    [Theory]
+    [InlineData("H2", "H2")]
+    [InlineData("H2", "H3:only for case 17")]
+    public void Send_ReplyKeepingOrTighteningItsParentsCode_IsAccepted(string parentCode, string replyCode)
+    {
+        var parent = Accepted(Message(_alice, handling: parentCode));
+
+        var events = MessageDecider.Decide(Send(Message(_bob, handling: replyCode, replyTo: parent.MessageId), _bob, parent), Given(Created()), MessageState.Initial);
+
+        Assert.Equal(parent.MessageId, Assert.IsType<MessageAccepted>(Assert.Single(events)).Envelope.ReplyToMessageId);
+    }
+
+    [Fact]
+    public void Send_ReplyLooseningItsParentsCode_ThrowsValidation()
+    {
+        var parent = Accepted(Message(_alice, handling: "H2"));
+
+        var error = Assert.Throws<ValidationException>(() =>
+            MessageDecider.Decide(Send(Message(_bob, handling: "H1", replyTo: parent.MessageId), _bob, parent), Given(Created()), MessageState.Initial));
+
+        Assert.Equal("envelope.header.handling_code", error.Violations[0].Field);
+    }
+
+    [Fact]
+    public void Send_ReplyToAMessageNotInTheChannel_ThrowsNotFound()
+    {
+        Assert.Throws<NotFoundException>(() =>
+            MessageDecider.Decide(Send(Message(_bob, replyTo: Guid.CreateVersion7()), _bob), Given(Created()), MessageState.Initial));
     }
 
     [Fact]

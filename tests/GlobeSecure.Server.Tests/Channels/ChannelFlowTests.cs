@@ -123,6 +123,27 @@ public sealed class ChannelFlowTests(ChannelFixture server) : IClassFixture<Chan
     }
 
     [Fact]
+    public async Task Reply_SignedReplyToAndHandlingCode_KeepsOrTightensAndLooseningIsRefused()
+    {
+        var (w, channels) = await WorldAsync();
+        var channel = await channels.CreateAsync(w.Alice, w.Alice, w.Bob);
+        var channelId = Guid.Parse(channel.ChannelId);
+        using var aliceKey = await channels.OpenEpochKeyAsync(w.Alice, channelId, 1);
+        using var bobKey = await channels.OpenEpochKeyAsync(w.Bob, channelId, 1);
+        var parent = await channels.SendAsync(w.Alice, channels.Seal(w.Alice, aliceKey, "no onward dissemination", handling: "H2"));
+        var parentId = Guid.Parse(parent.Envelope.Header.MessageId);
+
+        var reply = await channels.SendAsync(w.Bob, channels.Seal(w.Bob, bobKey, "understood", handling: "H2", replyTo: parentId));
+        var loosened = await Assert.ThrowsAsync<RpcException>(() => channels.SendAsync(w.Bob, channels.Seal(w.Bob, bobKey, "pass it on", handling: "H0", replyTo: parentId)));
+
+        Assert.True(parent.Envelope.Header.Spontaneous);
+        Assert.Equal((parent.Envelope.Header.MessageId, false), (reply.Envelope.Header.ReplyToMessageId, reply.Envelope.Header.Spontaneous));
+        Assert.Equal("understood", await channels.ReadAsync(w.Alice, reply));
+        Assert.Equal(StatusCode.InvalidArgument, loosened.StatusCode);
+        Assert.Equal(2, (await channels.HistoryAsync(w.Alice, channelId)).Count);
+    }
+
+    [Fact]
     public async Task AddMembers_EpochNotSealedToEveryNewMemberDevice_IsRefusedAndChangesNothing()
     {
         var (w, channels) = await WorldAsync();
