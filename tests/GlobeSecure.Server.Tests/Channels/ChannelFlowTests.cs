@@ -3,6 +3,11 @@ using GlobeSecure.Contracts.V1;
 using GlobeSecure.Crypto;
 using GlobeSecure.Server.Tests.Identity;
 using Grpc.Core;
+using Grpc.Net.Client;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace GlobeSecure.Server.Tests.Channels;
 
@@ -102,6 +107,27 @@ public sealed class ChannelFlowTests(ChannelFixture server) : IClassFixture<Chan
         Assert.Equal((StatusCode.FailedPrecondition, true), (stale.StatusCode, stale.Status.Detail.Contains("current is 2")));
         Assert.Equal(StatusCode.Unauthenticated, revoked.StatusCode);
         Assert.Empty(await channels.HistoryAsync(w.Alice, channelId));
+    }
+
+    [Fact]
+    public async Task SendMessage_FromASuspendedAuthority_IsRefusedAndStoresNothing()
+    {
+        var (w, channels) = await WorldAsync();
+        var unit = await _driver.AdmitAuthorityAsync(w.Network.Administrator, w.SecondAdmin, "Financial Intelligence Unit", "TZ",
+            AuthorityKind.FinancialIntelligenceUnit);
+        var erin = await ChannelFixture.InvestigatorAsync(_driver, unit, "Erin");
+        var channel = await channels.CreateAsync(erin, erin);
+        using var key = await channels.OpenEpochKeyAsync(erin, Guid.Parse(channel.ChannelId), 1);
+
+        await _driver.Membership.SuspendAsync(new SuspendRequest { AuthorityId = erin.AuthorityId.ToString(), Reason = "Under review" },
+            w.Network.Administrator.Headers, cancellationToken: Ct);
+        var refused = await Assert.ThrowsAsync<RpcException>(() => channels.SendAsync(erin, channels.Seal(erin, key, "from a suspended authority")));
+        await _driver.Membership.ReinstateAsync(new ReinstateRequest { AuthorityId = erin.AuthorityId.ToString() }, w.Network.Administrator.Headers,
+            cancellationToken: Ct);
+        erin.Token = await _driver.AuthenticateAsync(erin.Device);
+
+        Assert.Equal((StatusCode.PermissionDenied, true), (refused.StatusCode, refused.Status.Detail.Contains("suspended")));
+        Assert.Empty(await channels.HistoryAsync(erin, Guid.Parse(channel.ChannelId)));
     }
 
     [Fact]
@@ -219,6 +245,81 @@ public sealed class ChannelFlowTests(ChannelFixture server) : IClassFixture<Chan
 
         Assert.DoesNotContain(events, e => e.ChannelId == theirs.ChannelId);
         Assert.Contains(events, e => e.Message?.Position == marker.Position);
+    }
+
+    /// <summary>Another server process on the same database (a second replica behind the load balancer).</summary>
+    private async Task<WebApplication> OtherServerAsync()
+    {
+        var app = GlobeServerHost.Build(["--environment", "Testing"], builder =>
+        {
+            builder.Configuration["ConnectionStrings:Globe"] = server.Database.ConnectionString;
+            builder.Configuration["Globe:Listen"] = "http://127.0.0.1:0";
+            builder.Configuration["Logging:LogLevel:Default"] = "Warning";
+        });
+        await app.StartAsync(Ct);
+        return app;
+    }
+
+    private static ChannelService.ChannelServiceClient ClientOf(WebApplication app, out GrpcChannel channel)
+    {
+        channel = GrpcChannel.ForAddress(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        return new ChannelService.ChannelServiceClient(channel);
+    }
+
+    private static async Task<ChannelEvent> NextMessageAsync(AsyncServerStreamingCall<ChannelEvent> call, CancellationToken cancel)
+    {
+        while (await call.ResponseStream.MoveNext(cancel))
+        {
+            if (call.ResponseStream.Current.Message is not null)
+            {
+                return call.ResponseStream.Current;
+            }
+        }
+
+        throw new InvalidOperationException("The subscription ended without a message.");
+    }
+
+    [Fact]
+    public async Task Subscribe_OnAnotherServerThatRestarts_ReceivesLiveThenResumesWithoutLossOrRepeats()
+    {
+        var (w, channels) = await WorldAsync();
+        var channel = await channels.CreateAsync(w.Alice, w.Alice, w.Bob);
+        var channelId = Guid.Parse(channel.ChannelId);
+        var start = await channels.SendTextAsync(w.Alice, channelId, "before subscribing");
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        cancel.CancelAfter(TimeSpan.FromSeconds(60));
+
+        ChannelEvent live;
+        var other = await OtherServerAsync();
+        await using (other)
+        {
+            var client = ClientOf(other, out var grpcChannel);
+            using (grpcChannel)
+            using (var call = client.Subscribe(new SubscribeRequest { AfterPosition = start.Position }, w.Bob.Headers, cancellationToken: cancel.Token))
+            {
+                var sent = await channels.SendTextAsync(w.Alice, channelId, "through server A");
+                live = await NextMessageAsync(call, cancel.Token);
+                Assert.Equal(sent.Position, live.Position);
+            }
+
+            await other.StopAsync(Ct);
+        }
+
+        var whileDown1 = await channels.SendTextAsync(w.Alice, channelId, "while B was down 1");
+        var whileDown2 = await channels.SendTextAsync(w.Alice, channelId, "while B was down 2");
+        await using var restarted = await OtherServerAsync();
+        var resumedClient = ClientOf(restarted, out var resumedChannel);
+        using (resumedChannel)
+        using (var resumed = resumedClient.Subscribe(new SubscribeRequest { AfterPosition = live.Position }, w.Bob.Headers, cancellationToken: cancel.Token))
+        {
+            var first = await NextMessageAsync(resumed, cancel.Token);
+            var second = await NextMessageAsync(resumed, cancel.Token);
+
+            Assert.Equal([whileDown1.Position, whileDown2.Position], new[] { first.Position, second.Position });
+            Assert.Equal("while B was down 2", await channels.ReadAsync(w.Bob, second.Message));
+        }
+
+        await restarted.StopAsync(Ct);
     }
 
     /// <summary>Subscribes after <paramref name="after"/> and collects events until one at <paramref name="until"/>, then disconnects.</summary>
