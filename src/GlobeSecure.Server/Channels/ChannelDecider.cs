@@ -14,9 +14,11 @@ internal sealed record ChannelState(
     byte[] EncryptedInfo,
     string DefaultHandlingCode,
     ImmutableSortedDictionary<Guid, Guid> Members,
-    DistributionData? CurrentEpoch)
+    DistributionData? CurrentEpoch,
+    ImmutableDictionary<long, byte[]> Commitments)
 {
-    public static ChannelState Initial { get; } = new(Guid.Empty, false, Guid.Empty, [], "", ImmutableSortedDictionary<Guid, Guid>.Empty, null);
+    public static ChannelState Initial { get; } =
+        new(Guid.Empty, false, Guid.Empty, [], "", ImmutableSortedDictionary<Guid, Guid>.Empty, null, ImmutableDictionary<long, byte[]>.Empty);
 
     public long Epoch => CurrentEpoch?.Epoch ?? 0;
 }
@@ -48,6 +50,13 @@ internal sealed record RemoveMembers(Guid ChannelId, Guid ByUserId, Guid ByDevic
     EpochProposal Epoch, DateTimeOffset At)
     : ChannelCommand(ChannelId, ByUserId, ByDeviceId, Epoch, At);
 
+/// <summary>
+/// <paramref name="ByUserId"/> re-shares earlier epochs with <paramref name="ForUserId"/>, whose certified devices are
+/// <paramref name="ForUserDevices"/>; <paramref name="Creator"/> is the calling device's verified chain.
+/// </summary>
+internal sealed record ShareHistory(Guid ChannelId, Guid ByUserId, Guid ByDeviceId, Guid ForUserId, IReadOnlyList<EpochKeyDistribution> Epochs,
+    VerifiedDevice? Creator, IReadOnlyList<Guid> ForUserDevices, DateTimeOffset At);
+
 internal sealed record RotateEpoch(Guid ChannelId, Guid ByUserId, Guid ByDeviceId, EpochProposal Epoch, DateTimeOffset At)
     : ChannelCommand(ChannelId, ByUserId, ByDeviceId, Epoch, At);
 
@@ -66,10 +75,14 @@ internal static class ChannelDecider
     public static ChannelState Evolve(ChannelState state, object @event) => @event switch
     {
         ChannelCreated e => new ChannelState(e.ChannelId, true, e.CreatedByUserId, e.EncryptedInfo, e.DefaultHandlingCode,
-            e.Members.ToImmutableSortedDictionary(m => m.UserId, m => m.AuthorityId), null),
+            e.Members.ToImmutableSortedDictionary(m => m.UserId, m => m.AuthorityId), null, ImmutableDictionary<long, byte[]>.Empty),
         MembersAdded e => state with { Members = state.Members.SetItems(e.Members.Select(m => KeyValuePair.Create(m.UserId, m.AuthorityId))) },
         MembersRemoved e => state with { Members = state.Members.RemoveRange(e.UserIds) },
-        EpochStarted e => state with { CurrentEpoch = e.Distribution },
+        EpochStarted e => state with
+        {
+            CurrentEpoch = e.Distribution,
+            Commitments = state.Commitments.SetItem(e.Distribution.Epoch, e.Distribution.KeyCommitment),
+        },
         _ => state,
     };
 
@@ -92,6 +105,92 @@ internal static class ChannelDecider
             RotateEpoch rotate => [Started(rotate, state, state.Members.Keys)],
             _ => throw new InvalidOperationException($"Unhandled command {command.GetType().Name}."),
         };
+    }
+
+    /// <summary>
+    /// Re-sharing history: both users are current members; every distribution carries the key of
+    /// an existing epoch (its signed commitment equals the epoch's), is created and signed by the
+    /// calling device and sealed to exactly the member's certified devices.
+    /// </summary>
+    public static IReadOnlyList<object> Decide(ShareHistory share, ChannelState state)
+    {
+        if (!state.Exists)
+        {
+            throw new NotFoundException("channel", share.ChannelId.ToString());
+        }
+
+        if (!state.Members.ContainsKey(share.ByUserId))
+        {
+            throw new PermissionDeniedException("Permission denied: you are not a member of this channel.");
+        }
+
+        if (!state.Members.ContainsKey(share.ForUserId))
+        {
+            throw new WrongStateException($"User {share.ForUserId} is not a member of this channel: add them first.");
+        }
+
+        if (share.Creator is null)
+        {
+            throw new PermissionDeniedException("Permission denied: your device's certificate chain does not verify.");
+        }
+
+        var expected = share.ForUserDevices.ToHashSet();
+        var shared = new List<DistributionData>();
+        for (var i = 0; i < share.Epochs.Count; i++)
+        {
+            shared.Add(CheckShare(share, state, $"epochs[{i}]", share.Epochs[i], expected, shared));
+        }
+
+        return [new HistoryShared(share.ChannelId, share.ForUserId, shared, share.ByUserId, share.At)];
+    }
+
+    private static DistributionData CheckShare(ShareHistory share, ChannelState state, string field, EpochKeyDistribution d, HashSet<Guid> expected,
+        List<DistributionData> shared)
+    {
+        if (d.ChannelId != share.ChannelId)
+        {
+            throw new ValidationException($"{field}.channel_id", "must be the channel's id");
+        }
+
+        if (!state.Commitments.TryGetValue(d.Epoch, out var commitment))
+        {
+            throw new ValidationException($"{field}.epoch", $"epoch {d.Epoch} does not exist (current is {state.Epoch})");
+        }
+
+        if (shared.Exists(s => s.Epoch == d.Epoch))
+        {
+            throw new ValidationException($"{field}.epoch", $"epoch {d.Epoch} is listed twice");
+        }
+
+        if (!commitment.AsSpan().SequenceEqual(d.KeyCommitment))
+        {
+            throw new ValidationException($"{field}.key_commitment", $"is not the commitment of epoch {d.Epoch}: re-share that epoch's key, not a new one");
+        }
+
+        if (d.CreatorUserId != share.ByUserId || d.CreatorDeviceId != share.ByDeviceId)
+        {
+            throw new PermissionDeniedException("Permission denied: a re-shared epoch key must be signed by the calling device.");
+        }
+
+        try
+        {
+            d.Verify(share.Creator!);
+        }
+        catch (SignatureInvalidException)
+        {
+            throw new ValidationException($"{field}.signature", "signature does not verify");
+        }
+        catch (GlobeCryptoException e)
+        {
+            throw new ValidationException($"{field}.recipients", e.Message);
+        }
+
+        if (!expected.SetEquals(d.Recipients.Select(r => r.RecipientDeviceId)))
+        {
+            throw new WrongStateException($"Epoch {d.Epoch} must be re-sealed to exactly the certified devices of user {share.ForUserId}.");
+        }
+
+        return DistributionData.From(d);
     }
 
     private static IReadOnlyList<object> Create(CreateChannel create, ChannelState state)

@@ -48,5 +48,11 @@ internal sealed record MembersRemoved(Guid ChannelId, IReadOnlyList<Guid> UserId
 /// <summary>A new epoch key, sealed by a member's device to every member device, became current.</summary>
 internal sealed record EpochStarted(Guid ChannelId, DistributionData Distribution, Guid ByUserId, DateTimeOffset StartedAt);
 
+/// <summary>
+/// A member re-shared earlier epoch keys with another member: each distribution carries an
+/// existing epoch's key, re-sealed to that member's devices and signed by the sharing device.
+/// </summary>
+internal sealed record HistoryShared(Guid ChannelId, Guid ForUserId, IReadOnlyList<DistributionData> Epochs, Guid ByUserId, DateTimeOffset SharedAt);
+
 /// <summary>A message was accepted; stream <c>channel-message-{id}</c>. <see cref="Digest"/> is <see cref="MessageEnvelope.Digest"/>.</summary>
 internal sealed record MessageAccepted(Guid ChannelId, Guid MessageId, EnvelopeData Envelope, byte[] Digest, DateTimeOffset AcceptedAt);

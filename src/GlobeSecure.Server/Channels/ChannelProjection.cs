@@ -12,7 +12,8 @@ namespace GlobeSecure.Server.Channels;
 /// </summary>
 internal sealed class ChannelProjection : IInlineProjection
 {
-    private static readonly HashSet<Type> Types = [typeof(ChannelCreated), typeof(MembersAdded), typeof(MembersRemoved), typeof(EpochStarted), typeof(MessageAccepted)];
+    private static readonly HashSet<Type> Types = [typeof(ChannelCreated), typeof(MembersAdded), typeof(MembersRemoved), typeof(EpochStarted), typeof(MessageAccepted),
+        typeof(HistoryShared)];
 
     public string Name => "channels";
 
@@ -49,6 +50,15 @@ internal sealed class ChannelProjection : IInlineProjection
                 accepted_at timestamptz not null);
             create index channel_messages_by_channel on {schema}.channel_messages (channel_id, position);
             """),
+        new(2, "epoch keys re-shared with later members", """
+            create table {schema}.channel_epoch_shares (
+                channel_id uuid not null references {schema}.channels,
+                epoch bigint not null,
+                user_id uuid not null,
+                distribution jsonb not null,
+                recipients uuid[] not null,
+                primary key (channel_id, epoch, user_id));
+            """),
     ];
 
     public bool Handles(Type eventType) => Types.Contains(eventType);
@@ -82,6 +92,16 @@ internal sealed class ChannelProjection : IInlineProjection
                         cancellationToken, e.ChannelId, e.Distribution.Epoch, Json(e.Distribution), e.Distribution.Recipients.Select(r => r.DeviceId).ToArray());
                     await ExecuteAsync(context, $"update {s}.channels set current_epoch = $2 where channel_id = $1", cancellationToken,
                         e.ChannelId, e.Distribution.Epoch);
+                    break;
+                case HistoryShared e:
+                    foreach (var d in e.Epochs)
+                    {
+                        await ExecuteAsync(context, $"""
+                            insert into {s}.channel_epoch_shares (channel_id, epoch, user_id, distribution, recipients) values ($1, $2, $3, $4, $5)
+                            on conflict (channel_id, epoch, user_id) do update set distribution = excluded.distribution, recipients = excluded.recipients
+                            """, cancellationToken, e.ChannelId, d.Epoch, e.ForUserId, Json(d), d.Recipients.Select(r => r.DeviceId).ToArray());
+                    }
+
                     break;
                 case MessageAccepted e:
                     await ExecuteAsync(context, $"""

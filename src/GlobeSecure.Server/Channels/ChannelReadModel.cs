@@ -40,6 +40,17 @@ internal sealed class ChannelReadModel(NpgsqlDataSource dataSource, PostgresEven
             : null;
     }
 
+    /// <summary>The re-shared copy of an epoch that includes <paramref name="deviceId"/>, if any.</summary>
+    public async Task<DistributionData?> SharedEpochAsync(Guid channelId, long epoch, Guid deviceId, CancellationToken cancellationToken)
+    {
+        await using var command = Command("""
+            select distribution::text from {schema}.channel_epoch_shares where channel_id = $1 and epoch = $2 and $3 = any(recipients)
+            """, channelId, epoch, deviceId);
+        return await command.ExecuteScalarAsync(cancellationToken) is string json
+            ? JsonSerializer.Deserialize<DistributionData>(json, EventTypeRegistry.JsonOptions)
+            : null;
+    }
+
     /// <summary>Newest first before <paramref name="before"/> (0: the newest), or oldest first after <paramref name="after"/> when it is positive.</summary>
     public async Task<IReadOnlyList<MessageRow>> MessagesAsync(Guid channelId, long before, long after, int limit, CancellationToken cancellationToken)
     {

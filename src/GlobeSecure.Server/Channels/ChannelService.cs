@@ -159,7 +159,12 @@ internal sealed class ChannelService(
         var row = await MemberChannelAsync(context, caller, channelId);
         var epoch = request.Epoch == 0 ? row.CurrentEpoch : request.Epoch;
         var distribution = await read.EpochAsync(channelId, epoch, context.CancellationToken);
-        if (distribution is null || distribution.Recipients.All(r => r.DeviceId != caller.DeviceId))
+        if (distribution is not null && distribution.Recipients.All(r => r.DeviceId != caller.DeviceId))
+        {
+            distribution = await read.SharedEpochAsync(channelId, epoch, caller.DeviceId, context.CancellationToken);
+        }
+
+        if (distribution is null)
         {
             // A device that was not a recipient (enrolled later, or of a newcomer) learns nothing about the epoch.
             throw new NotFoundException("epoch key for this device", $"{channelId}/{epoch}");
@@ -167,6 +172,31 @@ internal sealed class ChannelService(
 
         await access.RecordReadAsync(context, $"{channelId}/{epoch}");
         return ChannelWire.ToProto(distribution);
+    }
+
+    public override async Task<ShareHistoryResponse> ShareHistory(ShareHistoryRequest request, ServerCallContext context)
+    {
+        var caller = await access.RequireAuthenticatedAsync(context, request.ChannelId);
+        var v = new Violations();
+        var channelId = v.Id("channel_id", request.ChannelId);
+        var userId = v.Id("user_id", request.UserId);
+        if (request.Epochs.Count is 0 or > ChannelWire.MaxRecipients)
+        {
+            v.Add("epochs", $"1 to {ChannelWire.MaxRecipients} epochs (got {request.Epochs.Count})");
+        }
+
+        var epochs = request.Epochs.Take(ChannelWire.MaxRecipients).Select((d, i) => ChannelWire.Distribution(v, $"epochs[{i}]", d)).ToList();
+        v.ThrowIfAny();
+
+        var ct = context.CancellationToken;
+        await MemberChannelAsync(context, caller, channelId);
+        var share = new ShareHistory(channelId, caller.UserId, caller.DeviceId, userId, epochs, await directory.VerifiedDeviceAsync(caller.DeviceId, ct),
+            await directory.CertifiedDevicesAsync(userId, ct), clock.GetUtcNow());
+        await store.DecideAsync(ChannelDecider.StreamId(channelId), ChannelState.Initial, ChannelDecider.Evolve,
+            s => ChannelDecider.Decide(share, s), access.Allowed(context, $"{channelId}/{userId}"), cancellationToken: ct);
+        var response = new ShareHistoryResponse();
+        response.Epochs.AddRange(epochs.Select(e => e.Epoch).Order());
+        return response;
     }
 
     public override async Task<StoredMessage> SendMessage(SendMessageRequest request, ServerCallContext context)
@@ -283,6 +313,12 @@ internal sealed class ChannelService(
                 e.ChannelId = s.ChannelId.ToString();
                 e.At = Timestamp.FromDateTimeOffset(s.StartedAt);
                 e.EpochStarted = new ProtoEpochStarted { Epoch = s.Distribution.Epoch, CreatorDeviceId = s.Distribution.CreatorDeviceId.ToString() };
+                return e;
+            case HistoryShared h:
+                e.ChannelId = h.ChannelId.ToString();
+                e.At = Timestamp.FromDateTimeOffset(h.SharedAt);
+                e.HistoryShared = new Contracts.V1.HistoryShared { UserId = h.ForUserId.ToString(), ByUserId = h.ByUserId.ToString() };
+                e.HistoryShared.Epochs.AddRange(h.Epochs.Select(d => d.Epoch));
                 return e;
             case MessageAccepted m:
                 e.ChannelId = m.ChannelId.ToString();

@@ -13,6 +13,7 @@ internal static class ChannelsFeature
             .Register<MembersAdded>("channels.members-added")
             .Register<MembersRemoved>("channels.members-removed")
             .Register<EpochStarted>("channels.epoch-started")
+            .Register<HistoryShared>("channels.history-shared")
             .Register<MessageAccepted>("channels.message-accepted"));
         services.AddSingleton<IInlineProjection, ChannelProjection>();
         services.AddSingleton<ChannelReadModel>();

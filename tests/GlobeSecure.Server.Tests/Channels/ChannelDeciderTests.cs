@@ -264,6 +264,46 @@ public sealed class ChannelDeciderTests
         Assert.Throws<WrongStateException>(() => ChannelDecider.Decide(command, Given(Created())));
     }
 
+    private object[] WithCarol()
+    {
+        var add = ChannelDecider.Decide(new AddMembers(_channel, _alice.Id, _alice.DeviceId, [], [new Candidate(_carol.User, _agency.View, true)],
+            Proposal(Epoch(2, _alice, _alice, _bob, _carol), _alice, _alice, _bob, _carol), At), Given(Created()));
+        return [.. Created(), .. add];
+    }
+
+    private ShareHistory Share(EpochKeyDistribution distribution, PkiUser? by = null) =>
+        new(_channel, (by ?? _alice).Id, (by ?? _alice).DeviceId, _carol.Id, [distribution], (by ?? _alice).Verified, [_carol.DeviceId], At);
+
+    [Fact]
+    public void ShareHistory_EarlierEpochsKeyResealedToTheNewcomer_IsRecorded()
+    {
+        using var key1 = EpochKey.Generate(_channel, 1);
+        var created = ChannelDecider.Decide(Create(EpochKeyDistribution.Create(key1,
+            [(_alice.DeviceId, _alice.Device.Public.BoxKey), (_bob.DeviceId, _bob.Device.Public.BoxKey)], At, _alice.Id, _alice.Device)), ChannelState.Initial);
+        var added = ChannelDecider.Decide(new AddMembers(_channel, _alice.Id, _alice.DeviceId, [], [new Candidate(_carol.User, _agency.View, true)],
+            Proposal(Epoch(2, _alice, _alice, _bob, _carol), _alice, _alice, _bob, _carol), At), Given([.. created]));
+        var reshared = EpochKeyDistribution.Create(key1, [(_carol.DeviceId, _carol.Device.Public.BoxKey)], At, _alice.Id, _alice.Device);
+
+        var events = ChannelDecider.Decide(Share(reshared), Given([.. created, .. added]));
+
+        var shared = Assert.IsType<Server.Channels.HistoryShared>(Assert.Single(events));
+        Assert.Equal((_carol.Id, 1L), (shared.ForUserId, Assert.Single(shared.Epochs).Epoch));
+    }
+
+    [Fact]
+    public void ShareHistory_NewKeyInsteadOfTheEpochsKey_ThrowsValidationKeyCommitment()
+    {
+        var error = Assert.Throws<ValidationException>(() => ChannelDecider.Decide(Share(Epoch(1, _alice, _carol)), Given(WithCarol())));
+
+        Assert.Equal("epochs[0].key_commitment", error.Violations[0].Field);
+    }
+
+    [Fact]
+    public void ShareHistory_WithANonMember_ThrowsWrongState()
+    {
+        Assert.Throws<WrongStateException>(() => ChannelDecider.Decide(Share(Epoch(1, _alice, _carol)), Given(Created())));
+    }
+
     private MessageEnvelope Message(PkiUser sender, long epoch = 1, Guid? id = null, string text = "hello", string handling = "H1", Guid replyTo = default)
     {
         using var key = EpochKey.Generate(_channel, epoch);

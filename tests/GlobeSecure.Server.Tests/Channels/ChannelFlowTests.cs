@@ -2,6 +2,7 @@ using GlobeSecure.Client;
 using GlobeSecure.Contracts.V1;
 using GlobeSecure.Crypto;
 using GlobeSecure.Server.Tests.Identity;
+using EpochKeyDistribution = GlobeSecure.Crypto.EpochKeyDistribution;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Microsoft.AspNetCore.Builder;
@@ -74,6 +75,28 @@ public sealed class ChannelFlowTests(ChannelFixture server) : IClassFixture<Chan
         var envelope = Wire.FromProto(after.Envelope);
         var alice = (await channels.DevicesAsync(w.Carol, w.Alice.UserId)).Single();
         Assert.Throws<WrongEpochException>(() => envelope.Open(alice, carolsOldKey));
+    }
+
+    [Fact]
+    public async Task ShareHistory_EarlierEpochResealedForANewcomer_LetsThemReadOlderMessages()
+    {
+        var (w, channels) = await WorldAsync();
+        var channel = await channels.CreateAsync(w.Alice, w.Alice, w.Bob);
+        var channelId = Guid.Parse(channel.ChannelId);
+        var before = await channels.SendTextAsync(w.Alice, channelId, "Before Carol joined");
+        await channels.AddAuthorityAsync(w.Alice, channel, w.Carol.AuthorityId, w.Alice, w.Bob, w.Carol);
+        var notYet = await Assert.ThrowsAsync<RpcException>(() => channels.ReadAsync(w.Carol, before));
+
+        using var epoch1 = await channels.OpenEpochKeyAsync(w.Alice, channelId, 1);
+        var carolsDevices = await channels.DevicesAsync(w.Alice, w.Carol.UserId);
+        var request = new ShareHistoryRequest { ChannelId = channel.ChannelId, UserId = w.Carol.UserId.ToString() };
+        request.Epochs.Add(Wire.ToProto(EpochKeyDistribution.Create(epoch1, carolsDevices.Select(d => (d.DeviceId, d.BoxKey)), _driver.Now, w.Alice.UserId,
+            w.Alice.Device)));
+        var shared = await channels.Channels.ShareHistoryAsync(request, w.Alice.Headers, cancellationToken: Ct);
+
+        Assert.Equal(StatusCode.NotFound, notYet.StatusCode);
+        Assert.Equal([1L], shared.Epochs);
+        Assert.Equal("Before Carol joined", await channels.ReadAsync(w.Carol, before));
     }
 
     [Fact]
