@@ -19,7 +19,7 @@ internal sealed class ChannelProjection : IInlineProjection
 
     public IReadOnlyList<SchemaMigration> Migrations { get; } =
     [
-        new(1, "channels, members, epochs and messages", """
+        new(1, "channels, members, epochs, re-shared epochs and messages", """
             create table {schema}.channels (
                 channel_id uuid primary key,
                 created_by uuid not null,
@@ -49,8 +49,7 @@ internal sealed class ChannelProjection : IInlineProjection
                 envelope jsonb not null,
                 accepted_at timestamptz not null);
             create index channel_messages_by_channel on {schema}.channel_messages (channel_id, position);
-            """),
-        new(2, "epoch keys re-shared with later members", """
+            -- Epoch keys re-shared with members who joined later.
             create table {schema}.channel_epoch_shares (
                 channel_id uuid not null references {schema}.channels,
                 epoch bigint not null,
