@@ -223,6 +223,43 @@ public static class Wire
             envelope.Signature.ToByteArray());
     }
 
+    /// <summary>A receipt as sent on the wire.</summary>
+    public static V1.Receipt ToProto(this Receipt receipt)
+    {
+        ArgumentNullException.ThrowIfNull(receipt);
+        return new V1.Receipt
+        {
+            Kind = receipt.Kind == ReceiptKind.Read ? V1.ReceiptKind.Read : V1.ReceiptKind.Delivered,
+            ChannelId = receipt.ChannelId.ToString(),
+            MessageId = receipt.MessageId.ToString(),
+            MessageDigest = ByteString.CopyFrom(receipt.MessageDigest),
+            RecipientUserId = receipt.RecipientUserId.ToString(),
+            RecipientDeviceId = receipt.RecipientDeviceId.ToString(),
+            At = Timestamp.FromDateTimeOffset(receipt.At),
+            Signature = ByteString.CopyFrom(receipt.Signature),
+        };
+    }
+
+    /// <summary>A receipt from the wire; verify it (<see cref="Receipt.Verify"/>) with the recipient's chain.</summary>
+    public static Receipt FromProto(V1.Receipt receipt)
+    {
+        ArgumentNullException.ThrowIfNull(receipt);
+        return new Receipt(
+            receipt.Kind switch
+            {
+                V1.ReceiptKind.Delivered => ReceiptKind.Delivered,
+                V1.ReceiptKind.Read => ReceiptKind.Read,
+                _ => throw new MalformedInputException($"Unknown receipt kind {receipt.Kind}."),
+            },
+            ParseId(receipt.ChannelId, "channel id"),
+            ParseId(receipt.MessageId, "message id"),
+            receipt.MessageDigest.ToByteArray(),
+            ParseId(receipt.RecipientUserId, "recipient user id"),
+            ParseId(receipt.RecipientDeviceId, "recipient device id"),
+            ToTime(receipt.At, "receipt"),
+            receipt.Signature.ToByteArray());
+    }
+
     /// <summary>A UUID from the wire; throws <see cref="MalformedInputException"/> naming <paramref name="what"/> otherwise.</summary>
     public static Guid ParseId(string text, string what) =>
         Guid.TryParse(text, out var id) ? id : throw new MalformedInputException($"The {what} '{Truncate(text)}' is not a UUID.");

@@ -54,5 +54,18 @@ internal sealed record EpochStarted(Guid ChannelId, DistributionData Distributio
 /// </summary>
 internal sealed record HistoryShared(Guid ChannelId, Guid ForUserId, IReadOnlyList<DistributionData> Epochs, Guid ByUserId, DateTimeOffset SharedAt);
 
+/// <summary>A <see cref="Receipt"/> as stored.</summary>
+internal sealed record ReceiptData(ReceiptKind Kind, Guid ChannelId, Guid MessageId, byte[] MessageDigest, Guid RecipientUserId, Guid RecipientDeviceId,
+    DateTimeOffset At, byte[] Signature)
+{
+    public Receipt ToCrypto() => new(Kind, ChannelId, MessageId, MessageDigest, RecipientUserId, RecipientDeviceId, At, Signature);
+
+    public static ReceiptData From(Receipt r) => new(r.Kind, r.ChannelId, r.MessageId, r.MessageDigest, r.RecipientUserId, r.RecipientDeviceId, r.At,
+        r.Signature);
+}
+
+/// <summary>A recipient device's signed receipt was stored; stream <c>channel-receipts-{message id}</c>.</summary>
+internal sealed record ReceiptSubmitted(Guid ChannelId, Guid MessageId, ReceiptData Receipt, DateTimeOffset SubmittedAt);
+
 /// <summary>A message was accepted; stream <c>channel-message-{id}</c>. <see cref="Digest"/> is <see cref="MessageEnvelope.Digest"/>.</summary>
 internal sealed record MessageAccepted(Guid ChannelId, Guid MessageId, EnvelopeData Envelope, byte[] Digest, DateTimeOffset AcceptedAt);

@@ -13,7 +13,7 @@ namespace GlobeSecure.Server.Channels;
 internal sealed class ChannelProjection : IInlineProjection
 {
     private static readonly HashSet<Type> Types = [typeof(ChannelCreated), typeof(MembersAdded), typeof(MembersRemoved), typeof(EpochStarted), typeof(MessageAccepted),
-        typeof(HistoryShared)];
+        typeof(HistoryShared), typeof(ReceiptSubmitted)];
 
     public string Name => "channels";
 
@@ -49,6 +49,12 @@ internal sealed class ChannelProjection : IInlineProjection
                 envelope jsonb not null,
                 accepted_at timestamptz not null);
             create index channel_messages_by_channel on {schema}.channel_messages (channel_id, position);
+            create table {schema}.channel_receipts (
+                message_id uuid not null,
+                device_id uuid not null,
+                kind text not null,
+                receipt jsonb not null,
+                primary key (message_id, device_id, kind));
             -- Epoch keys re-shared with members who joined later.
             create table {schema}.channel_epoch_shares (
                 channel_id uuid not null references {schema}.channels,
@@ -101,6 +107,10 @@ internal sealed class ChannelProjection : IInlineProjection
                             """, cancellationToken, e.ChannelId, d.Epoch, e.ForUserId, Json(d), d.Recipients.Select(r => r.DeviceId).ToArray());
                     }
 
+                    break;
+                case ReceiptSubmitted e:
+                    await ExecuteAsync(context, $"insert into {s}.channel_receipts (message_id, device_id, kind, receipt) values ($1, $2, $3, $4)",
+                        cancellationToken, e.MessageId, e.Receipt.RecipientDeviceId, e.Receipt.Kind.ToString(), Json(e.Receipt));
                     break;
                 case MessageAccepted e:
                     await ExecuteAsync(context, $"""

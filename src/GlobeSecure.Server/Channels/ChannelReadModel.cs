@@ -40,6 +40,20 @@ internal sealed class ChannelReadModel(NpgsqlDataSource dataSource, PostgresEven
             : null;
     }
 
+    /// <summary>The receipts of a message, by device, delivered before read.</summary>
+    public async Task<IReadOnlyList<ReceiptData>> ReceiptsAsync(Guid messageId, CancellationToken cancellationToken)
+    {
+        await using var command = Command("select receipt::text from {schema}.channel_receipts where message_id = $1 order by device_id, kind", messageId);
+        var result = new List<ReceiptData>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            result.Add(JsonSerializer.Deserialize<ReceiptData>(reader.GetString(0), EventTypeRegistry.JsonOptions)!);
+        }
+
+        return result;
+    }
+
     /// <summary>The re-shared copy of an epoch that includes <paramref name="deviceId"/>, if any.</summary>
     public async Task<DistributionData?> SharedEpochAsync(Guid channelId, long epoch, Guid deviceId, CancellationToken cancellationToken)
     {

@@ -220,6 +220,49 @@ internal sealed class ChannelService(
         return ChannelWire.ToProto(stored);
     }
 
+    public override async Task<SubmitReceiptResponse> SubmitReceipt(SubmitReceiptRequest request, ServerCallContext context)
+    {
+        var caller = await access.RequireAuthenticatedAsync(context, request.Receipt?.MessageId);
+        var v = new Violations();
+        var receipt = ChannelWire.Receipt(v, "receipt", request.Receipt);
+        v.ThrowIfAny();
+
+        var ct = context.CancellationToken;
+        var channel = await store.AggregateStreamAsync(ChannelDecider.StreamId(receipt.ChannelId), ChannelState.Initial, ChannelDecider.Evolve, ct);
+        var message = await store.AggregateStreamAsync(MessageDecider.StreamId(receipt.MessageId), MessageState.Initial, MessageDecider.Evolve, ct);
+        var submit = new SubmitReceipt(receipt, caller.UserId, caller.DeviceId, await directory.VerifiedDeviceAsync(caller.DeviceId, ct), message.State.Accepted,
+            channel.State, clock.GetUtcNow());
+        await store.DecideAsync(ReceiptDecider.StreamId(receipt.MessageId), ReceiptsState.Initial, ReceiptDecider.Evolve,
+            s => ReceiptDecider.Decide(submit, s), access.Allowed(context, receipt.MessageId.ToString()), cancellationToken: ct);
+        return new SubmitReceiptResponse();
+    }
+
+    public override async Task<ListReceiptsResponse> ListReceipts(ListReceiptsRequest request, ServerCallContext context)
+    {
+        var caller = await access.RequireAuthenticatedAsync(context, request.MessageId);
+        var v = new Violations();
+        var channelId = v.Id("channel_id", request.ChannelId);
+        var messageId = v.Id("message_id", request.MessageId);
+        v.ThrowIfAny();
+
+        await MemberChannelAsync(context, caller, channelId);
+        var message = await read.MessageAsync(messageId, context.CancellationToken);
+        if (message is null || message.Envelope.ChannelId != channelId)
+        {
+            throw new NotFoundException("message", messageId.ToString());
+        }
+
+        if (message.Envelope.SenderUserId != caller.UserId)
+        {
+            await access.DenyAsync(context, caller, messageId.ToString(), "only the sender of a message lists its receipts");
+        }
+
+        await access.RecordReadAsync(context, messageId.ToString());
+        var response = new ListReceiptsResponse();
+        response.Receipts.AddRange((await read.ReceiptsAsync(messageId, context.CancellationToken)).Select(ChannelWire.ToProto));
+        return response;
+    }
+
     public override async Task<HistoryResponse> History(HistoryRequest request, ServerCallContext context)
     {
         var caller = await access.RequireAuthenticatedAsync(context, request.ChannelId);

@@ -101,6 +101,43 @@ internal static class ChannelWire
             v.Bytes($"{field}.signature", e.Signature, IdentityWire.SignatureBytes));
     }
 
+    public static Crypto.Receipt Receipt(Violations v, string field, Contracts.V1.Receipt? r)
+    {
+        if (r is null)
+        {
+            v.Add(field, "required: the signed receipt");
+            return new Crypto.Receipt(Crypto.ReceiptKind.Delivered, Guid.Empty, Guid.Empty, [], Guid.Empty, Guid.Empty, default, []);
+        }
+
+        var kind = r.Kind switch
+        {
+            Contracts.V1.ReceiptKind.Delivered => Crypto.ReceiptKind.Delivered,
+            Contracts.V1.ReceiptKind.Read => Crypto.ReceiptKind.Read,
+            _ => Crypto.ReceiptKind.Delivered,
+        };
+        if (r.Kind is not (Contracts.V1.ReceiptKind.Delivered or Contracts.V1.ReceiptKind.Read))
+        {
+            v.Add($"{field}.kind", "must be DELIVERED or READ");
+        }
+
+        return new Crypto.Receipt(kind, v.Id($"{field}.channel_id", r.ChannelId), v.Id($"{field}.message_id", r.MessageId),
+            v.Bytes($"{field}.message_digest", r.MessageDigest, 32), v.Id($"{field}.recipient_user_id", r.RecipientUserId),
+            v.Id($"{field}.recipient_device_id", r.RecipientDeviceId), v.Time($"{field}.at", r.At),
+            v.Bytes($"{field}.signature", r.Signature, IdentityWire.SignatureBytes));
+    }
+
+    public static Contracts.V1.Receipt ToProto(ReceiptData r) => new()
+    {
+        Kind = r.Kind == Crypto.ReceiptKind.Read ? Contracts.V1.ReceiptKind.Read : Contracts.V1.ReceiptKind.Delivered,
+        ChannelId = r.ChannelId.ToString(),
+        MessageId = r.MessageId.ToString(),
+        MessageDigest = ByteString.CopyFrom(r.MessageDigest),
+        RecipientUserId = r.RecipientUserId.ToString(),
+        RecipientDeviceId = r.RecipientDeviceId.ToString(),
+        At = Timestamp.FromDateTimeOffset(r.At),
+        Signature = ByteString.CopyFrom(r.Signature),
+    };
+
     public static IReadOnlyList<Guid> Ids(Violations v, string field, IReadOnlyList<string> ids, int max)
     {
         if (ids.Count > max)

@@ -14,6 +14,7 @@ internal static class ChannelsFeature
             .Register<MembersRemoved>("channels.members-removed")
             .Register<EpochStarted>("channels.epoch-started")
             .Register<HistoryShared>("channels.history-shared")
+            .Register<ReceiptSubmitted>("channels.receipt-submitted")
             .Register<MessageAccepted>("channels.message-accepted"));
         services.AddSingleton<IInlineProjection, ChannelProjection>();
         services.AddSingleton<ChannelReadModel>();

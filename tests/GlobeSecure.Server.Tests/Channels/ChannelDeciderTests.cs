@@ -9,6 +9,7 @@ using MessageHeader = GlobeSecure.Crypto.MessageHeader;
 using ChannelCreated = GlobeSecure.Server.Channels.ChannelCreated;
 using EpochStarted = GlobeSecure.Server.Channels.EpochStarted;
 using CertificateChain = GlobeSecure.Crypto.CertificateChain;
+using ReceiptKind = GlobeSecure.Crypto.ReceiptKind;
 
 namespace GlobeSecure.Server.Tests.Channels;
 
@@ -423,6 +424,54 @@ public sealed class ChannelDeciderTests
     {
         Assert.Throws<NotFoundException>(() =>
             MessageDecider.Decide(Send(Message(_bob, replyTo: Guid.CreateVersion7()), _bob), Given(Created()), MessageState.Initial));
+    }
+
+    private SubmitReceipt Receipt(PkiUser recipient, MessageEnvelope message, MessageAccepted? stored, ReceiptKind kind = ReceiptKind.Read) =>
+        new(Crypto.Receipt.Create(kind, message, At, recipient.Id, recipient.Device), recipient.Id, recipient.DeviceId, recipient.Verified, stored,
+            Given(Created()), At);
+
+    [Fact]
+    public void SubmitReceipt_MemberSignedForTheStoredMessage_IsRecordedOnce()
+    {
+        var message = Message(_alice);
+        var submit = Receipt(_bob, message, Accepted(message));
+
+        var events = ReceiptDecider.Decide(submit, ReceiptsState.Initial);
+        var again = ReceiptDecider.Decide(submit, events.Aggregate(ReceiptsState.Initial, ReceiptDecider.Evolve));
+
+        Assert.IsType<ReceiptSubmitted>(Assert.Single(events));
+        Assert.Empty(again);
+    }
+
+    [Fact]
+    public void SubmitReceipt_ForAnotherVersionOfTheMessage_ThrowsValidationDigest()
+    {
+        var message = Message(_alice);
+        var other = Message(_alice, id: message.Header.MessageId, text: "other");
+
+        var error = Assert.Throws<ValidationException>(() => ReceiptDecider.Decide(Receipt(_bob, other, Accepted(message)), ReceiptsState.Initial));
+
+        Assert.Equal("receipt.message_digest", error.Violations[0].Field);
+    }
+
+    [Fact]
+    public void SubmitReceipt_ByNonMember_ThrowsPermissionDenied()
+    {
+        var message = Message(_alice);
+
+        Assert.Throws<PermissionDeniedException>(() => ReceiptDecider.Decide(Receipt(_carol, message, Accepted(message)), ReceiptsState.Initial));
+    }
+
+    [Fact]
+    public void SubmitReceipt_TamperedSignature_ThrowsValidation()
+    {
+        var message = Message(_alice);
+        var submit = Receipt(_bob, message, Accepted(message));
+        submit.Receipt.Signature[0] ^= 1;
+
+        var error = Assert.Throws<ValidationException>(() => ReceiptDecider.Decide(submit, ReceiptsState.Initial));
+
+        Assert.Equal("receipt.signature", error.Violations[0].Field);
     }
 
     [Fact]

@@ -100,6 +100,30 @@ public sealed class ChannelFlowTests(ChannelFixture server) : IClassFixture<Chan
     }
 
     [Fact]
+    public async Task Receipts_DeliveredAndReadByAMember_SenderListsAndVerifiesThem()
+    {
+        var (w, channels) = await WorldAsync();
+        var channel = await channels.CreateAsync(w.Alice, w.Alice, w.Bob);
+        var sent = await channels.SendTextAsync(w.Alice, Guid.Parse(channel.ChannelId), "Please confirm receipt");
+        var envelope = Wire.FromProto(sent.Envelope);
+
+        foreach (var kind in new[] { Crypto.ReceiptKind.Delivered, Crypto.ReceiptKind.Read })
+        {
+            var receipt = Crypto.Receipt.Create(kind, envelope, _driver.Now, w.Bob.UserId, w.Bob.Device);
+            await channels.Channels.SubmitReceiptAsync(new SubmitReceiptRequest { Receipt = Wire.ToProto(receipt) }, w.Bob.Headers, cancellationToken: Ct);
+        }
+
+        var listRequest = new ListReceiptsRequest { ChannelId = channel.ChannelId, MessageId = sent.Envelope.Header.MessageId };
+        var listed = await channels.Channels.ListReceiptsAsync(listRequest, w.Alice.Headers, cancellationToken: Ct);
+        var notSender = await Assert.ThrowsAsync<RpcException>(() => channels.Channels.ListReceiptsAsync(listRequest, w.Bob.Headers, cancellationToken: Ct).ResponseAsync);
+
+        var bob = (await channels.DevicesAsync(w.Alice, w.Bob.UserId)).Single();
+        Assert.Equal(2, listed.Receipts.Count);
+        Assert.All(listed.Receipts, r => Wire.FromProto(r).Verify(bob, envelope));
+        Assert.Equal(StatusCode.PermissionDenied, notSender.StatusCode);
+    }
+
+    [Fact]
     public async Task SendMessage_EachRefusal_HasItsOwnErrorAndStoresNothing()
     {
         var (w, channels) = await WorldAsync();
