@@ -344,6 +344,7 @@ class Vectors:
         for document in documents:
             w.id(uuid_bytes(document))
         w.int64(b.int("spontaneous")).id(b.id("reply_to") if b.raw("reply_to") != "none" else bytes(16))
+        w.id(b.id("forward_of") if b.raw("forward_of") != "none" else bytes(16))
         header = w.bytes()
         nonce, key, plaintext = b.hex("nonce"), b.hex("key"), b.hex("plaintext")
         ciphertext = xchacha20poly1305_encrypt(key, nonce, plaintext, header)

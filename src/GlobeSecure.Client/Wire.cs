@@ -197,6 +197,7 @@ public static class Wire
             EvaluationGrade = h.EvaluationGrade,
             Spontaneous = h.Spontaneous,
             ReplyToMessageId = h.ReplyToMessageId == Guid.Empty ? "" : h.ReplyToMessageId.ToString(),
+            ForwardOfMessageId = h.ForwardOfMessageId == Guid.Empty ? "" : h.ForwardOfMessageId.ToString(),
         };
         header.DocumentIds.AddRange(h.DocumentIds.Select(d => d.ToString()));
         return new V1.MessageEnvelope
@@ -217,7 +218,8 @@ public static class Wire
             new MessageHeader(ParseId(h.ChannelId, "channel id"), ParseId(h.MessageId, "message id"), ParseId(h.SenderUserId, "sender user id"),
                 ParseId(h.SenderDeviceId, "sender device id"), h.Epoch, ToTime(h.SentAt, "sent at"), h.ContentType, h.HandlingCode,
                 h.EvaluationGrade, [.. h.DocumentIds.Select(d => ParseId(d, "document id"))], h.Spontaneous,
-                h.ReplyToMessageId.Length == 0 ? Guid.Empty : ParseId(h.ReplyToMessageId, "reply-to message id")),
+                h.ReplyToMessageId.Length == 0 ? Guid.Empty : ParseId(h.ReplyToMessageId, "reply-to message id"),
+                h.ForwardOfMessageId.Length == 0 ? Guid.Empty : ParseId(h.ForwardOfMessageId, "forwarded message id")),
             envelope.Nonce.ToByteArray(),
             envelope.Ciphertext.ToByteArray(),
             envelope.Signature.ToByteArray());

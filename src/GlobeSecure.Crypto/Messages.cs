@@ -4,8 +4,8 @@ namespace GlobeSecure.Crypto;
 /// The clear header of a message: what the server needs to route, enforce policy and audit.
 /// Its canonical bytes (<c>globe/v1/message-header</c> then format version, channel id, message
 /// id, sender user id, sender device id, epoch, sent at, content type, handling code, evaluation
-/// grade, document count, each document id, spontaneous (1 or 0), reply-to message id (the nil
-/// UUID when not a reply)) are the body's associated data.
+/// grade, document count, each document id, spontaneous (1 or 0), reply-to message id and
+/// forwarded message id (each the nil UUID when absent)) are the body's associated data.
 /// </summary>
 public sealed record MessageHeader(
     Guid ChannelId,
@@ -19,7 +19,8 @@ public sealed record MessageHeader(
     string EvaluationGrade,
     IReadOnlyList<Guid> DocumentIds,
     bool Spontaneous = false,
-    Guid ReplyToMessageId = default)
+    Guid ReplyToMessageId = default,
+    Guid ForwardOfMessageId = default)
 {
     /// <summary>Context string of message headers.</summary>
     public const string Context = "globe/v1/message-header";
@@ -47,7 +48,7 @@ public sealed record MessageHeader(
             writer.Guid(id);
         }
 
-        return writer.Int64(Spontaneous ? 1 : 0).Guid(ReplyToMessageId).ToArray();
+        return writer.Int64(Spontaneous ? 1 : 0).Guid(ReplyToMessageId).Guid(ForwardOfMessageId).ToArray();
     }
 
     /// <inheritdoc />

@@ -74,7 +74,7 @@ public sealed class MessageEnvelopeTests
     public static TheoryData<string> SignedHeaderFields =>
     [
         "channel-id", "message-id", "epoch", "sent-at", "content-type", "handling-code", "evaluation-grade",
-        "document-added", "document-removed", "documents-reordered", "document-changed", "text-shifted", "spontaneous", "reply-to",
+        "document-added", "document-removed", "documents-reordered", "document-changed", "text-shifted", "spontaneous", "reply-to", "forward-of",
     ];
 
     private static MessageHeader Change(MessageHeader h, string field) => field switch
@@ -93,6 +93,7 @@ public sealed class MessageEnvelopeTests
         "text-shifted" => h with { HandlingCode = "H", EvaluationGrade = "2B2" },
         "spontaneous" => h with { Spontaneous = !h.Spontaneous },
         "reply-to" => h with { ReplyToMessageId = Guid.NewGuid() },
+        "forward-of" => h with { ForwardOfMessageId = Guid.NewGuid() },
         _ => throw new ArgumentOutOfRangeException(nameof(field)),
     };
 

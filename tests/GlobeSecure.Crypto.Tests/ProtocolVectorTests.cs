@@ -332,7 +332,8 @@ internal static class ProtocolVectors
         var header = new MessageHeader(block.Id("channel_id"), block.Id("message_id"), doc["devices"].Id($"{sender}.user_id"),
             senderKeys.DeviceId, block.Int("epoch"), block.Time("sent_at_us"), block.Text("content_type"), block.Text("handling_code"),
             block.Text("evaluation_grade"), block.List("document_ids").Select(id => Guid.ParseExact(id, "D")).ToArray(),
-            block.Int("spontaneous") == 1, block.Raw("reply_to") == "none" ? Guid.Empty : block.Id("reply_to"));
+            block.Int("spontaneous") == 1, block.Raw("reply_to") == "none" ? Guid.Empty : block.Id("reply_to"),
+            block.Raw("forward_of") == "none" ? Guid.Empty : block.Id("forward_of"));
         using var key = EpochKey.FromBytes(header.ChannelId, header.Epoch, block.Hex("key"));
         return MessageEnvelope.Seal(header, block.Hex("plaintext"), key, senderKeys, block.Hex("nonce"));
     }

@@ -25,16 +25,16 @@ internal sealed record DistributionData(Guid ChannelId, long Epoch, DateTimeOffs
 /// <summary>A <see cref="MessageEnvelope"/> as stored.</summary>
 internal sealed record EnvelopeData(Guid ChannelId, Guid MessageId, Guid SenderUserId, Guid SenderDeviceId, long Epoch, DateTimeOffset SentAt,
     string ContentType, string HandlingCode, string EvaluationGrade, IReadOnlyList<Guid> DocumentIds, bool Spontaneous, Guid ReplyToMessageId,
-    byte[] Nonce, byte[] Ciphertext, byte[] Signature)
+    Guid ForwardOfMessageId, byte[] Nonce, byte[] Ciphertext, byte[] Signature)
 {
     public MessageEnvelope ToCrypto() => new(
         new MessageHeader(ChannelId, MessageId, SenderUserId, SenderDeviceId, Epoch, SentAt, ContentType, HandlingCode, EvaluationGrade, DocumentIds,
-            Spontaneous, ReplyToMessageId),
+            Spontaneous, ReplyToMessageId, ForwardOfMessageId),
         Nonce, Ciphertext, Signature);
 
     public static EnvelopeData From(MessageEnvelope e) => new(e.Header.ChannelId, e.Header.MessageId, e.Header.SenderUserId, e.Header.SenderDeviceId,
         e.Header.Epoch, e.Header.SentAt, e.Header.ContentType, e.Header.HandlingCode, e.Header.EvaluationGrade, e.Header.DocumentIds,
-        e.Header.Spontaneous, e.Header.ReplyToMessageId, e.Nonce, e.Ciphertext, e.Signature);
+        e.Header.Spontaneous, e.Header.ReplyToMessageId, e.Header.ForwardOfMessageId, e.Nonce, e.Ciphertext, e.Signature);
 }
 
 /// <summary>A channel was created with its first members (every investigator of the creator's authority).</summary>
@@ -66,6 +66,14 @@ internal sealed record ReceiptData(ReceiptKind Kind, Guid ChannelId, Guid Messag
 
 /// <summary>A recipient device's signed receipt was stored; stream <c>channel-receipts-{message id}</c>.</summary>
 internal sealed record ReceiptSubmitted(Guid ChannelId, Guid MessageId, ReceiptData Receipt, DateTimeOffset SubmittedAt);
+
+/// <summary>Stream <c>consent-{id}</c>: a member asks the originating authority to let them forward an H1/H2 message to another channel.</summary>
+internal sealed record ConsentRequested(Guid ConsentId, Guid MessageId, Guid OriginChannelId, Guid TargetChannelId, Guid OriginatorAuthorityId,
+    Guid RequestedByUserId, string Reason, DateTimeOffset RequestedAt);
+
+internal sealed record ConsentGranted(Guid ConsentId, Guid OriginChannelId, Guid ByUserId, string Note, DateTimeOffset GrantedAt);
+
+internal sealed record ConsentDenied(Guid ConsentId, Guid OriginChannelId, Guid ByUserId, string Reason, DateTimeOffset DeniedAt);
 
 /// <summary>A message was accepted; stream <c>channel-message-{id}</c>. <see cref="Digest"/> is <see cref="MessageEnvelope.Digest"/>.</summary>
 internal sealed record MessageAccepted(Guid ChannelId, Guid MessageId, EnvelopeData Envelope, byte[] Digest, DateTimeOffset AcceptedAt);

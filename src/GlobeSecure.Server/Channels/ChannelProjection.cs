@@ -13,7 +13,7 @@ namespace GlobeSecure.Server.Channels;
 internal sealed class ChannelProjection : IInlineProjection
 {
     private static readonly HashSet<Type> Types = [typeof(ChannelCreated), typeof(MembersAdded), typeof(MembersRemoved), typeof(EpochStarted), typeof(MessageAccepted),
-        typeof(HistoryShared), typeof(ReceiptSubmitted)];
+        typeof(HistoryShared), typeof(ReceiptSubmitted), typeof(ConsentRequested), typeof(ConsentGranted), typeof(ConsentDenied)];
 
     public string Name => "channels";
 
@@ -55,6 +55,20 @@ internal sealed class ChannelProjection : IInlineProjection
                 kind text not null,
                 receipt jsonb not null,
                 primary key (message_id, device_id, kind));
+            create table {schema}.channel_consents (
+                consent_id uuid primary key,
+                message_id uuid not null,
+                origin_channel_id uuid not null,
+                target_channel_id uuid not null,
+                originator_authority_id uuid not null,
+                requested_by uuid not null,
+                reason text not null,
+                status text not null,
+                decided_by uuid,
+                decision_reason text,
+                requested_at timestamptz not null,
+                decided_at timestamptz);
+            create index channel_consents_by_message on {schema}.channel_consents (message_id, target_channel_id) where status = 'Granted';
             -- Epoch keys re-shared with members who joined later.
             create table {schema}.channel_epoch_shares (
                 channel_id uuid not null references {schema}.channels,
@@ -111,6 +125,24 @@ internal sealed class ChannelProjection : IInlineProjection
                 case ReceiptSubmitted e:
                     await ExecuteAsync(context, $"insert into {s}.channel_receipts (message_id, device_id, kind, receipt) values ($1, $2, $3, $4)",
                         cancellationToken, e.MessageId, e.Receipt.RecipientDeviceId, e.Receipt.Kind.ToString(), Json(e.Receipt));
+                    break;
+                case ConsentRequested e:
+                    await ExecuteAsync(context, $"""
+                        insert into {s}.channel_consents (consent_id, message_id, origin_channel_id, target_channel_id, originator_authority_id,
+                            requested_by, reason, status, requested_at)
+                        values ($1, $2, $3, $4, $5, $6, $7, 'Pending', $8)
+                        """, cancellationToken, e.ConsentId, e.MessageId, e.OriginChannelId, e.TargetChannelId, e.OriginatorAuthorityId, e.RequestedByUserId,
+                        e.Reason, e.RequestedAt);
+                    break;
+                case ConsentGranted e:
+                    await ExecuteAsync(context, $"""
+                        update {s}.channel_consents set status = 'Granted', decided_by = $2, decision_reason = $3, decided_at = $4 where consent_id = $1
+                        """, cancellationToken, e.ConsentId, e.ByUserId, e.Note, e.GrantedAt);
+                    break;
+                case ConsentDenied e:
+                    await ExecuteAsync(context, $"""
+                        update {s}.channel_consents set status = 'Denied', decided_by = $2, decision_reason = $3, decided_at = $4 where consent_id = $1
+                        """, cancellationToken, e.ConsentId, e.ByUserId, e.Reason, e.DeniedAt);
                     break;
                 case MessageAccepted e:
                     await ExecuteAsync(context, $"""

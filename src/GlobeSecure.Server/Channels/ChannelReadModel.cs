@@ -40,6 +40,44 @@ internal sealed class ChannelReadModel(NpgsqlDataSource dataSource, PostgresEven
             : null;
     }
 
+    public async Task<bool> ConsentGrantedAsync(Guid messageId, Guid targetChannelId, CancellationToken cancellationToken)
+    {
+        await using var command = Command("""
+            select exists (select 1 from {schema}.channel_consents where message_id = $1 and target_channel_id = $2 and status = 'Granted')
+            """, messageId, targetChannelId);
+        return await command.ExecuteScalarAsync(cancellationToken) is true;
+    }
+
+    public async Task<Contracts.V1.Consent?> ConsentAsync(Guid consentId, CancellationToken cancellationToken)
+    {
+        await using var command = Command("""
+            select consent_id, message_id, origin_channel_id, target_channel_id, originator_authority_id, requested_by, reason, status, decided_by,
+                decision_reason, requested_at, decided_at
+            from {schema}.channel_consents where consent_id = $1
+            """, consentId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            return null;
+        }
+
+        return new Contracts.V1.Consent
+        {
+            ConsentId = reader.GetGuid(0).ToString(),
+            MessageId = reader.GetGuid(1).ToString(),
+            OriginChannelId = reader.GetGuid(2).ToString(),
+            TargetChannelId = reader.GetGuid(3).ToString(),
+            OriginatorAuthorityId = reader.GetGuid(4).ToString(),
+            RequestedByUserId = reader.GetGuid(5).ToString(),
+            Reason = reader.GetString(6),
+            Status = Enum.Parse<Contracts.V1.ConsentStatus>(reader.GetString(7)),
+            DecidedByUserId = reader.IsDBNull(8) ? "" : reader.GetGuid(8).ToString(),
+            DecisionReason = reader.IsDBNull(9) ? "" : reader.GetString(9),
+            RequestedAt = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(reader.GetFieldValue<DateTimeOffset>(10)),
+            DecidedAt = reader.IsDBNull(11) ? null : Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(reader.GetFieldValue<DateTimeOffset>(11)),
+        };
+    }
+
     /// <summary>The receipts of a message, by device, delivered before read.</summary>
     public async Task<IReadOnlyList<ReceiptData>> ReceiptsAsync(Guid messageId, CancellationToken cancellationToken)
     {

@@ -214,6 +214,18 @@ internal sealed class ChannelService(
             ? null
             : (await store.AggregateStreamAsync(MessageDecider.StreamId(header.ReplyToMessageId), MessageState.Initial, MessageDecider.Evolve, ct)).State.Accepted;
         var send = new SendMessage(envelope, caller.UserId, caller.DeviceId, sender, parent, clock.GetUtcNow());
+        if (header.ForwardOfMessageId != Guid.Empty
+            && (await store.AggregateStreamAsync(MessageDecider.StreamId(header.ForwardOfMessageId), MessageState.Initial, MessageDecider.Evolve, ct)).State.Accepted
+                is { } original)
+        {
+            var originalChannel = await store.AggregateStreamAsync(ChannelDecider.StreamId(original.ChannelId), ChannelState.Initial, ChannelDecider.Evolve, ct);
+            send = send with
+            {
+                Original = (original, originalChannel.State),
+                ConsentGranted = await read.ConsentGrantedAsync(original.MessageId, header.ChannelId, ct),
+            };
+        }
+
         await store.DecideAsync(MessageDecider.StreamId(header.MessageId), MessageState.Initial, MessageDecider.Evolve,
             s => MessageDecider.Decide(send, channel.State, s), access.Allowed(context, header.MessageId.ToString()), cancellationToken: ct);
         var stored = await read.MessageAsync(header.MessageId, ct) ?? throw new InvalidOperationException("An accepted message is not in the read model.");
@@ -261,6 +273,48 @@ internal sealed class ChannelService(
         var response = new ListReceiptsResponse();
         response.Receipts.AddRange((await read.ReceiptsAsync(messageId, context.CancellationToken)).Select(ChannelWire.ToProto));
         return response;
+    }
+
+    public override async Task<Consent> RequestConsent(RequestConsentRequest request, ServerCallContext context)
+    {
+        var caller = await access.RequireAuthenticatedAsync(context, request.ConsentId);
+        var v = new Violations();
+        var consentId = v.Id("consent_id", request.ConsentId);
+        var messageId = v.Id("message_id", request.MessageId);
+        var targetId = v.Id("target_channel_id", request.TargetChannelId);
+        var reason = v.Text("reason", request.Reason, 500);
+        v.ThrowIfAny();
+
+        var ct = context.CancellationToken;
+        var message = (await store.AggregateStreamAsync(MessageDecider.StreamId(messageId), MessageState.Initial, MessageDecider.Evolve, ct)).State.Accepted;
+        var origin = message is null
+            ? ChannelState.Initial
+            : (await store.AggregateStreamAsync(ChannelDecider.StreamId(message.ChannelId), ChannelState.Initial, ChannelDecider.Evolve, ct)).State;
+        var target = (await store.AggregateStreamAsync(ChannelDecider.StreamId(targetId), ChannelState.Initial, ChannelDecider.Evolve, ct)).State
+            with { ChannelId = targetId };
+        var originator = message is null ? null : await directory.FindUserAsync(message.Envelope.SenderUserId, ct);
+        var command = new RequestConsent(consentId, messageId, message, origin, target, originator?.AuthorityId ?? Guid.Empty, caller.UserId, reason, clock.GetUtcNow());
+        await store.DecideAsync(ConsentDecider.StreamId(consentId), ConsentState.Initial, ConsentDecider.Evolve, s => ConsentDecider.Decide(command, s),
+            access.Allowed(context, consentId.ToString()), cancellationToken: ct);
+        return await read.ConsentAsync(consentId, ct) ?? throw new NotFoundException("consent request", consentId.ToString());
+    }
+
+    public override Task<Consent> GrantConsent(DecideConsentRequest request, ServerCallContext context) => DecideConsentAsync(request, context, grant: true);
+
+    public override Task<Consent> DenyConsent(DecideConsentRequest request, ServerCallContext context) => DecideConsentAsync(request, context, grant: false);
+
+    private async Task<Consent> DecideConsentAsync(DecideConsentRequest request, ServerCallContext context, bool grant)
+    {
+        var caller = await access.RequireRoleAsync(context, request.ConsentId, Role.Investigator, Role.AuthorityAdministrator);
+        var v = new Violations();
+        var consentId = v.Id("consent_id", request.ConsentId);
+        var reason = v.Text("reason", request.Reason, 500, required: !grant);
+        v.ThrowIfAny();
+
+        var command = new DecideConsent(consentId, grant, caller.UserId, caller.AuthorityId, caller.Role, reason, clock.GetUtcNow());
+        await store.DecideAsync(ConsentDecider.StreamId(consentId), ConsentState.Initial, ConsentDecider.Evolve, s => ConsentDecider.Decide(command, s),
+            access.Allowed(context, consentId.ToString()), cancellationToken: context.CancellationToken);
+        return await read.ConsentAsync(consentId, context.CancellationToken) ?? throw new NotFoundException("consent request", consentId.ToString());
     }
 
     public override async Task<HistoryResponse> History(HistoryRequest request, ServerCallContext context)
@@ -363,6 +417,26 @@ internal sealed class ChannelService(
                 e.HistoryShared = new Contracts.V1.HistoryShared { UserId = h.ForUserId.ToString(), ByUserId = h.ByUserId.ToString() };
                 e.HistoryShared.Epochs.AddRange(h.Epochs.Select(d => d.Epoch));
                 return e;
+            case ConsentRequested c:
+                e.ChannelId = c.OriginChannelId.ToString();
+                e.At = Timestamp.FromDateTimeOffset(c.RequestedAt);
+                e.Consent = new Consent
+                {
+                    ConsentId = c.ConsentId.ToString(),
+                    MessageId = c.MessageId.ToString(),
+                    OriginChannelId = c.OriginChannelId.ToString(),
+                    TargetChannelId = c.TargetChannelId.ToString(),
+                    OriginatorAuthorityId = c.OriginatorAuthorityId.ToString(),
+                    RequestedByUserId = c.RequestedByUserId.ToString(),
+                    Reason = c.Reason,
+                    Status = ConsentStatus.Pending,
+                    RequestedAt = e.At,
+                };
+                return e;
+            case ConsentGranted g:
+                return Decision(e, g.ConsentId, g.OriginChannelId, g.ByUserId, g.Note, g.GrantedAt, ConsentStatus.Granted);
+            case ConsentDenied d:
+                return Decision(e, d.ConsentId, d.OriginChannelId, d.ByUserId, d.Reason, d.DeniedAt, ConsentStatus.Denied);
             case MessageAccepted m:
                 e.ChannelId = m.ChannelId.ToString();
                 e.At = Timestamp.FromDateTimeOffset(m.AcceptedAt);
@@ -371,6 +445,23 @@ internal sealed class ChannelService(
             default:
                 return null;
         }
+    }
+
+    /// <summary>A consent decision as a channel event: the decision only; the request (an earlier event) carries the rest.</summary>
+    private static ChannelEvent Decision(ChannelEvent e, Guid consentId, Guid originId, Guid by, string note, DateTimeOffset at, ConsentStatus status)
+    {
+        e.ChannelId = originId.ToString();
+        e.At = Timestamp.FromDateTimeOffset(at);
+        e.Consent = new Consent
+        {
+            ConsentId = consentId.ToString(),
+            OriginChannelId = originId.ToString(),
+            Status = status,
+            DecidedByUserId = by.ToString(),
+            DecisionReason = note,
+            DecidedAt = e.At,
+        };
+        return e;
     }
 
     private async Task DecideAsync(ServerCallContext context, ChannelCommand command) =>

@@ -96,7 +96,8 @@ internal static class ChannelWire
             v.Id($"{hf}.sender_user_id", h.SenderUserId), v.Id($"{hf}.sender_device_id", h.SenderDeviceId), h.Epoch,
             v.Time($"{hf}.sent_at", h.SentAt), contentType, h.HandlingCode, h.EvaluationGrade,
             [.. h.DocumentIds.Take(MaxDocuments).Select((d, i) => v.Id($"{hf}.document_ids[{i}]", d))], h.Spontaneous,
-            v.OptionalId($"{hf}.reply_to_message_id", h.ReplyToMessageId) ?? Guid.Empty);
+            v.OptionalId($"{hf}.reply_to_message_id", h.ReplyToMessageId) ?? Guid.Empty,
+            v.OptionalId($"{hf}.forward_of_message_id", h.ForwardOfMessageId) ?? Guid.Empty);
         return new MessageEnvelope(header, v.Bytes($"{field}.nonce", e.Nonce, NonceBytes), e.Ciphertext.ToByteArray(),
             v.Bytes($"{field}.signature", e.Signature, IdentityWire.SignatureBytes));
     }
@@ -179,6 +180,7 @@ internal static class ChannelWire
             EvaluationGrade = e.EvaluationGrade,
             Spontaneous = e.Spontaneous,
             ReplyToMessageId = e.ReplyToMessageId == Guid.Empty ? "" : e.ReplyToMessageId.ToString(),
+            ForwardOfMessageId = e.ForwardOfMessageId == Guid.Empty ? "" : e.ForwardOfMessageId.ToString(),
         };
         header.DocumentIds.AddRange(e.DocumentIds.Select(d => d.ToString()));
         return new Contracts.V1.MessageEnvelope

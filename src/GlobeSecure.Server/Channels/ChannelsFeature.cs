@@ -15,6 +15,9 @@ internal static class ChannelsFeature
             .Register<EpochStarted>("channels.epoch-started")
             .Register<HistoryShared>("channels.history-shared")
             .Register<ReceiptSubmitted>("channels.receipt-submitted")
+            .Register<ConsentRequested>("channels.consent-requested")
+            .Register<ConsentGranted>("channels.consent-granted")
+            .Register<ConsentDenied>("channels.consent-denied")
             .Register<MessageAccepted>("channels.message-accepted"));
         services.AddSingleton<IInlineProjection, ChannelProjection>();
         services.AddSingleton<ChannelReadModel>();

@@ -16,7 +16,14 @@ internal sealed record MessageState(MessageAccepted? Accepted)
 /// the edge (sizes, handling code, grade).
 /// </summary>
 internal sealed record SendMessage(MessageEnvelope Envelope, Guid CallerUserId, Guid CallerDeviceId, VerifiedDevice? Sender, MessageAccepted? Parent,
-    DateTimeOffset At);
+    DateTimeOffset At)
+{
+    /// <summary>The forwarded message and its channel, when the header names one and it exists.</summary>
+    public (MessageAccepted Message, ChannelState Channel)? Original { get; init; }
+
+    /// <summary>Whether the originator granted consent to forward the original into this channel.</summary>
+    public bool ConsentGranted { get; init; }
+}
 
 /// <summary>
 /// The rules of accepting a message: idempotent by message id; the sender is the caller, a
@@ -75,6 +82,11 @@ internal static class MessageDecider
             }
         }
 
+        if (header.ForwardOfMessageId != Guid.Empty)
+        {
+            CheckForward(send, header);
+        }
+
         if (send.Sender is null)
         {
             throw new PermissionDeniedException("Permission denied: the sending device's certificate chain does not verify.");
@@ -94,5 +106,31 @@ internal static class MessageDecider
         }
 
         return [new MessageAccepted(header.ChannelId, header.MessageId, EnvelopeData.From(envelope), envelope.Digest(), send.At)];
+    }
+
+    private static void CheckForward(SendMessage send, MessageHeader header)
+    {
+        if (send.Original is not { } original)
+        {
+            throw new NotFoundException("message to forward", header.ForwardOfMessageId.ToString());
+        }
+
+        if (!original.Channel.Members.ContainsKey(send.CallerUserId))
+        {
+            throw new PermissionDeniedException("Permission denied: you can forward only messages of channels you are a member of.");
+        }
+
+        var code = original.Message.Envelope.HandlingCode;
+        if (!HandlingPolicy.KeepsOrTightens(code, header.HandlingCode))
+        {
+            throw new ValidationException("envelope.header.handling_code",
+                $"a forward keeps or tightens the original's handling code ({HandlingPolicy.Describe(code)})");
+        }
+
+        if (ConsentDecider.NeedsConsent(code) && !send.ConsentGranted)
+        {
+            throw new WrongStateException(
+                $"Forwarding {code} content needs the originating authority's consent for this message and this channel: request it (RequestConsent) and wait for a grant.");
+        }
     }
 }

@@ -305,11 +305,12 @@ public sealed class ChannelDeciderTests
         Assert.Throws<WrongStateException>(() => ChannelDecider.Decide(Share(Epoch(1, _alice, _carol)), Given(Created())));
     }
 
-    private MessageEnvelope Message(PkiUser sender, long epoch = 1, Guid? id = null, string text = "hello", string handling = "H1", Guid replyTo = default)
+    private MessageEnvelope Message(PkiUser sender, long epoch = 1, Guid? id = null, string text = "hello", string handling = "H1", Guid replyTo = default,
+        Guid forwardOf = default)
     {
         using var key = EpochKey.Generate(_channel, epoch);
         var header = new MessageHeader(_channel, id ?? Guid.CreateVersion7(), sender.Id, sender.DeviceId, epoch, At, "text/plain", handling, "4x4:B2", [],
-            Spontaneous: replyTo == Guid.Empty, ReplyToMessageId: replyTo);
+            Spontaneous: replyTo == Guid.Empty, ReplyToMessageId: replyTo, ForwardOfMessageId: forwardOf);
         return MessageEnvelope.Seal(header, Encoding.UTF8.GetBytes(text), key, sender.Device);
     }
 
@@ -472,6 +473,101 @@ public sealed class ChannelDeciderTests
         var error = Assert.Throws<ValidationException>(() => ReceiptDecider.Decide(submit, ReceiptsState.Initial));
 
         Assert.Equal("receipt.signature", error.Violations[0].Field);
+    }
+
+    /// <summary>An accepted message of another channel whose only member is <paramref name="sender"/>.</summary>
+    private (MessageAccepted Message, ChannelState Channel) Elsewhere(PkiUser sender, string handling, params PkiUser[] members)
+    {
+        var otherChannel = Guid.CreateVersion7();
+        var channel = ChannelDecider.Evolve(ChannelState.Initial, new ChannelCreated(otherChannel, sender.Id, sender.DeviceId, [1], "H0",
+            [.. members.Select(m => new MemberData(m.Id, m.User.AuthorityId))], At));
+        using var key = EpochKey.Generate(otherChannel, 1);
+        var envelope = MessageEnvelope.Seal(new MessageHeader(otherChannel, Guid.CreateVersion7(), sender.Id, sender.DeviceId, 1, At, "text/plain", handling, "", []),
+            "original"u8, key, sender.Device);
+        return (new MessageAccepted(otherChannel, envelope.Header.MessageId, EnvelopeData.From(envelope), envelope.Digest(), At), channel);
+    }
+
+    [Theory]
+    [InlineData("H2", false, false)]
+    [InlineData("H1", false, false)]
+    [InlineData("H2", true, true)]
+    [InlineData("H0", false, true)]
+    public void Send_Forward_H1OrH2NeedsAGrant(string code, bool granted, bool accepted)
+    {
+        var original = Elsewhere(_carol, code, _carol, _alice);
+        var send = Send(Message(_alice, handling: code, forwardOf: original.Message.MessageId), _alice) with { Original = original, ConsentGranted = granted };
+
+        if (accepted)
+        {
+            Assert.Single(MessageDecider.Decide(send, Given(Created()), MessageState.Initial));
+        }
+        else
+        {
+            Assert.Contains("consent", Assert.Throws<WrongStateException>(() => MessageDecider.Decide(send, Given(Created()), MessageState.Initial)).Message);
+        }
+    }
+
+    [Fact]
+    public void Send_ForwardFromAChannelTheSenderIsNotIn_ThrowsPermissionDenied()
+    {
+        var original = Elsewhere(_carol, "H0", _carol);
+        var send = Send(Message(_alice, handling: "H0", forwardOf: original.Message.MessageId), _alice) with { Original = original };
+
+        Assert.Throws<PermissionDeniedException>(() => MessageDecider.Decide(send, Given(Created()), MessageState.Initial));
+    }
+
+    [Fact]
+    public void Send_ForwardLooseningTheOriginalsCode_ThrowsValidation()
+    {
+        var original = Elsewhere(_carol, "H2", _carol, _alice);
+        var send = Send(Message(_alice, handling: "H0", forwardOf: original.Message.MessageId), _alice) with { Original = original, ConsentGranted = true };
+
+        Assert.Throws<ValidationException>(() => MessageDecider.Decide(send, Given(Created()), MessageState.Initial));
+    }
+
+    private RequestConsent ConsentRequest(string code, PkiUser by)
+    {
+        var original = Elsewhere(_carol, code, _carol, _alice);
+        return new RequestConsent(Guid.CreateVersion7(), original.Message.MessageId, original.Message, original.Channel, Given(Created()), _agency.View.AuthorityId, by.Id, "joint case", At);
+    }
+
+    [Fact]
+    public void RequestConsent_MemberOfBothChannelsForH2_IsRecordedThenGrantedOnceByTheOriginatingAuthority()
+    {
+        var request = ConsentRequest("H2", _alice);
+        var requested = ConsentDecider.Decide(request, ConsentState.Initial);
+        var state = requested.Aggregate(ConsentState.Initial, ConsentDecider.Evolve);
+        var grant = new DecideConsent(request.ConsentId, true, _carol.Id, _agency.View.AuthorityId, Role.Investigator, "", At);
+
+        var granted = ConsentDecider.Decide(grant, state);
+        var afterGrant = granted.Aggregate(state, ConsentDecider.Evolve);
+
+        Assert.IsType<ConsentRequested>(Assert.Single(requested));
+        Assert.IsType<ConsentGranted>(Assert.Single(granted));
+        Assert.Empty(ConsentDecider.Decide(grant, afterGrant));
+        Assert.Throws<WrongStateException>(() => ConsentDecider.Decide(grant with { Grant = false, Reason = "no" }, afterGrant));
+    }
+
+    [Fact]
+    public void GrantConsent_ByAnotherAuthority_ThrowsPermissionDenied()
+    {
+        var request = ConsentRequest("H2", _alice);
+        var state = ConsentDecider.Decide(request, ConsentState.Initial).Aggregate(ConsentState.Initial, ConsentDecider.Evolve);
+
+        Assert.Throws<PermissionDeniedException>(() =>
+            ConsentDecider.Decide(new DecideConsent(request.ConsentId, true, _alice.Id, _police.View.AuthorityId, Role.Investigator, "", At), state));
+    }
+
+    [Fact]
+    public void RequestConsent_ForH0Content_ThrowsWrongStateNoConsentNeeded()
+    {
+        Assert.Throws<WrongStateException>(() => ConsentDecider.Decide(ConsentRequest("H0", _alice), ConsentState.Initial));
+    }
+
+    [Fact]
+    public void RequestConsent_NotAMemberOfTheMessagesChannel_ThrowsPermissionDenied()
+    {
+        Assert.Throws<PermissionDeniedException>(() => ConsentDecider.Decide(ConsentRequest("H2", _bob), ConsentState.Initial));
     }
 
     [Fact]

@@ -116,9 +116,10 @@ public sealed class ChannelDriver(NetworkDriver network, BootstrappedNetwork wor
     }
 
     /// <summary>An envelope sealed under <paramref name="key"/> and signed by the sender's device (not sent).</summary>
-    public MessageEnvelope Seal(Member sender, EpochKey key, string text, Guid? messageId = null, string handling = "H1", Guid replyTo = default) =>
+    public MessageEnvelope Seal(Member sender, EpochKey key, string text, Guid? messageId = null, string handling = "H1", Guid replyTo = default,
+        Guid forwardOf = default) =>
         MessageEnvelope.Seal(new MessageHeader(key.ChannelId, messageId ?? Guid.CreateVersion7(), sender.UserId, sender.Device.DeviceId, key.Epoch,
-            network.Now, "text/plain", handling, "4x4:B2", [], Spontaneous: replyTo == Guid.Empty, ReplyToMessageId: replyTo),
+            network.Now, "text/plain", handling, "4x4:B2", [], Spontaneous: replyTo == Guid.Empty, ReplyToMessageId: replyTo, ForwardOfMessageId: forwardOf),
             Encoding.UTF8.GetBytes(text), key, sender.Device);
 
     public async Task<StoredMessage> SendAsync(Member sender, MessageEnvelope envelope) =>

@@ -124,6 +124,48 @@ public sealed class ChannelFlowTests(ChannelFixture server) : IClassFixture<Chan
     }
 
     [Fact]
+    public async Task Forward_H2ContentToAnotherChannel_NeedsTheOriginatorsGrant()
+    {
+        var (w, channels) = await WorldAsync();
+        var origin = await channels.CreateAsync(w.Alice, w.Alice, w.Bob);
+        var target = await channels.CreateAsync(w.Carol, w.Carol);
+        var addAlice = new AddMembersRequest
+        {
+            ChannelId = target.ChannelId,
+            NextEpoch = Wire.ToProto(await channels.DistributionAsync(w.Carol, Guid.Parse(target.ChannelId), 2, w.Carol, w.Alice)),
+        };
+        addAlice.UserIds.Add(w.Alice.UserId.ToString());
+        await channels.Channels.AddMembersAsync(addAlice, w.Carol.Headers, cancellationToken: Ct);
+        using var originKey = await channels.OpenEpochKeyAsync(w.Bob, Guid.Parse(origin.ChannelId), 1);
+        var original = await channels.SendAsync(w.Bob, channels.Seal(w.Bob, originKey, "Account 123 — do not disseminate", handling: "H2"));
+        var originalId = Guid.Parse(original.Envelope.Header.MessageId);
+        using var targetKey = await channels.OpenEpochKeyAsync(w.Alice, Guid.Parse(target.ChannelId), 2);
+
+        var withoutGrant = await Assert.ThrowsAsync<RpcException>(() =>
+            channels.SendAsync(w.Alice, channels.Seal(w.Alice, targetKey, "Account 123 — do not disseminate", handling: "H2", forwardOf: originalId)));
+        var consentId = Guid.CreateVersion7().ToString();
+        var requested = await channels.Channels.RequestConsentAsync(new RequestConsentRequest
+        {
+            ConsentId = consentId,
+            MessageId = originalId.ToString(),
+            TargetChannelId = target.ChannelId,
+            Reason = "Joint investigation with the police",
+        }, w.Alice.Headers, cancellationToken: Ct);
+        var notOriginator = await Assert.ThrowsAsync<RpcException>(() =>
+            channels.Channels.GrantConsentAsync(new DecideConsentRequest { ConsentId = consentId }, w.Carol.Headers, cancellationToken: Ct).ResponseAsync);
+        var granted = await channels.Channels.GrantConsentAsync(new DecideConsentRequest { ConsentId = consentId }, w.Bob.Headers, cancellationToken: Ct);
+        var forwarded = await channels.SendAsync(w.Alice,
+            channels.Seal(w.Alice, targetKey, "Account 123 — do not disseminate", handling: "H2", forwardOf: originalId));
+
+        Assert.Equal((StatusCode.FailedPrecondition, true), (withoutGrant.StatusCode, withoutGrant.Status.Detail.Contains("consent")));
+        Assert.Equal((ConsentStatus.Pending, w.Alice.AuthorityId.ToString()), (requested.Status, requested.OriginatorAuthorityId));
+        Assert.Equal(StatusCode.PermissionDenied, notOriginator.StatusCode);
+        Assert.Equal((ConsentStatus.Granted, w.Bob.UserId.ToString()), (granted.Status, granted.DecidedByUserId));
+        Assert.Equal(originalId.ToString(), forwarded.Envelope.Header.ForwardOfMessageId);
+        Assert.Equal("Account 123 — do not disseminate", await channels.ReadAsync(w.Carol, forwarded));
+    }
+
+    [Fact]
     public async Task SendMessage_EachRefusal_HasItsOwnErrorAndStoresNothing()
     {
         var (w, channels) = await WorldAsync();
