@@ -88,8 +88,8 @@ internal static class ChannelDecider
 
     public static IReadOnlyList<object> Decide(ChannelCommand command, ChannelState state)
     {
-        // A retry of a change that was stored (same signed distribution) changes nothing.
-        if (state.CurrentEpoch is { } current && command.Epoch.Distribution.Epoch == current.Epoch
+        // A retry of a change the caller's device made and that was stored (same signed distribution) changes nothing.
+        if (state.CurrentEpoch is { } current && command.Epoch.Distribution.Epoch == current.Epoch && current.CreatorDeviceId == command.ByDeviceId
             && command.Epoch.Distribution.Signature.AsSpan().SequenceEqual(current.Signature))
         {
             return [];

@@ -43,7 +43,7 @@ public sealed class ChannelFlowTests(ChannelFixture server) : IClassFixture<Chan
         var fromCarol = await channels.SendTextAsync(w.Carol, channelId, "Same account seen in our case");
 
         Assert.Equal(2, channel.CurrentEpoch);
-        Assert.Equal([w.Commission().ToString(), w.Carol.AuthorityId.ToString()], channel.AuthorityIds.Order());
+        Assert.Equal(new[] { w.Commission().ToString(), w.Carol.AuthorityId.ToString() }.Order(), channel.AuthorityIds.Order());
         Assert.False(channel.RotationRequired);
         Assert.Equal("Suspect account at bank X", await channels.ReadAsync(w.Carol, fromAlice));
         Assert.Equal("Same account seen in our case", await channels.ReadAsync(w.Alice, fromCarol));
