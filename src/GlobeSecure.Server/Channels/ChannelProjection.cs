@@ -26,7 +26,8 @@ internal sealed class ChannelProjection : IInlineProjection
                 created_at timestamptz not null,
                 encrypted_info bytea not null,
                 default_handling_code text not null,
-                current_epoch bigint not null default 0);
+                current_epoch bigint not null default 0,
+                epoch_started_at timestamptz);
             -- One row per membership interval: [from_position, to_position], to_position null while a member.
             create table {schema}.channel_members (
                 channel_id uuid not null references {schema}.channels,
@@ -46,6 +47,7 @@ internal sealed class ChannelProjection : IInlineProjection
                 position bigint primary key,
                 channel_id uuid not null references {schema}.channels,
                 message_id uuid not null unique,
+                epoch bigint not null,
                 envelope jsonb not null,
                 accepted_at timestamptz not null);
             create index channel_messages_by_channel on {schema}.channel_messages (channel_id, position);
@@ -109,8 +111,8 @@ internal sealed class ChannelProjection : IInlineProjection
                 case EpochStarted e:
                     await ExecuteAsync(context, $"insert into {s}.channel_epochs (channel_id, epoch, distribution, recipients) values ($1, $2, $3, $4)",
                         cancellationToken, e.ChannelId, e.Distribution.Epoch, Json(e.Distribution), e.Distribution.Recipients.Select(r => r.DeviceId).ToArray());
-                    await ExecuteAsync(context, $"update {s}.channels set current_epoch = $2 where channel_id = $1", cancellationToken,
-                        e.ChannelId, e.Distribution.Epoch);
+                    await ExecuteAsync(context, $"update {s}.channels set current_epoch = $2, epoch_started_at = $3 where channel_id = $1",
+                        cancellationToken, e.ChannelId, e.Distribution.Epoch, e.StartedAt);
                     break;
                 case HistoryShared e:
                     foreach (var d in e.Epochs)
@@ -146,8 +148,8 @@ internal sealed class ChannelProjection : IInlineProjection
                     break;
                 case MessageAccepted e:
                     await ExecuteAsync(context, $"""
-                        insert into {s}.channel_messages (position, channel_id, message_id, envelope, accepted_at) values ($1, $2, $3, $4, $5)
-                        """, cancellationToken, p, e.ChannelId, e.MessageId, Json(e.Envelope), e.AcceptedAt);
+                        insert into {s}.channel_messages (position, channel_id, message_id, epoch, envelope, accepted_at) values ($1, $2, $3, $4, $5, $6)
+                        """, cancellationToken, p, e.ChannelId, e.MessageId, e.Envelope.Epoch, Json(e.Envelope), e.AcceptedAt);
                     break;
                 default:
                     throw new InvalidOperationException($"Unhandled event {stored.Type}.");

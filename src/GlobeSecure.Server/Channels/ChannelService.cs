@@ -6,6 +6,7 @@ using GlobeSecure.Server.Membership;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
+using Microsoft.Extensions.Options;
 using ProtoChannelCreated = GlobeSecure.Contracts.V1.ChannelCreated;
 using ProtoEpochStarted = GlobeSecure.Contracts.V1.EpochStarted;
 
@@ -21,7 +22,8 @@ internal sealed class ChannelService(
     TimeProvider clock,
     ChannelReadModel read,
     IDeviceDirectory directory,
-    IAuthorities authorities) : Contracts.V1.ChannelService.ChannelServiceBase
+    IAuthorities authorities,
+    IOptions<ChannelOptions> options) : Contracts.V1.ChannelService.ChannelServiceBase
 {
     private const int DefaultPageSize = 100;
     private const int MaxPageSize = 500;
@@ -492,8 +494,14 @@ internal sealed class ChannelService(
         return new EpochProposal(field, distribution, await directory.VerifiedDeviceAsync(caller.DeviceId, ct), devices);
     }
 
+    /// <summary>The current epoch is due: by message count or age (options), or its recipients are no longer exactly the members' devices.</summary>
     private async Task<bool> RotationRequiredAsync(ChannelRow row, CancellationToken ct)
     {
+        if (row.MessagesInEpoch >= options.Value.RotateAfterMessages || clock.GetUtcNow() - row.EpochStartedAt >= options.Value.RotateAfterAge)
+        {
+            return true;
+        }
+
         var current = await read.EpochAsync(row.ChannelId, row.CurrentEpoch, ct);
         var expected = new HashSet<Guid>();
         foreach (var member in row.Members)

@@ -19,6 +19,10 @@ internal static class ChannelsFeature
             .Register<ConsentGranted>("channels.consent-granted")
             .Register<ConsentDenied>("channels.consent-denied")
             .Register<MessageAccepted>("channels.message-accepted"));
+        services.AddOptions<ChannelOptions>()
+            .BindConfiguration(ChannelOptions.Section)
+            .Validate(o => o.IsValid, "Globe:Channels:RotateAfterMessages must be at least 1 and RotateAfterAge a positive duration, e.g. 7.00:00:00.")
+            .ValidateOnStart();
         services.AddSingleton<IInlineProjection, ChannelProjection>();
         services.AddSingleton<ChannelReadModel>();
         return services;

@@ -5,6 +5,7 @@ using GlobeSecure.Contracts.V1;
 using GlobeSecure.Crypto;
 using GlobeSecure.Server.Tests.Identity;
 using Google.Protobuf;
+using Microsoft.AspNetCore.Builder;
 using EpochKeyDistribution = GlobeSecure.Crypto.EpochKeyDistribution;
 using MessageEnvelope = GlobeSecure.Crypto.MessageEnvelope;
 using MessageHeader = GlobeSecure.Crypto.MessageHeader;
@@ -17,7 +18,16 @@ namespace GlobeSecure.Server.Tests.Channels;
 /// </summary>
 public sealed class ChannelFixture : IdentityServerFixture
 {
+    /// <summary>Small, so that a test reaches it.</summary>
+    public const int RotateAfterMessages = 5;
+
     private ChannelWorld? _world;
+
+    protected override void Configure(WebApplicationBuilder builder)
+    {
+        base.Configure(builder);
+        builder.Configuration["Globe:Channels:RotateAfterMessages"] = RotateAfterMessages.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    }
 
     public async Task<ChannelWorld> WorldAsync(NetworkDriver driver)
     {

@@ -166,6 +166,34 @@ public sealed class ChannelFlowTests(ChannelFixture server) : IClassFixture<Chan
     }
 
     [Fact]
+    public async Task GetChannel_EpochCarriedTheConfiguredNumberOfMessages_RequiresRotationUntilRotated()
+    {
+        var (w, channels) = await WorldAsync();
+        var channel = await channels.CreateAsync(w.Alice, w.Alice, w.Bob);
+        var channelId = Guid.Parse(channel.ChannelId);
+        var get = new GetChannelRequest { ChannelId = channel.ChannelId };
+        for (var i = 0; i < ChannelFixture.RotateAfterMessages - 1; i++)
+        {
+            await channels.SendTextAsync(w.Alice, channelId, $"message {i}");
+        }
+
+        var notYet = await channels.Channels.GetChannelAsync(get, w.Bob.Headers, cancellationToken: Ct);
+        await channels.SendTextAsync(w.Alice, channelId, "the last one of the epoch");
+        var due = await channels.Channels.GetChannelAsync(get, w.Bob.Headers, cancellationToken: Ct);
+        var rotated = await channels.Channels.RotateEpochAsync(new RotateEpochRequest
+        {
+            ChannelId = channel.ChannelId,
+            NextEpoch = Wire.ToProto(await channels.DistributionAsync(w.Bob, channelId, 2, [.. MembersWithDevices(w, due)])),
+        }, w.Bob.Headers, cancellationToken: Ct);
+
+        Assert.Equal((false, true, false), (notYet.RotationRequired, due.RotationRequired, rotated.RotationRequired));
+    }
+
+    /// <summary>The world's members of a channel (tests' own helper users like Dave have no usable devices).</summary>
+    private static IEnumerable<Member> MembersWithDevices(ChannelWorld w, Channel channel) =>
+        new[] { w.Alice, w.Bob, w.Carol }.Where(m => channel.Members.Any(c => c.UserId == m.UserId.ToString()));
+
+    [Fact]
     public async Task SendMessage_EachRefusal_HasItsOwnErrorAndStoresNothing()
     {
         var (w, channels) = await WorldAsync();
