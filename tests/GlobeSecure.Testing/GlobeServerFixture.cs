@@ -34,6 +34,23 @@ public class GlobeServerFixture : IAsyncLifetime
     /// <summary>Opens a channel to the server.</summary>
     public GrpcChannel CreateChannel() => GrpcChannel.ForAddress(Address, new GrpcChannelOptions { DisposeHttpClient = true });
 
+    /// <summary>Another server process on the same database, as a second replica behind a load balancer. The caller stops it.</summary>
+    public async Task<WebApplication> StartReplicaAsync(CancellationToken cancellationToken = default)
+    {
+        var app = GlobeServerHost.Build(["--environment", "Testing"], builder =>
+        {
+            builder.Configuration["ConnectionStrings:Globe"] = _database.ConnectionString;
+            builder.Configuration["Globe:Listen"] = "http://127.0.0.1:0";
+            builder.Configuration["Logging:LogLevel:Default"] = "Warning";
+        });
+        await app.StartAsync(cancellationToken);
+        return app;
+    }
+
+    /// <summary>A channel to a server started by <see cref="StartReplicaAsync"/>.</summary>
+    public static GrpcChannel ChannelTo(WebApplication app) =>
+        GrpcChannel.ForAddress(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+
     /// <summary>Extra configuration (test-only services); runs after the server's own.</summary>
     protected virtual void Configure(WebApplicationBuilder builder)
     {

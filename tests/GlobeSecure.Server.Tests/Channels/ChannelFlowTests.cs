@@ -367,22 +367,11 @@ public sealed class ChannelFlowTests(ChannelFixture server) : IClassFixture<Chan
         Assert.Contains(events, e => e.Message?.Position == marker.Position);
     }
 
-    /// <summary>Another server process on the same database (a second replica behind the load balancer).</summary>
-    private async Task<WebApplication> OtherServerAsync()
-    {
-        var app = GlobeServerHost.Build(["--environment", "Testing"], builder =>
-        {
-            builder.Configuration["ConnectionStrings:Globe"] = server.Database.ConnectionString;
-            builder.Configuration["Globe:Listen"] = "http://127.0.0.1:0";
-            builder.Configuration["Logging:LogLevel:Default"] = "Warning";
-        });
-        await app.StartAsync(Ct);
-        return app;
-    }
+    private Task<WebApplication> OtherServerAsync() => server.StartReplicaAsync(Ct);
 
     private static ChannelService.ChannelServiceClient ClientOf(WebApplication app, out GrpcChannel channel)
     {
-        channel = GrpcChannel.ForAddress(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        channel = GlobeSecure.Testing.GlobeServerFixture.ChannelTo(app);
         return new ChannelService.ChannelServiceClient(channel);
     }
 

@@ -1,6 +1,7 @@
 using GlobeSecure.Client;
 using GlobeSecure.Contracts.V1;
 using GlobeSecure.Crypto;
+using GlobeSecure.Testing;
 using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
@@ -20,21 +21,9 @@ public sealed class ScaleOutTests(NetworkFixture server) : IClassFixture<Network
 
     public void Dispose() => _driver.Dispose();
 
-    /// <summary>A second server on the same database (as a second replica behind a load balancer).</summary>
-    private async Task<WebApplication> SecondServerAsync()
-    {
-        var app = GlobeServerHost.Build(["--environment", "Testing"], builder =>
-        {
-            builder.Configuration["ConnectionStrings:Globe"] = server.Database.ConnectionString;
-            builder.Configuration["Globe:Listen"] = "http://127.0.0.1:0";
-            builder.Configuration["Logging:LogLevel:Default"] = "Warning";
-        });
-        await app.StartAsync(Ct);
-        return app;
-    }
+    private Task<WebApplication> SecondServerAsync() => server.StartReplicaAsync(Ct);
 
-    private static GrpcChannel ChannelTo(WebApplication app) =>
-        GrpcChannel.ForAddress(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+    private static GrpcChannel ChannelTo(WebApplication app) => GlobeServerFixture.ChannelTo(app);
 
     [Fact]
     public async Task Authenticate_ChallengeFromOneServerAnsweredAtAnother_SessionWorksOnBoth()
