@@ -21,7 +21,7 @@ namespace GlobeSecure.Client;
 /// Failed calls throw <see cref="GlobeClientException"/>; anything that does not verify throws
 /// <see cref="GlobeTrustException"/>. Thread-safe. Dispose to close the connection.
 /// </remarks>
-public sealed class GlobeClient : IAsyncDisposable
+public sealed partial class GlobeClient : IAsyncDisposable
 {
     /// <summary>Default validity of a certificate issued by a device: one year (never beyond the issuer's own).</summary>
     public static readonly TimeSpan DefaultCertificateValidity = TimeSpan.FromDays(365);
@@ -43,6 +43,7 @@ public sealed class GlobeClient : IAsyncDisposable
     private readonly AuthService.AuthServiceClient _authAnonymous;
     private readonly AuthService.AuthServiceClient _auth;
     private readonly DirectoryService.DirectoryServiceClient _directory;
+    private readonly ChannelService.ChannelServiceClient _channels;
     private readonly DirectoryState _directoryState;
 
     /// <summary>Opens a channel to the server (no call is made yet).</summary>
@@ -67,6 +68,7 @@ public sealed class GlobeClient : IAsyncDisposable
         _devices = new DeviceService.DeviceServiceClient(authenticated);
         _auth = new AuthService.AuthServiceClient(authenticated);
         _directory = new DirectoryService.DirectoryServiceClient(authenticated);
+        _channels = new ChannelService.ChannelServiceClient(authenticated);
         _directoryState = new DirectoryState(options.DirectoryHead);
         Anchors = options.PinnedRootKeys.Count > 0 ? new TrustAnchors(options.PinnedRootKeys) : null;
     }
@@ -584,6 +586,7 @@ public sealed class GlobeClient : IAsyncDisposable
     {
         _session.Dispose();
         _channel.Dispose();
+        DisposeChannelKeys();
         _directoryState.Gate.Dispose();
         return ValueTask.CompletedTask;
     }

@@ -319,6 +319,25 @@ internal sealed class ChannelService(
         return await read.ConsentAsync(consentId, context.CancellationToken) ?? throw new NotFoundException("consent request", consentId.ToString());
     }
 
+    public override async Task<StoredMessage> GetMessage(GetMessageRequest request, ServerCallContext context)
+    {
+        var caller = await access.RequireAuthenticatedAsync(context, request.MessageId);
+        var v = new Violations();
+        var channelId = v.Id("channel_id", request.ChannelId);
+        var messageId = v.Id("message_id", request.MessageId);
+        v.ThrowIfAny();
+
+        await MemberChannelAsync(context, caller, channelId);
+        var message = await read.MessageAsync(messageId, context.CancellationToken);
+        if (message is null || message.Envelope.ChannelId != channelId)
+        {
+            throw new NotFoundException("message", messageId.ToString());
+        }
+
+        await access.RecordReadAsync(context, messageId.ToString());
+        return ChannelWire.ToProto(message);
+    }
+
     public override async Task<HistoryResponse> History(HistoryRequest request, ServerCallContext context)
     {
         var caller = await access.RequireAuthenticatedAsync(context, request.ChannelId);
