@@ -44,6 +44,12 @@ public sealed partial class GlobeClient
         Guid? channelId = null, CancellationToken cancellationToken = default)
     {
         var me = await MeAsync(cancellationToken);
+        if (me.Role != Role.Investigator)
+        {
+            throw new GlobeClientException(StatusCode.PermissionDenied, null,
+                $"Only investigators open case channels; this device's user is a {RoleName(me.Role)}.");
+        }
+
         var id = channelId ?? Guid.CreateVersion7();
         var devices = (await FindDevicesAsync(new DeviceScope(AuthorityId: Wire.ParseId(me.AuthorityId, "authority id")), cancellationToken))
             .Where(d => d.Role == DeviceRole.Investigator).ToList();
@@ -363,9 +369,22 @@ public sealed partial class GlobeClient
     {
         var position = afterPosition;
         var delay = TimeSpan.FromMilliseconds(200);
+        string? token = null;
+        var renewed = false;
         while (true)
         {
-            using var call = _channels.Subscribe(new SubscribeRequest { AfterPosition = position }, cancellationToken: cancellationToken);
+            // The bearer interceptor handles unary calls only: a stream carries its token itself.
+            try
+            {
+                token = await _session.TokenAsync(renewed ? token : null, cancellationToken);
+            }
+            catch (RpcException e)
+            {
+                throw GlobeClientException.FromRpc(e);
+            }
+
+            using var call = _channels.Subscribe(new SubscribeRequest { AfterPosition = position },
+                new Metadata { { "authorization", $"Bearer {token}" } }, cancellationToken: cancellationToken);
             var stream = call.ResponseStream;
             while (true)
             {
@@ -373,6 +392,11 @@ public sealed partial class GlobeClient
                 try
                 {
                     moved = await stream.MoveNext(cancellationToken);
+                }
+                catch (RpcException e) when (e.StatusCode == StatusCode.Unauthenticated && !renewed)
+                {
+                    renewed = true; // The session ended (expired, or the server restarted): renew once and resume.
+                    break;
                 }
                 catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.Internal or StatusCode.Unknown &&
                                              !cancellationToken.IsCancellationRequested)
@@ -393,6 +417,7 @@ public sealed partial class GlobeClient
                     break;
                 }
 
+                renewed = false;
                 var current = stream.Current;
                 if (current.Position <= position)
                 {
@@ -404,8 +429,11 @@ public sealed partial class GlobeClient
                 yield return current;
             }
 
-            await Task.Delay(delay, _options.Clock, cancellationToken);
-            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(10).Ticks));
+            if (!renewed)
+            {
+                await Task.Delay(delay, _options.Clock, cancellationToken);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(10).Ticks));
+            }
         }
     }
 
@@ -645,6 +673,8 @@ public sealed partial class GlobeClient
             throw new GlobeTrustException($"A message envelope is malformed ({e.Message}): refused.", e);
         }
     }
+
+    private static string RoleName(Role role) => role.ToString().ToLowerInvariant();
 
     private static Guid? NullIfEmpty(Guid id) => id == Guid.Empty ? null : id;
 

@@ -25,6 +25,9 @@ public enum Forgery
 
     /// <summary>Adds a device certified by a real administrator's device id and key, but signed by the server.</summary>
     ImpersonatedIssuer,
+
+    /// <summary>Flips a bit of every receipt signature that ChannelService.ListReceipts serves.</summary>
+    TamperReceipts,
 }
 
 /// <summary>
@@ -52,8 +55,12 @@ public sealed class StoryServerFixture : GlobeServerFixture
         }
     }
 
+    /// <summary>Small, so that a channel test reaches it and the client's automatic rotation runs.</summary>
+    public const int RotateAfterMessages = 4;
+
     protected override void Configure(WebApplicationBuilder builder)
     {
+        builder.Configuration["Globe:Channels:RotateAfterMessages"] = RotateAfterMessages.ToString(System.Globalization.CultureInfo.InvariantCulture);
         builder.Services.AddSingleton(Forge);
         builder.Services.AddGrpc(options => options.Interceptors.Add<ForgingInterceptor>());
     }
@@ -81,9 +88,19 @@ internal sealed class ForgingInterceptor(ForgerySwitch forge) : Interceptor
         UnaryServerMethod<TRequest, TResponse> continuation)
     {
         var response = await continuation(request, context);
-        if (response is FindDevicesResponse found && request is FindDevicesRequest find && forge.Mode != Forgery.None)
+        if (response is FindDevicesResponse found && request is FindDevicesRequest find && forge.Mode is not (Forgery.None or Forgery.TamperReceipts))
         {
             Tamper(found, find, forge.Mode);
+        }
+
+        if (response is ListReceiptsResponse receipts && forge.Mode == Forgery.TamperReceipts)
+        {
+            foreach (var receipt in receipts.Receipts)
+            {
+                var signature = receipt.Signature.ToByteArray();
+                signature[0] ^= 1;
+                receipt.Signature = ByteString.CopyFrom(signature);
+            }
         }
 
         return response;

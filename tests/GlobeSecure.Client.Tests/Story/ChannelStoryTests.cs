@@ -1,0 +1,259 @@
+using GlobeSecure.Contracts.V1;
+using System.Runtime.CompilerServices;
+using Grpc.Core;
+
+namespace GlobeSecure.Client.Tests.Story;
+
+/// <summary>
+/// Case channels through <see cref="GlobeClient"/>'s typed methods against the real server and
+/// PostgreSQL: every key is generated, sealed, fetched and opened by the client library, and
+/// every sender and receipt verified to the pinned root.
+/// </summary>
+public sealed class ChannelStoryTests(StoryServerFixture server) : IClassFixture<StoryServerFixture>
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    // One cast per fixture (applications are rate-limited per address); tests use fresh channels.
+    private static readonly ConditionalWeakTable<StoryServerFixture, Task<ChannelCast>> Casts = new();
+
+    /// <summary>Kenya: Otieno and Wanjiru investigate; Brazil: Ana.</summary>
+    private Task<ChannelCast> CastAsync() => Casts.GetValue(server, CreateCastAsync);
+
+    private static async Task<ChannelCast> CreateCastAsync(StoryServerFixture server)
+    {
+        var network = await server.NetworkAsync();
+        var lukas = await network.AddNetworkAdministratorAsync();
+        var suffix = Guid.NewGuid().ToString("N")[..6];
+        var (kenyaId, kenyaCode) = await network.ApproveAuthorityAsync(lukas, $"EACC {suffix}", "KE");
+        var (brazilId, brazilCode) = await network.ApproveAuthorityAsync(lukas, $"Polícia Federal {suffix}", "BR");
+        var kenyaAdmin = await network.AuthorityAdministratorAsync(kenyaId, kenyaCode);
+        var brazilAdmin = await network.AuthorityAdministratorAsync(brazilId, brazilCode);
+        return new ChannelCast(network, lukas, kenyaId, brazilId, kenyaAdmin, brazilAdmin,
+            await network.UserAsync(kenyaAdmin, "Otieno Mwangi"), await network.UserAsync(kenyaAdmin, "Wanjiru Kamau"),
+            await network.UserAsync(brazilAdmin, "Ana Ribeiro"));
+    }
+
+    [Fact]
+    public async Task Exchange_TwoAuthorities_BothWaysDecryptedWithSenderAuthorityAndHandling()
+    {
+        var c = await CastAsync();
+        var created = await c.Otieno.Client.CreateChannelAsync("Case 2026-117: port concession", "Bribery of a port official", "H1", cancellationToken: Ct);
+        var channelId = Guid.Parse(created.ChannelId);
+        var joined = await c.Otieno.Client.AddMembersAsync(channelId, authorityIds: [c.Brazil], cancellationToken: Ct);
+
+        var fromAna = await c.Ana.Client.SendTextAsync(channelId, "The shell company's account is at Banco X.",
+            new SendOptions(HandlingCode: "H2", EvaluationGrade: "4x4:B2", Spontaneous: true), Ct);
+        var readByOtieno = await c.Otieno.Client.OpenAsync(await c.Otieno.Client.GetMessageAsync(channelId, MessageIdOf(fromAna), Ct), Ct);
+        var reply = await c.Otieno.Client.SendTextAsync(channelId, "Thank you; we will request the statements.",
+            new SendOptions(ReplyTo: readByOtieno.MessageId), Ct);
+        var history = await c.Ana.Client.HistoryAsync(channelId, cancellationToken: Ct);
+        var readByAna = await c.Ana.Client.OpenAsync(history[0], Ct);
+
+        Assert.Equal(2, joined.CurrentEpoch);
+        Assert.Equal(new[] { c.Brazil.ToString(), c.Kenya.ToString() }.Order(), joined.AuthorityIds.Order());
+        Assert.Equal("The shell company's account is at Banco X.", readByOtieno.Text);
+        Assert.Equal(c.Brazil, readByOtieno.SenderAuthorityId);
+        Assert.Equal(c.Ana.DeviceId, readByOtieno.SenderDeviceId);
+        Assert.Equal(("H2", "4x4:B2", true), (readByOtieno.HandlingCode, readByOtieno.EvaluationGrade, readByOtieno.Spontaneous));
+        Assert.Equal(2, history.Count);
+        Assert.Equal("Thank you; we will request the statements.", readByAna.Text);
+        Assert.Equal(c.Kenya, readByAna.SenderAuthorityId);
+        Assert.Equal(readByOtieno.MessageId, readByAna.ReplyTo);
+        Assert.Equal("H2", readByAna.HandlingCode); // a reply keeps its parent's stricter code by default
+        Assert.Equal(reply.Position, readByAna.Position);
+    }
+
+    [Fact]
+    public async Task ChannelTitle_MemberWhoJoinedLater_ReadsItOnlyAfterHistoryIsShared()
+    {
+        var c = await CastAsync();
+        var created = await c.Otieno.Client.CreateChannelAsync("Case 2026-118", "Embezzlement of public funds", cancellationToken: Ct);
+        var channelId = Guid.Parse(created.ChannelId);
+        var early = await c.Otieno.Client.SendTextAsync(channelId, "Before Brazil joined.", cancellationToken: Ct);
+        var joined = await c.Otieno.Client.AddMembersAsync(channelId, userIds: [c.Ana.UserId], cancellationToken: Ct);
+
+        var wanjiruSees = await c.Wanjiru.Client.ReadChannelInfoAsync(joined, Ct);
+        var anaBefore = await c.Ana.Client.ReadChannelInfoAsync(joined, Ct);
+        var earlyBefore = await Assert.ThrowsAsync<GlobeClientException>(() => c.Ana.Client.OpenAsync(early, Ct));
+        var shared = await c.Otieno.Client.ShareHistoryAsync(channelId, c.Ana.UserId, cancellationToken: Ct);
+        var anaAfter = await c.Ana.Client.ReadChannelInfoAsync(joined, Ct);
+        var earlyAfter = await c.Ana.Client.OpenAsync(early, Ct);
+
+        Assert.Equal(new ChannelInfoView("Case 2026-118", "Embezzlement of public funds"), View(wanjiruSees));
+        Assert.Null(anaBefore);
+        Assert.Equal(StatusCode.NotFound, earlyBefore.Status);
+        Assert.Equal([1L], shared);
+        Assert.Equal(new ChannelInfoView("Case 2026-118", "Embezzlement of public funds"), View(anaAfter));
+        Assert.Equal("Before Brazil joined.", earlyAfter.Text);
+    }
+
+    [Fact]
+    public async Task Removal_RemovedMemberCannotReadLaterMessages_RemainingMembersCan()
+    {
+        var c = await CastAsync();
+        var channelId = Guid.Parse((await c.Otieno.Client.CreateChannelAsync("Case 2026-119", cancellationToken: Ct)).ChannelId);
+        await c.Otieno.Client.AddMembersAsync(channelId, authorityIds: [c.Brazil], cancellationToken: Ct);
+        var before = await c.Ana.Client.SendTextAsync(channelId, "Sent while Ana was a member.", cancellationToken: Ct);
+
+        var removed = await c.Otieno.Client.RemoveMembersAsync(channelId, authorityIds: [c.Brazil], cancellationToken: Ct);
+        var after = await c.Otieno.Client.SendTextAsync(channelId, "Sent after Brazil's removal.", cancellationToken: Ct);
+
+        var byWanjiru = await c.Wanjiru.Client.OpenAsync(after, Ct);
+        var keyRefused = await Assert.ThrowsAsync<GlobeClientException>(() => c.Ana.Client.OpenAsync(after, Ct));
+        var historyRefused = await Assert.ThrowsAsync<GlobeClientException>(() => c.Ana.Client.HistoryAsync(channelId, cancellationToken: Ct));
+        Assert.Equal(3, removed.CurrentEpoch);
+        Assert.DoesNotContain(removed.Members, m => m.AuthorityId == c.Brazil.ToString());
+        Assert.Equal(removed.CurrentEpoch, after.Envelope.Header.Epoch);
+        Assert.Equal("Sent after Brazil's removal.", byWanjiru.Text);
+        Assert.Equal(StatusCode.PermissionDenied, keyRefused.Status);
+        Assert.Equal(StatusCode.PermissionDenied, historyRefused.Status);
+        Assert.Equal("Sent while Ana was a member.", (await c.Otieno.Client.OpenAsync(before, Ct)).Text);
+    }
+
+    [Fact]
+    public async Task Send_RotationDue_ClientRotatesAndEveryMemberStillReadsEverything()
+    {
+        var c = await CastAsync();
+        var channelId = Guid.Parse((await c.Otieno.Client.CreateChannelAsync("Case 2026-120", cancellationToken: Ct)).ChannelId);
+        await c.Otieno.Client.AddMembersAsync(channelId, authorityIds: [c.Brazil], cancellationToken: Ct);
+
+        var sent = new List<StoredMessage>();
+        for (var i = 0; i < StoryServerFixture.RotateAfterMessages + 2; i++)
+        {
+            sent.Add(await (i % 2 == 0 ? c.Otieno : c.Ana).Client.SendTextAsync(channelId, $"message {i}", cancellationToken: Ct));
+        }
+
+        var texts = new List<string>();
+        foreach (var message in sent)
+        {
+            texts.Add((await c.Wanjiru.Client.OpenAsync(message, Ct)).Text);
+        }
+
+        Assert.Equal(2, sent[0].Envelope.Header.Epoch);
+        Assert.Equal(3, sent[^1].Envelope.Header.Epoch);
+        Assert.Equal(Enumerable.Range(0, sent.Count).Select(i => $"message {i}"), texts);
+        Assert.False((await c.Ana.Client.GetChannelAsync(channelId, Ct)).RotationRequired);
+    }
+
+    [Fact]
+    public async Task Receipts_DeliveredAndRead_VerifyThroughTheClient()
+    {
+        var c = await CastAsync();
+        var channelId = Guid.Parse((await c.Otieno.Client.CreateChannelAsync("Case 2026-121", cancellationToken: Ct)).ChannelId);
+        await c.Otieno.Client.AddMembersAsync(channelId, authorityIds: [c.Brazil], cancellationToken: Ct);
+        var message = await c.Ana.Client.SendTextAsync(channelId, "Please confirm receipt.", cancellationToken: Ct);
+
+        await c.Otieno.Client.SubmitReceiptAsync(message, MessageReceiptKind.Delivered, Ct);
+        await c.Otieno.Client.SubmitReceiptAsync(message, MessageReceiptKind.Read, Ct);
+        await c.Wanjiru.Client.SubmitReceiptAsync(message, MessageReceiptKind.Delivered, Ct);
+        var receipts = await c.Ana.Client.ListReceiptsAsync(message, Ct);
+
+        Assert.Equal(
+            [(c.Otieno.DeviceId, MessageReceiptKind.Delivered), (c.Otieno.DeviceId, MessageReceiptKind.Read), (c.Wanjiru.DeviceId, MessageReceiptKind.Delivered)],
+            receipts.Select(r => (r.RecipientDeviceId, r.Kind)).OrderBy(r => r.RecipientDeviceId == c.Otieno.DeviceId ? 0 : 1).ThenBy(r => r.Kind));
+        Assert.All(receipts, r => Assert.Equal(c.Kenya, r.RecipientAuthorityId));
+
+        server.Forge.Mode = Forgery.TamperReceipts;
+        try
+        {
+            var refused = await Assert.ThrowsAsync<GlobeTrustException>(() => c.Ana.Client.ListReceiptsAsync(message, Ct));
+            Assert.Contains("does not verify", refused.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            server.Forge.Mode = Forgery.None;
+        }
+    }
+
+    [Fact]
+    public async Task Forward_H2Content_ClientRefusesWithoutGrantAndForwardsWithIt()
+    {
+        var c = await CastAsync();
+        var origin = Guid.Parse((await c.Otieno.Client.CreateChannelAsync("Case 2026-122", cancellationToken: Ct)).ChannelId);
+        await c.Otieno.Client.AddMembersAsync(origin, authorityIds: [c.Brazil], cancellationToken: Ct);
+        var target = Guid.Parse((await c.Otieno.Client.CreateChannelAsync("Case 2026-122 (domestic)", cancellationToken: Ct)).ChannelId);
+        var original = await c.Ana.Client.SendTextAsync(origin, "Statements attached; no onward dissemination.", new SendOptions(HandlingCode: "H2"), Ct);
+
+        var withoutGrant = await Assert.ThrowsAsync<GlobeClientException>(() => c.Otieno.Client.ForwardAsync(original, target, cancellationToken: Ct));
+        var pending = await c.Otieno.Client.RequestConsentAsync(MessageIdOf(original), target, "Needed by the domestic prosecution team.", cancellationToken: Ct);
+        var stillPending = await Assert.ThrowsAsync<GlobeClientException>(() => c.Otieno.Client.ForwardAsync(original, target, pending, cancellationToken: Ct));
+        var granted = await c.Ana.Client.GrantConsentAsync(Guid.Parse(pending.ConsentId), cancellationToken: Ct);
+        var forwarded = await c.Otieno.Client.ForwardAsync(original, target, granted, cancellationToken: Ct);
+        var readByWanjiru = await c.Wanjiru.Client.OpenAsync(forwarded, Ct);
+
+        Assert.Equal(StatusCode.FailedPrecondition, withoutGrant.Status);
+        Assert.Equal(StatusCode.FailedPrecondition, stillPending.Status);
+        Assert.Equal(ConsentStatus.Granted, granted.Status);
+        Assert.Equal(c.Brazil.ToString(), granted.OriginatorAuthorityId);
+        Assert.Equal("Statements attached; no onward dissemination.", readByWanjiru.Text);
+        Assert.Equal(MessageIdOf(original), readByWanjiru.ForwardOf);
+        Assert.Equal("H2", readByWanjiru.HandlingCode);
+        Assert.Single(await c.Wanjiru.Client.HistoryAsync(target, cancellationToken: Ct));
+    }
+
+    [Fact]
+    public async Task Subscribe_MessageSentByAnotherMember_ArrivesLiveAndOpens()
+    {
+        var c = await CastAsync();
+        var channelId = Guid.Parse((await c.Otieno.Client.CreateChannelAsync("Case 2026-123", cancellationToken: Ct)).ChannelId);
+        var start = (await c.Wanjiru.Client.HistoryAsync(channelId, cancellationToken: Ct)).Select(m => m.Position).DefaultIfEmpty(0).Max();
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(30));
+
+        var arrival = Task.Run(async () =>
+        {
+            await foreach (var e in c.Wanjiru.Client.SubscribeAsync(start, timeout.Token))
+            {
+                if (e.EventCase == ChannelEvent.EventOneofCase.Message && e.ChannelId == channelId.ToString())
+                {
+                    return e.Message;
+                }
+            }
+
+            throw new InvalidOperationException("The subscription ended.");
+        }, timeout.Token);
+        var sent = await c.Otieno.Client.SendTextAsync(channelId, "Live to Wanjiru.", cancellationToken: Ct);
+        var received = await arrival;
+
+        Assert.Equal(sent.Position, received.Position);
+        Assert.Equal("Live to Wanjiru.", (await c.Wanjiru.Client.OpenAsync(received, Ct)).Text);
+    }
+
+    [Fact]
+    public async Task Observers_CannotCreateOrJoinChannels_AndNothingChanges()
+    {
+        var c = await CastAsync();
+        var observerOrg = await c.Network.Anonymous().ApplyAsync(new AuthorityApplication($"Observer {Guid.NewGuid().ToString("N")[..6]}", "AT",
+            AuthorityKind.ObserverOrganisation, "Observer status granted by the network.", "Focal Point", "focal@example.org"), Ct);
+        var observerOrgId = Guid.Parse(observerOrg.AuthorityId);
+        await c.Network.FirstAdministrator.Client.ApproveAsync(observerOrgId, Ct);
+        var approved = await c.SecondAdministrator.Client.ApproveAsync(observerOrgId, Ct);
+        var observerAdmin = await c.Network.AuthorityAdministratorAsync(observerOrgId, approved.AdministratorCode);
+        var observer = await c.Network.UserAsync(observerAdmin, "Observer", Role.Observer);
+        var channel = await c.Otieno.Client.CreateChannelAsync("Case 2026-124", cancellationToken: Ct);
+        var channelId = Guid.Parse(channel.ChannelId);
+
+        var create = await Assert.ThrowsAsync<GlobeClientException>(() => observer.Client.CreateChannelAsync("Observer's own case", cancellationToken: Ct));
+        var addOrg = await Assert.ThrowsAsync<GlobeClientException>(() =>
+            c.Otieno.Client.AddMembersAsync(channelId, authorityIds: [observerOrgId], cancellationToken: Ct));
+        var addUser = await Assert.ThrowsAsync<GlobeClientException>(() =>
+            c.Otieno.Client.AddMembersAsync(channelId, userIds: [observer.UserId], cancellationToken: Ct));
+        var after = await c.Otieno.Client.GetChannelAsync(channelId, Ct);
+
+        Assert.Equal(StatusCode.PermissionDenied, create.Status);
+        Assert.Equal(StatusCode.PermissionDenied, addOrg.Status);
+        Assert.Equal(StatusCode.PermissionDenied, addUser.Status);
+        Assert.Equal(channel.CurrentEpoch, after.CurrentEpoch);
+        Assert.Equal(channel.Members, after.Members);
+        Assert.Empty(await observer.Client.ListChannelsAsync(Ct));
+    }
+
+    private static Guid MessageIdOf(StoredMessage message) => Guid.Parse(message.Envelope.Header.MessageId);
+
+    private static ChannelInfoView? View(Crypto.ChannelInfo? info) => info is null ? null : new ChannelInfoView(info.Title, info.Description);
+
+    private sealed record ChannelInfoView(string Title, string Description);
+
+    private sealed record ChannelCast(TestNetwork Network, Participant SecondAdministrator, Guid Kenya, Guid Brazil, Participant KenyaAdmin,
+        Participant BrazilAdmin, Participant Otieno, Participant Wanjiru, Participant Ana);
+}
