@@ -307,6 +307,52 @@ public sealed class ChannelFlowTests(ChannelFixture server) : IClassFixture<Chan
     }
 
     [Fact]
+    public async Task GetMessage_MemberGetsItNonMemberAndOtherChannelAreRefused()
+    {
+        var (w, channels) = await WorldAsync();
+        var channel = await channels.CreateAsync(w.Alice, w.Alice, w.Bob);
+        var other = await channels.CreateAsync(w.Alice, w.Alice, w.Bob);
+        var sent = await channels.SendTextAsync(w.Alice, Guid.Parse(channel.ChannelId), "Only for the commission");
+        GetMessageRequest Request(string channelId) => new() { ChannelId = channelId, MessageId = sent.Envelope.Header.MessageId };
+
+        var byBob = await channels.Channels.GetMessageAsync(Request(channel.ChannelId), w.Bob.Headers, cancellationToken: Ct);
+        var byCarol = await Assert.ThrowsAsync<RpcException>(() =>
+            channels.Channels.GetMessageAsync(Request(channel.ChannelId), w.Carol.Headers, cancellationToken: Ct).ResponseAsync);
+        var viaOther = await Assert.ThrowsAsync<RpcException>(() =>
+            channels.Channels.GetMessageAsync(Request(other.ChannelId), w.Bob.Headers, cancellationToken: Ct).ResponseAsync);
+
+        Assert.Equal(sent, byBob);
+        Assert.Equal("Only for the commission", await channels.ReadAsync(w.Bob, byBob));
+        Assert.Equal(StatusCode.PermissionDenied, byCarol.StatusCode);
+        Assert.Equal(StatusCode.NotFound, viaOther.StatusCode);
+    }
+
+    [Fact]
+    public async Task CreateChannel_ByAnObserver_IsPermissionDeniedAndCreatesNothing()
+    {
+        var (w, channels) = await WorldAsync();
+        var observers = await _driver.AdmitAuthorityAsync(w.Network.Administrator, w.SecondAdmin, $"Observer {Guid.NewGuid():N}", "AT",
+            AuthorityKind.ObserverOrganisation);
+        var observer = await _driver.EnrolAndCertifyAsync(await _driver.InviteAsync(observers, Role.Observer, "Observer"), observers, Role.Observer);
+        var channelId = Guid.CreateVersion7();
+        var request = new CreateChannelRequest
+        {
+            ChannelId = channelId.ToString(),
+            EncryptedInfo = Google.Protobuf.ByteString.CopyFrom(new byte[64]),
+            DefaultHandlingCode = "H1",
+            FirstEpoch = Wire.ToProto(await channels.DistributionAsync(observer, channelId, 1, observer)),
+        };
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => channels.Channels.CreateChannelAsync(request, observer.Headers, cancellationToken: Ct).ResponseAsync);
+        var get = await Assert.ThrowsAsync<RpcException>(() =>
+            channels.Channels.GetChannelAsync(new GetChannelRequest { ChannelId = channelId.ToString() }, w.Alice.Headers, cancellationToken: Ct).ResponseAsync);
+
+        Assert.Equal(StatusCode.PermissionDenied, error.StatusCode);
+        Assert.Equal(StatusCode.NotFound, get.StatusCode);
+        Assert.Empty((await channels.Channels.ListChannelsAsync(new ListChannelsRequest(), observer.Headers, cancellationToken: Ct)).Channels);
+    }
+
+    [Fact]
     public async Task Subscribe_MessageSentAfterSubscribing_IsDeliveredLive()
     {
         var (w, channels) = await WorldAsync();
