@@ -74,10 +74,26 @@ internal sealed class FourByFourScheme : IGradingScheme
             : "a 4x4 grade is a source letter A, B, C or X then an information digit 1 to 4, e.g. \"4x4:B2\"";
 }
 
+/// <summary>
+/// The 3x5x2 scheme (UK College of Policing): source evaluation 1 (reliable), 2 (untested) or 3
+/// (not reliable); intelligence assessment A (known directly to the source), B (known indirectly,
+/// corroborated), C (known indirectly), D (not known) or E (suspected to be false); handling P
+/// (lawful sharing permitted) or C (sharing permitted with conditions). E.g. "3x5x2:1AP".
+/// </summary>
+internal sealed class ThreeByFiveByTwoScheme : IGradingScheme
+{
+    public string Name => "3x5x2";
+
+    public string? Check(string grade) =>
+        grade.Length == 3 && grade[0] is >= '1' and <= '3' && grade[1] is >= 'A' and <= 'E' && grade[2] is 'P' or 'C'
+            ? null
+            : "a 3x5x2 grade is a source digit 1 to 3, an intelligence letter A to E, then a handling letter P or C, e.g. \"3x5x2:1AP\"";
+}
+
 /// <summary>The grading schemes the server accepts.</summary>
 internal static class Grading
 {
-    private static readonly IReadOnlyList<IGradingScheme> Schemes = [new FourByFourScheme()];
+    private static readonly IReadOnlyList<IGradingScheme> Schemes = [new FourByFourScheme(), new ThreeByFiveByTwoScheme()];
 
     /// <summary>Null when <paramref name="grade"/> is empty (no grade) or valid for its scheme, else what is wrong.</summary>
     public static string? Check(string grade)

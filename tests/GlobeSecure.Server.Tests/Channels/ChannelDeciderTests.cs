@@ -622,6 +622,12 @@ public sealed class HandlingPolicyTests
     [InlineData("4x4:X4", true)]
     [InlineData("4x4:D1", false)]
     [InlineData("4x4:A5", false)]
+    [InlineData("3x5x2:1AP", true)]
+    [InlineData("3x5x2:3EC", true)]
+    [InlineData("3x5x2:4AP", false)]
+    [InlineData("3x5x2:1FP", false)]
+    [InlineData("3x5x2:1AX", false)]
+    [InlineData("3x5x2:1A", false)]
     [InlineData("B2", false)]
     [InlineData("5x5:A1", false)]
     public void Check_Grade_AcceptsOnlyValidGradesOfKnownSchemes(string grade, bool valid)
