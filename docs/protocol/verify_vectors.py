@@ -360,6 +360,16 @@ class Vectors:
         m = self.message(b.name)
         return {k: m[k].hex() for k in ("header", "ciphertext", "ciphertext_hash", "signing_input", "signature", "digest")}
 
+    # §7.1
+    def v_channel_info(self, b: Block) -> dict[str, str]:
+        plaintext = Canonical("globe/v1/channel-info").text(b.text("title")).text(b.text("description")).bytes()
+        aad = Canonical("globe/v1/channel-info").id(b.id("channel_id")).int64(b.int("epoch")).bytes()
+        nonce = b.hex("nonce")
+        check(len(nonce) == 24, "nonce is 24 bytes")
+        sealed = nonce + xchacha20poly1305_encrypt(b.hex("key"), nonce, plaintext, aad)
+        check(xchacha20poly1305_decrypt(b.hex("key"), nonce, sealed[24:], aad) == plaintext, "channel info opens")
+        return {"plaintext": plaintext.hex(), "aad": aad.hex(), "encrypted_info": sealed.hex()}
+
     # §9
     def v_receipt(self, b: Block) -> dict[str, str]:
         m = self.message(b.raw("message"))

@@ -149,6 +149,18 @@ public sealed class ProtocolVectorTests
     }
 
     [Fact]
+    public async Task ChannelInfo_FixedNonce_MatchesDocumentAndOpens()
+    {
+        var doc = await CheckAsync("channel-info:case");
+
+        var block = doc["channel-info:case"];
+        using var key = EpochKey.FromBytes(block.Id("channel_id"), block.Int("epoch"), block.Hex("key"));
+        var opened = ChannelInfo.Open(block.Hex("encrypted_info"), key);
+        Assert.Equal(new ChannelInfo(block.Text("title"), block.Text("description")), opened);
+        Assert.Throws<DecryptionFailedException>(() => ChannelInfo.Open(Flip(block.Hex("encrypted_info")), key));
+    }
+
+    [Fact]
     public async Task DirectoryLog_RootCertificatesAndRevocation_MatchesDocumentAndVerifies()
     {
         var doc = await CheckAsync("directory-log:example");
@@ -230,7 +242,7 @@ internal static class ProtocolVectors
         "chain:alice", "chain:bob-before-revocation", "chain:bob-revoked", "chain:alice-expired",
         "epoch-key:alice-bob", "message:alice", "receipt:bob", "auth-challenge:alice", "safety-number:alice-bob",
         "document:two-chunks", "document:exact-chunks", "document:empty",
-        "argon2id:passphrase", "directory-log:example",
+        "argon2id:passphrase", "directory-log:example", "channel-info:case",
     ];
 
     private static readonly string[] Devices = ["netadmin", "authadmin", "alice", "bob"];
@@ -254,6 +266,7 @@ internal static class ProtocolVectors
             "document" => await DocumentBlockAsync(doc, name, cancellationToken),
             "argon2id" => Argon2idBlock(doc, name),
             "directory-log" => DirectoryLogBlock(doc, name),
+            "channel-info" => ChannelInfoBlock(doc, name),
             _ => throw new InvalidOperationException($"No vector kind '{kind}'."),
         };
     }
@@ -441,6 +454,19 @@ internal static class ProtocolVectors
             ["signing_input"] = Hex(envelope.SigningInput()),
             ["signature"] = Hex(envelope.Signature),
             ["digest"] = Hex(envelope.Digest()),
+        };
+    }
+
+    private static Dictionary<string, string> ChannelInfoBlock(VectorDocument doc, string name)
+    {
+        var block = doc[name];
+        using var key = EpochKey.FromBytes(block.Id("channel_id"), block.Int("epoch"), block.Hex("key"));
+        var sealedInfo = new ChannelInfo(block.Text("title"), block.Text("description")).Seal(key, block.Hex("nonce"));
+        return new Dictionary<string, string>
+        {
+            ["plaintext"] = Hex(new CanonicalWriter(ChannelInfo.Context).Text(block.Text("title")).Text(block.Text("description")).ToArray()),
+            ["aad"] = Hex(new CanonicalWriter(ChannelInfo.Context).Guid(key.ChannelId).Int64(key.Epoch).ToArray()),
+            ["encrypted_info"] = Hex(sealedInfo),
         };
     }
 
