@@ -254,18 +254,8 @@ internal sealed class ChannelService(
     public override async Task<ListReceiptsResponse> ListReceipts(ListReceiptsRequest request, ServerCallContext context)
     {
         var caller = await access.RequireAuthenticatedAsync(context, request.MessageId);
-        var v = new Violations();
-        var channelId = v.Id("channel_id", request.ChannelId);
-        var messageId = v.Id("message_id", request.MessageId);
-        v.ThrowIfAny();
-
-        await MemberChannelAsync(context, caller, channelId);
-        var message = await read.MessageAsync(messageId, context.CancellationToken);
-        if (message is null || message.Envelope.ChannelId != channelId)
-        {
-            throw new NotFoundException("message", messageId.ToString());
-        }
-
+        var message = await MemberMessageAsync(context, caller, request.ChannelId, request.MessageId);
+        var messageId = message.Envelope.MessageId;
         if (message.Envelope.SenderUserId != caller.UserId)
         {
             await access.DenyAsync(context, caller, messageId.ToString(), "only the sender of a message lists its receipts");
@@ -322,18 +312,8 @@ internal sealed class ChannelService(
     public override async Task<StoredMessage> GetMessage(GetMessageRequest request, ServerCallContext context)
     {
         var caller = await access.RequireAuthenticatedAsync(context, request.MessageId);
-        var v = new Violations();
-        var channelId = v.Id("channel_id", request.ChannelId);
-        var messageId = v.Id("message_id", request.MessageId);
-        v.ThrowIfAny();
-
-        await MemberChannelAsync(context, caller, channelId);
-        var message = await read.MessageAsync(messageId, context.CancellationToken);
-        if (message is null || message.Envelope.ChannelId != channelId)
-        {
-            throw new NotFoundException("message", messageId.ToString());
-        }
-
+        var message = await MemberMessageAsync(context, caller, request.ChannelId, request.MessageId);
+        var messageId = message.Envelope.MessageId;
         await access.RecordReadAsync(context, messageId.ToString());
         return ChannelWire.ToProto(message);
     }
@@ -490,6 +470,19 @@ internal sealed class ChannelService(
             s => ChannelDecider.Decide(command, s), access.Allowed(context, command.ChannelId.ToString()), cancellationToken: context.CancellationToken);
 
     /// <summary>The channel, when the caller is a current member; otherwise NOT_FOUND (no such channel) or PERMISSION_DENIED (audited).</summary>
+    /// <summary>A message of a channel the caller is a member of (ids validated; NOT_FOUND when it is not in that channel).</summary>
+    private async Task<MessageRow> MemberMessageAsync(ServerCallContext context, Caller caller, string channelText, string messageText)
+    {
+        var v = new Violations();
+        var channelId = v.Id("channel_id", channelText);
+        var messageId = v.Id("message_id", messageText);
+        v.ThrowIfAny();
+
+        await MemberChannelAsync(context, caller, channelId);
+        var message = await read.MessageAsync(messageId, context.CancellationToken);
+        return message is not null && message.Envelope.ChannelId == channelId ? message : throw new NotFoundException("message", messageId.ToString());
+    }
+
     private async Task<ChannelRow> MemberChannelAsync(ServerCallContext context, Caller caller, Guid channelId)
     {
         var row = await read.ChannelAsync(channelId, context.CancellationToken) ?? throw new NotFoundException("channel", channelId.ToString());

@@ -91,8 +91,7 @@ public sealed class ChannelStoryTests(StoryServerFixture server) : IClassFixture
     public async Task Removal_RemovedMemberCannotReadLaterMessages_RemainingMembersCan()
     {
         var c = await CastAsync();
-        var channelId = Guid.Parse((await c.Otieno.Client.CreateChannelAsync("Case 2026-119", cancellationToken: Ct)).ChannelId);
-        await c.Otieno.Client.AddMembersAsync(channelId, authorityIds: [c.Brazil], cancellationToken: Ct);
+        var channelId = await SharedChannelAsync(c, "Case 2026-119");
         var before = await c.Ana.Client.SendTextAsync(channelId, "Sent while Ana was a member.", cancellationToken: Ct);
 
         var removed = await c.Otieno.Client.RemoveMembersAsync(channelId, authorityIds: [c.Brazil], cancellationToken: Ct);
@@ -114,8 +113,7 @@ public sealed class ChannelStoryTests(StoryServerFixture server) : IClassFixture
     public async Task Send_RotationDue_ClientRotatesAndEveryMemberStillReadsEverything()
     {
         var c = await CastAsync();
-        var channelId = Guid.Parse((await c.Otieno.Client.CreateChannelAsync("Case 2026-120", cancellationToken: Ct)).ChannelId);
-        await c.Otieno.Client.AddMembersAsync(channelId, authorityIds: [c.Brazil], cancellationToken: Ct);
+        var channelId = await SharedChannelAsync(c, "Case 2026-120");
 
         var sent = new List<StoredMessage>();
         for (var i = 0; i < StoryServerFixture.RotateAfterMessages + 2; i++)
@@ -139,8 +137,7 @@ public sealed class ChannelStoryTests(StoryServerFixture server) : IClassFixture
     public async Task Receipts_DeliveredAndRead_VerifyThroughTheClient()
     {
         var c = await CastAsync();
-        var channelId = Guid.Parse((await c.Otieno.Client.CreateChannelAsync("Case 2026-121", cancellationToken: Ct)).ChannelId);
-        await c.Otieno.Client.AddMembersAsync(channelId, authorityIds: [c.Brazil], cancellationToken: Ct);
+        var channelId = await SharedChannelAsync(c, "Case 2026-121");
         var message = await c.Ana.Client.SendTextAsync(channelId, "Please confirm receipt.", cancellationToken: Ct);
 
         await c.Otieno.Client.SubmitReceiptAsync(message, MessageReceiptKind.Delivered, Ct);
@@ -169,8 +166,7 @@ public sealed class ChannelStoryTests(StoryServerFixture server) : IClassFixture
     public async Task Forward_H2Content_ClientRefusesWithoutGrantAndForwardsWithIt()
     {
         var c = await CastAsync();
-        var origin = Guid.Parse((await c.Otieno.Client.CreateChannelAsync("Case 2026-122", cancellationToken: Ct)).ChannelId);
-        await c.Otieno.Client.AddMembersAsync(origin, authorityIds: [c.Brazil], cancellationToken: Ct);
+        var origin = await SharedChannelAsync(c, "Case 2026-122");
         var target = Guid.Parse((await c.Otieno.Client.CreateChannelAsync("Case 2026-122 (domestic)", cancellationToken: Ct)).ChannelId);
         var original = await c.Ana.Client.SendTextAsync(origin, "Statements attached; no onward dissemination.", new SendOptions(HandlingCode: "H2"), Ct);
 
@@ -246,6 +242,14 @@ public sealed class ChannelStoryTests(StoryServerFixture server) : IClassFixture
         Assert.Equal(channel.CurrentEpoch, after.CurrentEpoch);
         Assert.Equal(channel.Members, after.Members);
         Assert.Empty(await observer.Client.ListChannelsAsync(Ct));
+    }
+
+    /// <summary>Otieno's channel with Brazil added: Otieno, Wanjiru and Ana are members, epoch 2.</summary>
+    private static async Task<Guid> SharedChannelAsync(ChannelCast c, string title)
+    {
+        var channelId = Guid.Parse((await c.Otieno.Client.CreateChannelAsync(title, cancellationToken: Ct)).ChannelId);
+        await c.Otieno.Client.AddMembersAsync(channelId, authorityIds: [c.Brazil], cancellationToken: Ct);
+        return channelId;
     }
 
     private static Guid MessageIdOf(StoredMessage message) => Guid.Parse(message.Envelope.Header.MessageId);
