@@ -13,7 +13,13 @@ internal sealed record CliEnvironment(
         Console.Out,
         Console.Error,
         () => !Console.IsInputRedirected,
-        PromptWithoutEcho);
+        PromptWithoutEcho)
+    {
+        Input = Console.In,
+    };
+
+    /// <summary>Standard input (message text for 'globe send'); empty unless set.</summary>
+    public TextReader Input { get; init; } = TextReader.Null;
 
     /// <summary>Reads a line from the terminal without echoing it; null at end of input.</summary>
     private static string? PromptWithoutEcho(string prompt)

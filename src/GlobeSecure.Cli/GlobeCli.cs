@@ -33,7 +33,7 @@ internal static class GlobeCli
 
     public static RootCommand Build(GlobalOptions options, CliEnvironment environment)
     {
-        var root = new RootCommand("globe: the GlobeSecure command line (network, authorities, users, devices, directory)");
+        var root = new RootCommand("globe: the GlobeSecure command line (network, authorities, users, devices, directory, case channels)");
         foreach (var option in options.All)
         {
             root.Options.Add(option);
@@ -48,6 +48,12 @@ internal static class GlobeCli
         root.Subcommands.Add(commands.WhoAmI());
         root.Subcommands.Add(commands.Fingerprint());
         root.Subcommands.Add(commands.Directory());
+        root.Subcommands.Add(commands.Channel());
+        root.Subcommands.Add(commands.Send());
+        root.Subcommands.Add(commands.History());
+        root.Subcommands.Add(commands.Watch());
+        root.Subcommands.Add(commands.Consent());
+        root.Subcommands.Add(commands.Receipts());
         return root;
     }
 

@@ -65,6 +65,14 @@ internal static class Names
         _ => "unspecified",
     };
 
+    public static string Of(ConsentStatus status) => status switch
+    {
+        ConsentStatus.Pending => "pending",
+        ConsentStatus.Granted => "granted",
+        ConsentStatus.Denied => "denied",
+        _ => "unspecified",
+    };
+
     public static string Of(Timestamp? time) =>
         time is null ? "" : time.ToDateTimeOffset().ToString("yyyy-MM-dd HH:mm'Z'", CultureInfo.InvariantCulture);
 
