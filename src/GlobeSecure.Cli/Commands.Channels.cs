@@ -111,9 +111,10 @@ internal sealed partial class Commands
         };
         shareEpochs.Validators.Add(result =>
         {
-            if (result.GetValueOrDefault<long[]>() is { } epochs && epochs.Any(e => e < 1))
+            // Tokens, not values: System.CommandLine reports no error for an array element that does not parse.
+            foreach (var token in result.Tokens.Where(t => !long.TryParse(t.Value, CultureInfo.InvariantCulture, out var epoch) || epoch < 1))
             {
-                result.AddError("--epoch: epochs are numbered from 1.");
+                result.AddError($"--epoch: '{token.Value}' is not an epoch (they are numbered from 1).");
             }
         });
         var share = new Command("share-history", "Re-seal earlier epochs' keys to a member who joined later, so they can read the history (audited)")
@@ -141,12 +142,13 @@ internal sealed partial class Commands
         Func<GlobeClient, Guid, IEnumerable<Guid>, IEnumerable<Guid>, CancellationToken, Task<WireChannel>> change)
     {
         var id = IdArgument("channel-id", "The channel");
-        var authorities = new Option<Guid[]>("--authority") { Description = "An authority (repeat for several)", AllowMultipleArgumentsPerToken = true };
-        var users = new Option<Guid[]>("--user") { Description = "A user (repeat for several)", AllowMultipleArgumentsPerToken = true };
+        var authorities = IdsOption("--authority", "An authority (repeat for several)");
+        var users = IdsOption("--user", "A user (repeat for several)");
         var command = new Command(verb, description) { id, authorities, users };
         command.Validators.Add(result =>
         {
-            if ((result.GetValue(authorities) ?? []).Length == 0 && (result.GetValue(users) ?? []).Length == 0)
+            // Token counts, not values: a value that does not parse is reported by the parser itself.
+            if ((result.GetResult(authorities)?.Tokens.Count ?? 0) == 0 && (result.GetResult(users)?.Tokens.Count ?? 0) == 0)
             {
                 result.AddError("Name at least one --authority or --user.");
             }
@@ -451,6 +453,20 @@ internal sealed partial class Commands
     }
 
     // ---------------------------------------------------------------- helpers
+
+    /// <summary>A repeatable id option whose every value is checked while parsing (System.CommandLine does not report array elements that do not parse).</summary>
+    internal static Option<Guid[]> IdsOption(string name, string description)
+    {
+        var option = new Option<Guid[]>(name) { Description = description, AllowMultipleArgumentsPerToken = true };
+        option.Validators.Add(result =>
+        {
+            foreach (var token in result.Tokens.Where(t => !Guid.TryParse(t.Value, out _)))
+            {
+                result.AddError($"{name}: '{token.Value}' is not an id.");
+            }
+        });
+        return option;
+    }
 
     private static Option<string?> HandlingOption(string description)
     {

@@ -166,7 +166,7 @@ internal sealed partial class Commands
     public Command Group()
     {
         var name = new Option<string>("--name") { Description = "The group's name (unique)", Required = true };
-        var members = new Option<Guid[]>("--authority") { Description = "A member authority (repeat for several)", AllowMultipleArgumentsPerToken = true };
+        var members = IdsOption("--authority", "A member authority (repeat for several)");
         var create = new Command("create", "Create a regional group") { name, members };
         create.Handle(options, environment, async (context, cancellationToken) =>
         {

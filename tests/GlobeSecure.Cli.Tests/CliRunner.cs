@@ -16,6 +16,9 @@ internal sealed class CliRunner : IDisposable
     /// <summary>Answers to prompts, in order (null: no terminal).</summary>
     public Queue<string>? TerminalAnswers { get; set; }
 
+    /// <summary>Standard input of the next runs (empty when null).</summary>
+    public string? Input { get; set; }
+
     public CliRunner With(string name, string? value)
     {
         _variables[name] = value;
@@ -31,7 +34,10 @@ internal sealed class CliRunner : IDisposable
             output,
             error,
             () => TerminalAnswers is not null,
-            _ => TerminalAnswers is { Count: > 0 } answers ? answers.Dequeue() : null);
+            _ => TerminalAnswers is { Count: > 0 } answers ? answers.Dequeue() : null)
+        {
+            Input = new StringReader(Input ?? ""),
+        };
         var exitCode = await GlobeCli.RunAsync(args, environment, TestContext.Current.CancellationToken);
         return new CliResult(exitCode, output.ToString(), error.ToString());
     }

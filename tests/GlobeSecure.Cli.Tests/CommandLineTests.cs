@@ -19,6 +19,23 @@ public sealed class CommandLineTests : IDisposable
     [InlineData("authority", "approve", "not-a-uuid")]
     [InlineData("device", "list", "--pending", "--no-such-option")]
     [InlineData("user", "invite", "--name", "X", "--role", "network-god")]
+    [InlineData("group", "create", "--name", "G", "--authority", "kenya")]
+    [InlineData("channel", "create")]
+    [InlineData("channel", "share-history", "0190a5b2-0000-7000-8000-000000000001", "--user", "0190a5b2-0000-7000-8000-000000000002", "--epoch", "one")]
+    [InlineData("channel", "create", "--title", "T", "--handling", "H4")]
+    [InlineData("channel", "invite", "0190a5b2-0000-7000-8000-000000000001")]
+    [InlineData("channel", "remove", "0190a5b2-0000-7000-8000-000000000001", "--authority", "kenya")]
+    [InlineData("channel", "share-history", "0190a5b2-0000-7000-8000-000000000001", "--user", "0190a5b2-0000-7000-8000-000000000002", "--epoch", "0")]
+    [InlineData("send", "0190a5b2-0000-7000-8000-000000000001", "hello", "--handling", "secret")]
+    [InlineData("send", "0190a5b2-0000-7000-8000-000000000001", "hello", "--reply-to", "yesterday")]
+    [InlineData("send", "not-a-channel", "hello")]
+    [InlineData("history", "0190a5b2-0000-7000-8000-000000000001", "--limit", "0")]
+    [InlineData("history", "0190a5b2-0000-7000-8000-000000000001", "--limit", "501")]
+    [InlineData("watch", "--count", "0")]
+    [InlineData("watch", "--timeout", "-1")]
+    [InlineData("consent", "request", "0190a5b2-0000-7000-8000-000000000001", "--reason", "r")]
+    [InlineData("consent", "deny", "0190a5b2-0000-7000-8000-000000000001")]
+    [InlineData("receipts", "0190a5b2-0000-7000-8000-000000000001")]
     public async Task Run_UsageError_ExitsTwoWithOneLine(params string[] args)
     {
         var result = await _cli.RunAsync(args);
@@ -33,10 +50,43 @@ public sealed class CommandLineTests : IDisposable
         var result = await _cli.RunAsync("--help");
 
         Assert.Equal(0, result.ExitCode);
-        foreach (var command in new[] { "network", "authority", "group", "user", "device", "whoami", "fingerprint", "directory" })
+        foreach (var command in new[] { "network", "authority", "group", "user", "device", "whoami", "fingerprint", "directory",
+                     "channel", "send", "history", "watch", "consent", "receipts" })
         {
             Assert.Contains(command, result.Output, StringComparison.Ordinal);
         }
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("   \n")]
+    public async Task Send_EmptyStandardInput_IsAUsageErrorBeforeConnecting(string input)
+    {
+        _cli.Input = input;
+
+        var result = await _cli.RunAsync("send", "0190a5b2-0000-7000-8000-000000000001");
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("empty", result.ErrorLine, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Send_TooLongForOneMessage_IsAUsageError()
+    {
+        var result = await _cli.RunAsync("send", "0190a5b2-0000-7000-8000-000000000001", new string('x', 64 * 1024 + 1));
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("65537 bytes", result.ErrorLine, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Printable_TerminalEscapes_AreNeutralisedLineBreaksKept()
+    {
+        var shown = Commands.Printable("title\u001b[2J\u001b]0;owned\u0007\nsecond line\tend");
+
+        Assert.DoesNotContain('\u001b', shown);
+        Assert.DoesNotContain('\u0007', shown);
+        Assert.Contains("\nsecond line\tend", shown, StringComparison.Ordinal);
     }
 
     [Fact]

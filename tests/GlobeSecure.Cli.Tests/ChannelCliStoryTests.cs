@@ -1,0 +1,205 @@
+using System.Text.Json;
+using GlobeSecure.Testing;
+
+namespace GlobeSecure.Cli.Tests;
+
+/// <summary>
+/// A case channel between two authorities with the `globe` command itself, against the real
+/// server: the network and both authorities are set up through the CLI as ops/demo.sh does.
+/// </summary>
+public sealed class ChannelCliStoryTests(CliNetworkFixture server) : IClassFixture<CliNetworkFixture>, IDisposable
+{
+    private readonly CliRunner _cli = new();
+
+    public void Dispose() => _cli.Dispose();
+
+    [Fact]
+    public async Task ChannelStory_TwoAuthorities_MessagesBothWaysHistoryReceiptsAndRemovalLocksOut()
+    {
+        var network = await SetUpAsync();
+        var kenyan = "kenya-investigator";
+        var brazilian = "brazil-investigator";
+
+        // Kenya opens the channel and writes before Brazil joins.
+        var create = await RunJsonAsync(kenyan, "channel", "create", "--title", "Case 114 – procurement fraud", "--description", "Joint case", "--handling", "H1");
+        var channel = create.GetProperty("channelId").GetString()!;
+        var early = await RunJsonAsync(kenyan, "send", channel, "Before Brazil joined: the tender file is being collected.");
+        var invited = await RunJsonAsync(kenyan, "channel", "invite", channel, "--authority", network.Brazil);
+        var brazilBeforeShare = await RunJsonAsync(brazilian, "history", channel);
+        var titleBeforeShare = await RunJsonAsync(brazilian, "channel", "show", channel);
+        var shared = await RunJsonAsync(kenyan, "channel", "share-history", channel, "--user", network.BrazilInvestigator);
+
+        // Messages both ways: Kenya with a grade, Brazil's reply from standard input, tightened to H2.
+        var fromKenya = await RunJsonAsync(kenyan, "send", channel, "Payments to the shell company went through São Paulo.", "--grade", "4x4:B2");
+        var kenyaMessage = fromKenya.GetProperty("messageId").GetString()!;
+        _cli.Input = "We hold the account records.\nRequest them formally for court.\n";
+        var fromBrazil = await RunJsonAsync(brazilian, "send", channel, "--reply-to", kenyaMessage, "--handling", "H2", "--spontaneous");
+        _cli.Input = null;
+        var watched = await _cli.RunAsync("--profile", brazilian, "--json", "watch", "--channel", channel,
+            "--after", early.GetProperty("position").GetInt64().ToString(System.Globalization.CultureInfo.InvariantCulture), "--count", "2", "--timeout", "60");
+        var kenyaHistory = await RunJsonAsync(kenyan, "history", channel);
+        var brazilHistory = await _cli.RunAsync("--profile", brazilian, "history", channel);
+        var receipts = await RunJsonAsync(kenyan, "receipts", channel, kenyaMessage);
+
+        // Brazil is removed; Kenya writes again; Brazil can no longer read.
+        var removed = await RunJsonAsync(kenyan, "channel", "remove", channel, "--authority", network.Brazil);
+        await RunJsonAsync(kenyan, "send", channel, "After Brazil left.");
+        var brazilAfterRemoval = await _cli.RunAsync("--profile", brazilian, "history", channel);
+        var brazilChannels = await RunJsonAsync(brazilian, "channel", "list");
+        var kenyaShow = await RunJsonAsync(kenyan, "channel", "show", channel);
+
+        Assert.Equal(1, create.GetProperty("currentEpoch").GetInt64());
+        Assert.Equal("Case 114 – procurement fraud", create.GetProperty("title").GetString());
+        Assert.Equal(2, invited.GetProperty("currentEpoch").GetInt64());
+        var notYet = Assert.Single(brazilBeforeShare.EnumerateArray());
+        Assert.False(notYet.GetProperty("readable").GetBoolean());
+        Assert.Contains("share-history", notYet.GetProperty("reason").GetString(), StringComparison.Ordinal);
+        Assert.False(titleBeforeShare.TryGetProperty("title", out _));
+        Assert.Equal([1L], shared.GetProperty("epochs").EnumerateArray().Select(e => e.GetInt64()));
+        Assert.Equal("H2", fromBrazil.GetProperty("handlingCode").GetString());
+
+        Assert.True(watched.ExitCode == 0, watched.Error);
+        var watchedMessages = Lines(watched.Output).Where(l => l.TryGetProperty("messageId", out _)).ToList();
+        Assert.Equal(2, watchedMessages.Count);
+        Assert.Equal("Payments to the shell company went through São Paulo.", watchedMessages[0].GetProperty("text").GetString());
+        Assert.Equal(network.Kenya, watchedMessages[0].GetProperty("senderAuthorityId").GetString());
+
+        var newestFirst = kenyaHistory.EnumerateArray().ToList();
+        Assert.Equal(3, newestFirst.Count);
+        Assert.All(newestFirst, m => Assert.True(m.GetProperty("readable").GetBoolean()));
+        Assert.Equal("We hold the account records.\nRequest them formally for court.", newestFirst[0].GetProperty("text").GetString());
+        Assert.Equal(network.Brazil, newestFirst[0].GetProperty("senderAuthorityId").GetString());
+        Assert.Equal("H2", newestFirst[0].GetProperty("handlingCode").GetString());
+        Assert.True(newestFirst[0].GetProperty("spontaneous").GetBoolean());
+        Assert.Equal(kenyaMessage, newestFirst[0].GetProperty("replyTo").GetString());
+        Assert.Equal("4x4:B2", newestFirst[1].GetProperty("evaluationGrade").GetString());
+        Assert.Equal("H1", newestFirst[1].GetProperty("handlingCode").GetString());
+
+        Assert.True(brazilHistory.ExitCode == 0, brazilHistory.Error);
+        Assert.Contains("Before Brazil joined", brazilHistory.Output, StringComparison.Ordinal);
+        Assert.Contains("Ethics and Anti-Corruption Commission (KE)", brazilHistory.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("not readable", brazilHistory.Output, StringComparison.Ordinal);
+
+        var kinds = receipts.EnumerateArray().Select(r => r.GetProperty("kind").GetString()).Order().ToList();
+        Assert.Equal(["delivered", "read"], kinds);
+        Assert.All(receipts.EnumerateArray(), r =>
+        {
+            Assert.Equal(network.BrazilInvestigator, r.GetProperty("recipientUserId").GetString());
+            Assert.Equal(network.Brazil, r.GetProperty("recipientAuthorityId").GetString());
+        });
+
+        Assert.Equal(3, removed.GetProperty("currentEpoch").GetInt64());
+        Assert.Equal(1, brazilAfterRemoval.ExitCode);
+        Assert.Contains("not a member", brazilAfterRemoval.ErrorLine, StringComparison.Ordinal);
+        Assert.DoesNotContain("After Brazil left", brazilAfterRemoval.Output + brazilAfterRemoval.Error, StringComparison.Ordinal);
+        Assert.Empty(brazilChannels.EnumerateArray());
+        Assert.Equal([network.Kenya], kenyaShow.GetProperty("authorityIds").EnumerateArray().Select(a => a.GetString()));
+        Assert.Equal("Joint case", kenyaShow.GetProperty("description").GetString());
+    }
+
+    [Fact]
+    public async Task Send_NotAMember_ExitsOneWithTheServersReason()
+    {
+        await SetUpAsync();
+        var channel = (await RunJsonAsync("kenya-investigator", "channel", "create", "--title", "Kenya only")).GetProperty("channelId").GetString()!;
+
+        var send = await _cli.RunAsync("--profile", "brazil-investigator", "send", channel, "let me in");
+        var show = await _cli.RunAsync("--profile", "brazil-investigator", "channel", "show", channel);
+
+        Assert.Equal(1, send.ExitCode);
+        Assert.StartsWith("error: ", send.ErrorLine, StringComparison.Ordinal);
+        Assert.Equal(1, show.ExitCode);
+    }
+
+    /// <summary>The membership story of ops/demo.sh, once per server: two authorities, each with an investigator.</summary>
+    private async Task<CliNetwork> SetUpAsync()
+    {
+        _cli.With("GLOBE_SERVER", server.Address.ToString())
+            .With("GLOBE_PASSPHRASE", "device passphrase for the test")
+            .With("GLOBE_ROOT_PASSPHRASE", "root passphrase for the test")
+            .With("GLOBE_HOME", server.Home);
+        await server.Gate.WaitAsync(TestContext.Current.CancellationToken);
+        try
+        {
+            if (server.Network is { } known)
+            {
+                return known;
+            }
+
+            var codeFile = Path.Combine(server.Home, "bootstrap");
+            await File.WriteAllTextAsync(codeFile, await server.IssueBootstrapCodeAsync(TestContext.Current.CancellationToken),
+                TestContext.Current.CancellationToken);
+            var init = await RunJsonAsync("amina", "network", "init", "--code-file", codeFile, "--admin-name", "Amina Diallo");
+            var root = init.GetProperty("rootFingerprint").GetString()!;
+            var lukas = await EnrolAsync("lukas", (await RunJsonAsync("amina", "user", "invite", "--name", "Lukas Berger", "--role", "network-administrator"))
+                .GetProperty("code").GetString()!, root);
+            await RunJsonAsync("amina", "device", "certify", lukas.DeviceId, "--authority", init.GetProperty("networkAuthorityId").GetString()!,
+                "--with-root-key", "--fingerprint", lukas.Fingerprint);
+
+            async Task<(string Authority, string Investigator)> AuthorityAsync(string name, string country, string kind, string prefix)
+            {
+                var applied = await RunJsonAsync(null, "authority", "apply", "--name", name, "--country", country, "--kind", kind,
+                    "--legal-basis", "UNCAC art. 36", "--focal-name", "Focal Point", "--focal-email", "focal@example.org");
+                var authority = applied.GetProperty("authorityId").GetString()!;
+                await RunJsonAsync("amina", "authority", "approve", authority);
+                var approved = await RunJsonAsync("lukas", "authority", "approve", authority);
+                var admin = await EnrolAsync($"{prefix}-admin", approved.GetProperty("code").GetString()!, root);
+                await RunJsonAsync("amina", "device", "certify", admin.DeviceId, "--authority", authority, "--fingerprint", admin.Fingerprint);
+                var invited = await RunJsonAsync($"{prefix}-admin", "user", "invite", "--name", $"{prefix} investigator", "--role", "investigator");
+                var investigator = await EnrolAsync($"{prefix}-investigator", invited.GetProperty("code").GetString()!, root);
+                await RunJsonAsync($"{prefix}-admin", "device", "certify", investigator.DeviceId, "--fingerprint", investigator.Fingerprint);
+                return (authority, invited.GetProperty("userId").GetString()!);
+            }
+
+            var kenya = await AuthorityAsync("Ethics and Anti-Corruption Commission", "KE", "anti-corruption-agency", "kenya");
+            var brazil = await AuthorityAsync("Polícia Federal", "BR", "police", "brazil");
+            return server.Network = new CliNetwork(kenya.Authority, brazil.Authority, kenya.Investigator, brazil.Investigator);
+        }
+        finally
+        {
+            server.Gate.Release();
+        }
+    }
+
+    private async Task<(string DeviceId, string Fingerprint)> EnrolAsync(string profile, string code, string rootFingerprint)
+    {
+        var enrolled = await RunJsonAsync(profile, "device", "enrol", "--code", code, "--root-fingerprint", rootFingerprint);
+        return (enrolled.GetProperty("deviceId").GetString()!, enrolled.GetProperty("signingKeyFingerprint").GetString()!);
+    }
+
+    private async Task<JsonElement> RunJsonAsync(string? profile, params string[] args)
+    {
+        var result = await _cli.RunAsync([.. profile is null ? [] : new[] { "--profile", profile }, "--json", .. args]);
+        Assert.True(result.ExitCode == 0, $"globe {string.Join(' ', args)}: {result.Error}");
+        using var json = JsonDocument.Parse(result.Output);
+        return json.RootElement.Clone();
+    }
+
+    private static List<JsonElement> Lines(string output) =>
+        output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l =>
+        {
+            using var json = JsonDocument.Parse(l);
+            return json.RootElement.Clone();
+        }).ToList();
+}
+
+/// <summary>The server, and the network set up on it once through the CLI, its profiles shared by the tests of a class.</summary>
+public sealed class CliNetworkFixture : GlobeServerFixture
+{
+    /// <summary>GLOBE_HOME of every participant's profile.</summary>
+    public string Home { get; } = Directory.CreateTempSubdirectory("globe-cli-network-").FullName;
+
+    internal SemaphoreSlim Gate { get; } = new(1, 1);
+
+    internal CliNetwork? Network { get; set; }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        Gate.Dispose();
+        Directory.Delete(Home, recursive: true);
+    }
+}
+
+/// <summary>Ids of the two authorities and their investigators (profiles "kenya-investigator" and "brazil-investigator").</summary>
+internal sealed record CliNetwork(string Kenya, string Brazil, string KenyaInvestigator, string BrazilInvestigator);
