@@ -5,7 +5,11 @@
 #   secretariat, enrolled, certified with the root key) → two authorities apply → four-eyes
 #   approval (one administrator approving twice is refused) → the authorities' administrators
 #   enrol and are certified → they invite investigators → the investigators' devices enrol, are
-#   certified and authenticate (`whoami`) → the verified directory is printed.
+#   certified and authenticate (`whoami`) → the verified directory is printed → the Kenyan
+#   investigator opens a case channel and writes → invites the Brazilian authority (the earlier
+#   message is not readable for the newcomer until he shares that epoch with her) → messages both
+#   ways, watched live with signed receipts → the decrypted history on each side → the Brazilian
+#   authority is removed, a newer message is sent, and the removed investigator fails to read.
 #
 #   GLOBE_SERVER          play against this server (it must not be bootstrapped yet); the
 #                         bootstrap code then comes from GLOBE_BOOTSTRAP_CODE, or from
@@ -286,8 +290,11 @@ run_as lukas device certify "$(json_field deviceId <<<"$BRAZIL_ADMIN")" --author
   --fingerprint "$(json_field signingKeyFingerprint <<<"$BRAZIL_ADMIN")"
 
 step "The authority administrators invite investigators"
-KENYA_INV_CODE=$(run_as kenya-admin --json user invite --name "Otieno Mwangi" --role investigator | json_field code)
-BRAZIL_INV_CODE=$(run_as brazil-admin --json user invite --name "Ana Ribeiro" --role investigator | json_field code)
+KENYA_INVITE=$(run_as kenya-admin --json user invite --name "Otieno Mwangi" --role investigator)
+BRAZIL_INVITE=$(run_as brazil-admin --json user invite --name "Ana Ribeiro" --role investigator)
+KENYA_INV_CODE=$(json_field code <<<"$KENYA_INVITE")
+BRAZIL_INV_CODE=$(json_field code <<<"$BRAZIL_INVITE")
+ANA=$(json_field userId <<<"$BRAZIL_INVITE")
 run_as kenya-admin user list
 
 step "The investigators enrol; their administrators certify their devices"
@@ -309,5 +316,61 @@ run_as brazil-investigator whoami
 step "The directory, as the Kenyan investigator's client verifies it (log and every chain, to the pinned root)"
 run_as kenya-investigator fingerprint
 run_as kenya-investigator directory
+
+# ------------------------------------------------------------------------------------------
+# The case channel: everything below is encrypted and signed on the investigators' machines;
+# the server stores ciphertext and never holds a channel key.
+
+step "Otieno (Kenya) opens a case channel: its key and its encrypted title are made on his machine"
+CHANNEL=$(run_as kenya-investigator --json channel create --title "Case 2026/114 – procurement fraud, county water works" \
+  --description "Joint investigation EACC / Polícia Federal" --handling H1 | json_field channelId)
+[ -n "$CHANNEL" ] || die "no channel id"
+run_as kenya-investigator channel show "$CHANNEL"
+EARLY=$(run_as kenya-investigator --json send "$CHANNEL" "Tender file for the county water works collected; 14 bidders, 3 share a director.")
+EARLY_POSITION=$(json_field position <<<"$EARLY")
+say "sent message $(json_field messageId <<<"$EARLY") at position $EARLY_POSITION, before Brazil joins"
+
+step "Otieno invites the Brazilian authority: a new epoch key, sealed to every member's devices"
+run_as kenya-investigator channel invite "$CHANNEL" --authority "$BRAZIL"
+
+step "Ana (Brazil) reads the history: the message from before she joined is not readable (its key was never sealed to her)"
+run_as brazil-investigator history "$CHANNEL"
+
+step "Otieno shares the earlier epoch with Ana (explicit and audited); she now reads the title and that message"
+run_as kenya-investigator channel share-history "$CHANNEL" --user "$ANA"
+run_as brazil-investigator channel show "$CHANNEL"
+
+step "Messages both ways: Otieno with a 4x4 grade, Ana replying from standard input and tightening the handling code to H2"
+FROM_KENYA=$(run_as kenya-investigator --json send "$CHANNEL" --grade 4x4:B2 \
+  "Payments from the winning bidder went to a shell company with an account in São Paulo.")
+KENYA_MESSAGE=$(json_field messageId <<<"$FROM_KENYA")
+say "Otieno sent message $KENYA_MESSAGE"
+printf 'We hold that account'"'"'s records (2019–2024).\nRequest them formally before using them in court.\n' |
+  run_as brazil-investigator send "$CHANNEL" --reply-to "$KENYA_MESSAGE" --handling H2 --spontaneous
+
+step "Ana's client watches the channel: each message verified and decrypted as it arrives; it signs delivered and read receipts"
+run_as brazil-investigator watch --channel "$CHANNEL" --after "$EARLY_POSITION" --count 2 --timeout 60
+
+step "The decrypted history on each side, newest first, with the sender's authority, handling code and grade"
+say "Otieno (Kenya):"
+run_as kenya-investigator history "$CHANNEL"
+say "Ana (Brazil):"
+run_as brazil-investigator history "$CHANNEL"
+
+step "Otieno lists the receipts of his message: each signature verified against Ana's device certificate"
+run_as kenya-investigator receipts "$CHANNEL" "$KENYA_MESSAGE"
+
+step "Otieno removes the Brazilian authority: the next epoch's key is sealed only to Kenya's devices"
+run_as kenya-investigator channel remove "$CHANNEL" --authority "$BRAZIL"
+BEFORE_REMOVAL=$(run_as kenya-investigator --json history "$CHANNEL" --limit 1 | json_field position)
+run_as kenya-investigator send "$CHANNEL" "After Brazil left: the county engineer is the third director."
+run_as kenya-investigator history "$CHANNEL" --limit 1
+
+step "Ana can no longer read the channel: the server refuses her, and her devices never got the new key"
+expect_refusal "a removed member reading the channel's history" run_as brazil-investigator history "$CHANNEL"
+expect_refusal "a removed member sending to the channel" run_as brazil-investigator send "$CHANNEL" "Still here?"
+say "her live view ends with her removal; the newer message never reaches her:"
+run_as brazil-investigator watch --channel "$CHANNEL" --after "$BEFORE_REMOVAL" --timeout 3
+run_as brazil-investigator channel list
 
 printf '\n\033[1mDemo complete: every step succeeded, and every refusal was refused.\033[0m\n'

@@ -179,6 +179,9 @@ internal sealed class CliContext
     /// <summary>A line of plain text (escaped: never markup).</summary>
     public void Line(string text) => Console.WriteLine(text);
 
+    /// <summary>A line written as is, never wrapped by the console (ids stay whole for copying; the terminal folds long lines).</summary>
+    public void Unwrapped(string text) => Environment.Out.WriteLine(text);
+
     /// <summary>A connected device: saves the directory head it verified when disposed.</summary>
     internal sealed class Session(CliContext context, GlobeProfile profile, DeviceKeys keys, GlobeClient client) : IAsyncDisposable
     {

@@ -38,7 +38,7 @@ internal sealed partial class Commands
                 cancellationToken: cancellationToken);
             if (!context.Json)
             {
-                context.Line($"Channel {created.ChannelId} created.");
+                context.Unwrapped($"Channel {created.ChannelId} created.");
             }
 
             await WriteChannelAsync(context, session, created, detailed: false, cancellationToken);
@@ -59,6 +59,12 @@ internal sealed partial class Commands
             if (context.Json)
             {
                 context.WriteJson(rows.Select(r => ChannelJson(r.Channel, r.Title == NoTitle ? null : r.Title, null, null)).ToArray());
+                return;
+            }
+
+            if (rows.Count == 0)
+            {
+                context.Line("You are not a member of any channel.");
                 return;
             }
 
@@ -132,7 +138,7 @@ internal sealed partial class Commands
                 return;
             }
 
-            context.Line($"Shared epoch{(shared.Count == 1 ? "" : "s")} {string.Join(", ", shared)} of channel {context.Get(shareId)} with user {context.Get(shareUser)}.");
+            context.Unwrapped($"Shared epoch{(shared.Count == 1 ? "" : "s")} {string.Join(", ", shared)} of channel {context.Get(shareId)} with user {context.Get(shareUser)}.");
         });
         channel.Subcommands.Add(share);
         return channel;
@@ -204,7 +210,7 @@ internal sealed partial class Commands
                 return;
             }
 
-            context.Line($"Sent message {header.MessageId} at position {sent.Position} (epoch {header.Epoch}, {Marks(header.HandlingCode, header.EvaluationGrade, header.Spontaneous)}).");
+            context.Unwrapped($"Sent message {header.MessageId} at position {sent.Position} (epoch {header.Epoch}, {Marks(header.HandlingCode, header.EvaluationGrade, header.Spontaneous)}).");
         });
         return command;
     }
@@ -253,7 +259,7 @@ internal sealed partial class Commands
 
             if (shown.Count == context.Get(limit))
             {
-                context.Line($"(older messages: globe history {id} --before {shown[^1].Position})");
+                context.Unwrapped($"(older messages: globe history {id} --before {shown[^1].Position})");
             }
         });
         return command;
@@ -326,9 +332,10 @@ internal sealed partial class Commands
                         shown.Write(context);
                     }
 
-                    if (shown.Opened is { } opened && opened.SenderUserId.ToString() != me && !context.Get(noReceipts))
+                    if (shown.Opened is { } opened && opened.SenderUserId.ToString() != me && !context.Get(noReceipts) &&
+                        await ReceiptsAsync(context, session.Client, e.Message, stop.Token) && !context.Json)
                     {
-                        await ReceiptsAsync(context, session.Client, e.Message, stop.Token);
+                        context.Unwrapped("      (delivered and read receipts signed and sent)");
                     }
 
                     if (++messages == wanted)
@@ -395,7 +402,7 @@ internal sealed partial class Commands
                     r.Kind == MessageReceiptKind.Read ? "read" : "delivered", Time(r.At));
             }
 
-            context.Line($"Receipts of message {context.Get(messageId)} (every signature verified against the recipient's certificate chain):");
+            context.Unwrapped($"Receipts of message {context.Get(messageId)} (every signature verified against the recipient's certificate chain):");
             context.Console.Write(table);
         });
         return command;
@@ -553,7 +560,7 @@ internal sealed partial class Commands
         }
         else
         {
-            context.Line($"{channel.Members.Count} member{(channel.Members.Count == 1 ? "" : "s")}: {string.Join(", ", channel.Members.Select(m => m.UserId))}");
+            context.Unwrapped($"{channel.Members.Count} member{(channel.Members.Count == 1 ? "" : "s")}: {string.Join(", ", channel.Members.Select(m => m.UserId))}");
         }
     }
 
@@ -674,7 +681,7 @@ internal sealed partial class Commands
             },
             _ => "an event this version of globe does not know",
         };
-        context.Line($"#{e.Position} {Names.Of(e.At)} channel {e.ChannelId}: {what}");
+        context.Unwrapped($"#{e.Position}  {Names.Of(e.At)}  channel {e.ChannelId}: {what}");
 
         string MembersChanged(MembersChanged changed)
         {
@@ -693,17 +700,19 @@ internal sealed partial class Commands
         }
     }
 
-    private static async Task ReceiptsAsync(CliContext context, GlobeClient client, StoredMessage message, CancellationToken cancellationToken)
+    private static async Task<bool> ReceiptsAsync(CliContext context, GlobeClient client, StoredMessage message, CancellationToken cancellationToken)
     {
         try
         {
             await client.SubmitReceiptAsync(message, MessageReceiptKind.Delivered, cancellationToken);
             await client.SubmitReceiptAsync(message, MessageReceiptKind.Read, cancellationToken);
+            return true;
         }
         catch (GlobeClientException e) when (e.Status is not StatusCode.Cancelled)
         {
             // Watching goes on: a missing receipt is the sender's loss, not a reason to stop reading.
             await context.Environment.Error.WriteLineAsync($"warning: no receipt sent for message {message.Envelope.Header.MessageId}: {GlobeCli.OneLine(e.Message)}");
+            return false;
         }
     }
 
@@ -826,17 +835,18 @@ internal sealed partial class Commands
             if (Opened is not { } m)
             {
                 var label = Untrusted ? "NOT VERIFIED, not shown" : "not readable";
-                context.Line($"#{Message.Position} {Names.Of(Message.AcceptedAt)} message {header.MessageId} (epoch {header.Epoch}): {label}: {Problem}");
+                context.Unwrapped($"#{Message.Position}  {Names.Of(Message.AcceptedAt)}  epoch {header.Epoch}  message {header.MessageId}");
+                context.Unwrapped($"      {label}: {Problem}");
                 return;
             }
 
-            var extra = (m.ReplyTo is { } r ? $", reply to {r}" : "") + (m.ForwardOf is { } f ? $", forward of {f}" : "");
-            context.Line($"#{m.Position} {Time(m.SentAt)} {Authorities.Of(m.SenderAuthorityId)} · user {m.SenderUserId} · [{Marks(m.HandlingCode, m.EvaluationGrade, m.Spontaneous)}]" +
-                $" · message {m.MessageId}{extra}");
+            var extra = (m.ReplyTo is { } r ? $" · reply to {r}" : "") + (m.ForwardOf is { } f ? $" · forward of {f}" : "");
+            context.Unwrapped($"#{m.Position}  {Time(m.SentAt)}  [{Marks(m.HandlingCode, m.EvaluationGrade, m.Spontaneous)}]  {Authorities.Of(m.SenderAuthorityId)}");
+            context.Unwrapped($"      user {m.SenderUserId} · message {m.MessageId}{extra}");
             var body = IsText(m.ContentType) ? Printable(m.Text) : $"({m.Content.Length} bytes of {Printable(m.ContentType)})";
             foreach (var line in body.Split('\n'))
             {
-                context.Line("    " + line.TrimEnd('\r'));
+                context.Unwrapped("      │ " + line.TrimEnd('\r'));
             }
         }
 
