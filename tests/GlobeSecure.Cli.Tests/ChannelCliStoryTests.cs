@@ -92,9 +92,45 @@ public sealed class ChannelCliStoryTests(CliNetworkFixture server) : IClassFixtu
         Assert.Equal(1, brazilAfterRemoval.ExitCode);
         Assert.Contains("not a member", brazilAfterRemoval.ErrorLine, StringComparison.Ordinal);
         Assert.DoesNotContain("After Brazil left", brazilAfterRemoval.Output + brazilAfterRemoval.Error, StringComparison.Ordinal);
-        Assert.Empty(brazilChannels.EnumerateArray());
+        Assert.DoesNotContain(channel, brazilChannels.EnumerateArray().Select(c => c.GetProperty("channelId").GetString()));
         Assert.Equal([network.Kenya], kenyaShow.GetProperty("authorityIds").EnumerateArray().Select(a => a.GetString()));
         Assert.Equal("Joint case", kenyaShow.GetProperty("description").GetString());
+    }
+
+    [Fact]
+    public async Task Consent_RequestedByAnotherAuthority_ShowsInWatchAndIsDecidedOnce()
+    {
+        var network = await SetUpAsync();
+        var kenyan = "kenya-investigator";
+        var brazilian = "brazil-investigator";
+        var shared = (await RunJsonAsync(kenyan, "channel", "create", "--title", "Shared case")).GetProperty("channelId").GetString()!;
+        await RunJsonAsync(kenyan, "channel", "invite", shared, "--user", network.BrazilInvestigator);
+        var lead = await RunJsonAsync(kenyan, "send", shared, "A lead, not for court without our permission.");
+        var leadId = lead.GetProperty("messageId").GetString()!;
+        var open = await RunJsonAsync(kenyan, "send", shared, "Public registry extract.", "--handling", "H0");
+        var brazilOnly = (await RunJsonAsync(brazilian, "channel", "create", "--title", "Brazilian file")).GetProperty("channelId").GetString()!;
+
+        var request = await RunJsonAsync(brazilian, "consent", "request", leadId, "--channel", shared, "--to", brazilOnly,
+            "--reason", "The prosecutor needs it for the indictment");
+        var consentId = request.GetProperty("consentId").GetString()!;
+        var watched = await _cli.RunAsync("--profile", kenyan, "watch", "--channel", shared,
+            "--after", lead.GetProperty("position").GetInt64().ToString(System.Globalization.CultureInfo.InvariantCulture), "--timeout", "3");
+        var granted = await RunJsonAsync(kenyan, "consent", "grant", consentId, "--note", "For the indictment only");
+        var deniedAfterwards = await _cli.RunAsync("--profile", kenyan, "consent", "deny", consentId, "--reason", "Changed our mind");
+        var needsNone = await _cli.RunAsync("--profile", brazilian, "consent", "request", open.GetProperty("messageId").GetString()!,
+            "--channel", shared, "--to", brazilOnly, "--reason", "Not needed");
+
+        Assert.Equal("pending", request.GetProperty("status").GetString());
+        Assert.Equal(network.Kenya, request.GetProperty("originatorAuthorityId").GetString());
+        Assert.True(watched.ExitCode == 0, watched.Error);
+        Assert.Contains($"consent {consentId} requested by user {network.BrazilInvestigator}", watched.Output, StringComparison.Ordinal);
+        Assert.Contains("The prosecutor needs it for the indictment", watched.Output, StringComparison.Ordinal);
+        Assert.Contains("│ Public registry extract.", watched.Output, StringComparison.Ordinal);
+        Assert.Equal("granted", granted.GetProperty("status").GetString());
+        Assert.Equal("For the indictment only", granted.GetProperty("decisionReason").GetString());
+        Assert.Equal(1, deniedAfterwards.ExitCode);
+        Assert.Equal(1, needsNone.ExitCode);
+        Assert.Contains("only H1 and H2", needsNone.ErrorLine, StringComparison.Ordinal);
     }
 
     [Fact]
