@@ -9,7 +9,8 @@
 #   investigator opens a case channel and writes → invites the Brazilian authority (the earlier
 #   message is not readable for the newcomer until he shares that epoch with her) → messages both
 #   ways, watched live with signed receipts → the decrypted history on each side → the Brazilian
-#   authority is removed, a newer message is sent, and the removed investigator fails to read.
+#   authority is removed, a newer message is sent, and the removed investigator fails to read →
+#   invited back, she reads the channel again except the message sent in her absence.
 #
 #   GLOBE_SERVER          play against this server (it must not be bootstrapped yet); the
 #                         bootstrap code then comes from GLOBE_BOOTSTRAP_CODE, or from
@@ -372,5 +373,9 @@ expect_refusal "a removed member sending to the channel" run_as brazil-investiga
 say "her live view ends with her removal; the newer message never reaches her:"
 run_as brazil-investigator watch --channel "$CHANNEL" --after "$BEFORE_REMOVAL" --timeout 3
 run_as brazil-investigator channel list
+
+step "Otieno invites Brazil back: Ana reads the channel again, except the message from her absence (its key was never sealed to her)"
+run_as kenya-investigator channel invite "$CHANNEL" --authority "$BRAZIL"
+run_as brazil-investigator history "$CHANNEL" --limit 2
 
 printf '\n\033[1mDemo complete: every step succeeded, and every refusal was refused.\033[0m\n'

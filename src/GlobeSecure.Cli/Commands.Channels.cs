@@ -681,7 +681,7 @@ internal sealed partial class Commands
             },
             _ => "an event this version of globe does not know",
         };
-        context.Unwrapped($"#{e.Position}  {Names.Of(e.At)}  channel {e.ChannelId}: {what}");
+        context.Unwrapped($"#{e.Position}  {(e.At is null ? "" : Time(e.At.ToDateTimeOffset()))}  channel {e.ChannelId}: {what}");
 
         string MembersChanged(MembersChanged changed)
         {
@@ -835,7 +835,7 @@ internal sealed partial class Commands
             if (Opened is not { } m)
             {
                 var label = Untrusted ? "NOT VERIFIED, not shown" : "not readable";
-                context.Unwrapped($"#{Message.Position}  {Names.Of(Message.AcceptedAt)}  epoch {header.Epoch}  message {header.MessageId}");
+                context.Unwrapped($"#{Message.Position}  {Time(Message.AcceptedAt.ToDateTimeOffset())}  epoch {header.Epoch}  message {header.MessageId}");
                 context.Unwrapped($"      {label}: {Problem}");
                 return;
             }
@@ -868,8 +868,8 @@ internal sealed partial class Commands
             {
                 var epoch = message.Envelope.Header.Epoch;
                 return new Shown(message, null,
-                    $"this device holds no key for epoch {epoch} — it was sent before you joined (a member can run 'globe channel share-history') " +
-                    "or after you were removed", false, names);
+                    $"this device holds no key for epoch {epoch}: it was sent before you joined or while you were not a member " +
+                    "(a member can share it with 'globe channel share-history')", false, names);
             }
             catch (GlobeTrustException e)
             {

@@ -48,6 +48,10 @@ public sealed class ChannelCliStoryTests(CliNetworkFixture server) : IClassFixtu
         var brazilChannels = await RunJsonAsync(brazilian, "channel", "list");
         var kenyaShow = await RunJsonAsync(kenyan, "channel", "show", channel);
 
+        // Brazil is invited again: the message sent in its absence stays unreadable to Ana (its key was never sealed to her device).
+        await RunJsonAsync(kenyan, "channel", "invite", channel, "--authority", network.Brazil);
+        var brazilAfterReturn = (await RunJsonAsync(brazilian, "history", channel)).EnumerateArray().ToList();
+
         Assert.Equal(1, create.GetProperty("currentEpoch").GetInt64());
         Assert.Equal("Case 114 – procurement fraud", create.GetProperty("title").GetString());
         Assert.Equal(2, invited.GetProperty("currentEpoch").GetInt64());
@@ -95,6 +99,11 @@ public sealed class ChannelCliStoryTests(CliNetworkFixture server) : IClassFixtu
         Assert.DoesNotContain(channel, brazilChannels.EnumerateArray().Select(c => c.GetProperty("channelId").GetString()));
         Assert.Equal([network.Kenya], kenyaShow.GetProperty("authorityIds").EnumerateArray().Select(a => a.GetString()));
         Assert.Equal("Joint case", kenyaShow.GetProperty("description").GetString());
+        Assert.Equal(4, brazilAfterReturn.Count);
+        Assert.False(brazilAfterReturn[0].GetProperty("readable").GetBoolean());
+        Assert.Equal(3, brazilAfterReturn[0].GetProperty("epoch").GetInt64());
+        Assert.Contains("while you were not a member", brazilAfterReturn[0].GetProperty("reason").GetString(), StringComparison.Ordinal);
+        Assert.All(brazilAfterReturn.Skip(1), m => Assert.True(m.GetProperty("readable").GetBoolean()));
     }
 
     [Fact]
