@@ -143,6 +143,21 @@ public sealed class ChannelCliStoryTests(CliNetworkFixture server) : IClassFixtu
     }
 
     [Fact]
+    public async Task Watch_Timeout_EndsCleanlyButAMissedCountFails()
+    {
+        await SetUpAsync();
+        var quiet = Guid.CreateVersion7().ToString();
+
+        var timedOut = await _cli.RunAsync("--profile", "kenya-investigator", "watch", "--channel", quiet, "--timeout", "1");
+        var missed = await _cli.RunAsync("--profile", "kenya-investigator", "watch", "--channel", quiet, "--count", "1", "--timeout", "1");
+
+        Assert.True(timedOut.ExitCode == 0, timedOut.Error);
+        Assert.Equal("", timedOut.Output);
+        Assert.Equal(1, missed.ExitCode);
+        Assert.Equal("error: Only 0 of 1 message arrived within 1 s.", missed.ErrorLine);
+    }
+
+    [Fact]
     public async Task Send_NotAMember_ExitsOneWithTheServersReason()
     {
         await SetUpAsync();
