@@ -23,7 +23,10 @@ namespace GlobeSecure.Benchmarks;
 /// <param name="Lost">Channel only: accepted messages no subscriber received within the drain time.</param>
 /// <param name="Duplicated">Channel only: messages a subscriber received more than once.</param>
 /// <param name="Error">The first failure of any caller (the run is then not valid).</param>
-internal sealed record LatencyMeasurement(double PerSecond, double P50, double P99, double SendP99, long Sent, long Lost, long Duplicated, Exception? Error);
+/// <param name="AppendsPerCommit">Channel only: appends the store's writer committed per group commit, in the window.</param>
+/// <param name="WriterBusy">Channel only: share of the window the store's single writer spent committing.</param>
+internal sealed record LatencyMeasurement(double PerSecond, double P50, double P99, double SendP99, long Sent, long Lost, long Duplicated, Exception? Error,
+    double AppendsPerCommit = 0, double WriterBusy = 0);
 
 /// <summary>
 /// Channel messaging (1 KiB messages from 64 concurrent callers, sealed and signed per message,
@@ -77,7 +80,7 @@ internal static class ChannelBenchmark
                     {
                         var m = await world.MessagesAsync(settings.Warmup, settings.Measure);
                         channelRuns.Add(m);
-                        Progress($"[{rep + 1}/{settings.Repeats}] channel messages: {Rate(m.PerSecond),7} msg/s, delivered p50 {m.P50:0.00} ms, p99 {m.P99:0.00} ms (send p99 {m.SendP99:0.00} ms), lost {m.Lost}, duplicated {m.Duplicated}{Failure(m)}");
+                        Progress($"[{rep + 1}/{settings.Repeats}] channel messages: {Rate(m.PerSecond),7} msg/s, delivered p50 {m.P50:0.00} ms, p99 {m.P99:0.00} ms (send p99 {m.SendP99:0.00} ms), lost {m.Lost}, duplicated {m.Duplicated}; {m.AppendsPerCommit:0.0} appends/commit, writer busy {m.WriterBusy:0%}{Failure(m)}");
                     }
                     else
                     {
@@ -197,6 +200,7 @@ internal sealed class ChannelWorld : IAsyncDisposable
     private readonly IReadOnlyList<Guid> _channelIds;
     private readonly EpochKey[,] _keys;
     private readonly DeliveryTracker _tracker = new();
+    private readonly CommitProbe _probe = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _subscribers = [];
 
@@ -301,10 +305,16 @@ internal sealed class ChannelWorld : IAsyncDisposable
             });
         })).ToArray();
 
+        _probe.Reset();
+        await window.DelayUntilAsync(warmup);
+        _probe.Counting = true;
+        await window.DelayUntilAsync(warmup + measure);
+        _probe.Counting = false;
         var (calls, error) = await window.CollectAsync(tasks);
         var (lost, duplicated, sent, delivered) = await _tracker.DrainAsync(ChannelBenchmark.DrainTimeout);
+        var (commits, appends, _, commitTime) = _probe.Snapshot();
         return new LatencyMeasurement(calls / measure.TotalSeconds, Percentile(delivered, 50), Percentile(delivered, 99), Percentile(sendLatency, 99), sent, lost,
-            duplicated, error);
+            duplicated, error, commits == 0 ? 0 : (double)appends / commits, commitTime / measure);
     }
 
     /// <summary>The baseline: 64 callers doing unary 1 KiB echoes on the same server.</summary>
@@ -358,6 +368,7 @@ internal sealed class ChannelWorld : IAsyncDisposable
         }
 
         _stop.Dispose();
+        _probe.Dispose();
         _client.Dispose();
         _subscriberClient.Dispose();
     }
@@ -500,6 +511,15 @@ internal sealed class CallWindow(TimeSpan warmup, TimeSpan measure)
         }
 
         return calls;
+    }
+
+    public async Task DelayUntilAsync(TimeSpan at)
+    {
+        var wait = at - Stopwatch.GetElapsedTime(_origin);
+        if (wait > TimeSpan.Zero)
+        {
+            await Task.Delay(wait);
+        }
     }
 
     public async Task<(long Calls, Exception? Error)> CollectAsync(Task<long>[] callers)
