@@ -46,6 +46,7 @@ internal static class ChannelBenchmark
 
     public static async Task<int> RunAsync(BenchSettings settings)
     {
+        var loadBefore = SystemReport.LoadAverage();
         var runs = settings.Repeats * 2;
         var perRun = settings.Warmup + settings.Measure;
         Progress($"Channels: setup, then {runs} measurements of {perRun.TotalSeconds:0.#} s ({settings.Warmup.TotalSeconds:0.#} s warm-up + {settings.Measure.TotalSeconds:0.#} s counted): about {(runs * perRun).TotalMinutes:0.0} min");
@@ -125,13 +126,15 @@ internal static class ChannelBenchmark
         o.WriteLine();
         o.WriteLine("Per run (in run order):");
         o.WriteLine();
-        o.WriteLine("| run | channel msg/s | delivered p50 | delivered p99 | SendMessage p99 | accepted | lost | duplicated | echo calls/s | echo p50 | echo p99 |");
-        o.WriteLine("|----:|--------------:|--------------:|--------------:|----------------:|---------:|-----:|-----------:|-------------:|---------:|---------:|");
+        o.WriteLine("Store writer: appends per group commit, and the share of the window the single writer spent committing (eventstore.commit).");
+        o.WriteLine();
+        o.WriteLine("| run | channel msg/s | delivered p50 | delivered p99 | SendMessage p99 | accepted | lost | duplicated | appends/commit | writer busy | echo calls/s | echo p50 | echo p99 |");
+        o.WriteLine("|----:|--------------:|--------------:|--------------:|----------------:|---------:|-----:|-----------:|---------------:|------------:|-------------:|---------:|---------:|");
         for (var i = 0; i < settings.Repeats; i++)
         {
             var c = channelRuns[i];
             var e = echoRuns[i];
-            o.WriteLine(Invariant($"| {i + 1} | {Rate(c.PerSecond)} | {c.P50:0.00} ms | {c.P99:0.00} ms | {c.SendP99:0.00} ms | {c.Sent:N0} | {c.Lost} | {c.Duplicated} | {Rate(e.PerSecond)} | {e.P50:0.00} ms | {e.P99:0.00} ms |"));
+            o.WriteLine(Invariant($"| {i + 1} | {Rate(c.PerSecond)} | {c.P50:0.00} ms | {c.P99:0.00} ms | {c.SendP99:0.00} ms | {c.Sent:N0} | {c.Lost} | {c.Duplicated} | {c.AppendsPerCommit:0.0} | {c.WriterBusy:0%} | {Rate(e.PerSecond)} | {e.P50:0.00} ms | {e.P99:0.00} ms |"));
         }
 
         o.WriteLine();
@@ -147,7 +150,7 @@ internal static class ChannelBenchmark
             o.WriteLine($"- {name}: {value}");
         }
 
-        o.WriteLine($"- load average after the run: {SystemReport.LoadAverage()}");
+        o.WriteLine($"- load average before the run: {loadBefore}; after: {SystemReport.LoadAverage()} (other processes on the same cores move both sides)");
         o.WriteLine($"- synchronous_commit on the server's connections: {synchronousCommit}");
         o.WriteLine($"- database server: {settings.RedactedConnectionString} (the server's own database is created on it and dropped afterwards)");
 
