@@ -228,8 +228,16 @@ internal sealed class ChannelService(
             };
         }
 
-        await store.DecideAsync(MessageDecider.StreamId(header.MessageId), MessageState.Initial, MessageDecider.Evolve,
+        var (state, append) = await store.DecideAsync(MessageDecider.StreamId(header.MessageId), MessageState.Initial, MessageDecider.Evolve,
             s => MessageDecider.Decide(send, channel.State, s), access.Allowed(context, header.MessageId.ToString()), cancellationToken: ct);
+        if (append is { AlreadyStored: false, FirstPosition: > 0 } && state.Accepted is { } accepted)
+        {
+            // Just stored: the answer is what was appended (accepted_at as the read model keeps it, to
+            // the microsecond), without reading the row back.
+            return ChannelWire.ToProto(new MessageRow(append.FirstPosition, accepted.Envelope, TruncateToMicroseconds(accepted.AcceptedAt)));
+        }
+
+        // A retry of a stored message: the stored one.
         var stored = await read.MessageAsync(header.MessageId, ct) ?? throw new InvalidOperationException("An accepted message is not in the read model.");
         return ChannelWire.ToProto(stored);
     }
@@ -529,6 +537,8 @@ internal sealed class ChannelService(
         var row = await read.ChannelAsync(channelId, ct) ?? throw new NotFoundException("channel", channelId.ToString());
         return ChannelWire.ToProto(row, await RotationRequiredAsync(row, ct));
     }
+
+    private static DateTimeOffset TruncateToMicroseconds(DateTimeOffset at) => at.AddTicks(-(at.UtcTicks % 10));
 
     private static Guid Id(string field, string value)
     {
