@@ -6,12 +6,17 @@
 #           envelopes/s against raw Ed25519 and AEAD, Argon2id's time, and the
 #           known-answer self-test. Needs no database.
 #   store   event store appends vs raw Npgsql single-row INSERTs.
+#   channels  1 KiB channel messages (sealed and signed per message) from 64
+#           concurrent callers on the real server in-process: throughput and
+#           send → delivered-to-subscriber latency p50/p99, vs a unary 1 KiB
+#           gRPC echo at the same concurrency on the same server; lost and
+#           duplicated messages counted.
 #
-# usage: ops/bench.sh [--only all|store|crypto] [--seconds N] [--warmup N]
-#                     [--repeats N] [--document-mib N] [--help]
+# usage: ops/bench.sh [--only all|store|crypto|channels] [--seconds N]
+#                     [--warmup N] [--repeats N] [--document-mib N] [--help]
 #
-#   --only W          crypto, store, or all (default); --only crypto starts no
-#                     PostgreSQL
+#   --only W          crypto, store, channels, or all (default); --only crypto
+#                     starts no PostgreSQL
 #   --seconds N       each measurement window, seconds (default 5); crypto uses
 #                     it for envelope and signature rates
 #   --warmup N        seconds before each window, not counted (default 1)
@@ -21,8 +26,10 @@
 #
 #   GLOBE_BENCH_DB  Npgsql connection string of a database the store benchmark
 #                   may write to (it drops and recreates schema "bench" and
-#                   table "bench_raw"). When unset and the store benchmark
-#                   runs, a throwaway PostgreSQL cluster is started from the
+#                   table "bench_raw"); the channel benchmark creates and drops
+#                   a database of its own on the same server, as the same user.
+#                   When unset and the store or channel benchmark runs, a
+#                   throwaway PostgreSQL cluster is started from the
 #                   local binaries (installed with apt-get if missing) in a
 #                   temporary directory, with the server's default durability
 #                   (fsync on, synchronous_commit on), and removed on exit.
@@ -123,7 +130,8 @@ start_throwaway_pg() {
 }
 
 # Does this run need the database? Not for --only crypto, nor for --help (the
-# driver itself rejects bad arguments, with its usage).
+# driver itself rejects bad arguments, with its usage); store, channels and all
+# do.
 needs_db=1
 prev=""
 for arg in "$@"; do

@@ -461,7 +461,16 @@ public sealed partial class PostgresEventStore
                 }
             }
 
-            await using var commit = new NpgsqlCommand("commit", connection);
+            // The deferred projection statements and the commit: one round trip. If a statement
+            // fails, the rest (commit included) is skipped and the transaction stays open, failed,
+            // for the caller's rollback, as when a projection throws.
+            await using var commit = new NpgsqlBatch(connection);
+            foreach (var command in context.TakeDeferred())
+            {
+                commit.BatchCommands.Add(command);
+            }
+
+            commit.BatchCommands.Add(new NpgsqlBatchCommand("commit"));
             await commit.ExecuteNonQueryAsync(cancellationToken);
         }
 

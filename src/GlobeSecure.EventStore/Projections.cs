@@ -22,8 +22,16 @@ public interface IInlineProjection
 }
 
 /// <summary>The connection of the append a projection runs in; its transaction is already open.</summary>
+/// <remarks>
+/// One context serves every append of a group commit. Statements a projection only writes with
+/// (nothing reads their result) can be <see cref="Defer"/>red: the store sends them all, in
+/// order, in the commit's own round trip, instead of one round trip each while the single
+/// writer waits.
+/// </remarks>
 public sealed class ProjectionContext
 {
+    private readonly List<NpgsqlBatchCommand> _deferred = [];
+
     internal ProjectionContext(NpgsqlConnection connection, string schema)
     {
         Connection = connection;
@@ -38,6 +46,39 @@ public sealed class ProjectionContext
 
     /// <summary>A command on the append's connection (and so in its transaction).</summary>
     public NpgsqlCommand CreateCommand(string sql) => new(sql, Connection);
+
+    /// <summary>
+    /// Queues a write-only statement, sent in order with the other deferred statements just before
+    /// the commit, in the same transaction; if it fails, the append fails as if the projection had
+    /// thrown. A projection that later runs a statement of its own which must see the queued rows
+    /// calls <see cref="FlushAsync"/> first. Other projections never see them before the commit.
+    /// </summary>
+    public void Defer(NpgsqlBatchCommand command) => _deferred.Add(command);
+
+    /// <summary>Sends the deferred statements now (one round trip).</summary>
+    public async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        if (_deferred.Count == 0)
+        {
+            return;
+        }
+
+        await using var batch = new NpgsqlBatch(Connection);
+        foreach (var command in TakeDeferred())
+        {
+            batch.BatchCommands.Add(command);
+        }
+
+        await batch.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>The deferred statements, in order; the context forgets them.</summary>
+    internal List<NpgsqlBatchCommand> TakeDeferred()
+    {
+        var taken = new List<NpgsqlBatchCommand>(_deferred);
+        _deferred.Clear();
+        return taken;
+    }
 }
 
 /// <summary>One schema step: applied once, in order, recorded in the schema version table.</summary>

@@ -9,10 +9,14 @@ internal enum BenchSelection
     All,
     Store,
     Crypto,
+    Channels,
 }
 
 /// <summary>What the driver measures and against which database (from GLOBE_BENCH_DB and the command line).</summary>
-/// <param name="ConnectionString">The store benchmark's database; null when only the crypto benchmark runs (it needs none).</param>
+/// <param name="ConnectionString">
+/// The store benchmark's database, and the server the channel benchmark creates its own database
+/// on; null when only the crypto benchmark runs (it needs none).
+/// </param>
 /// <param name="DocumentMiB">Size of the document the crypto benchmark encrypts and decrypts.</param>
 internal sealed record BenchSettings(string? ConnectionString, TimeSpan Measure, TimeSpan Warmup, int Repeats, BenchSelection Only, int DocumentMiB)
 {
@@ -21,10 +25,14 @@ internal sealed record BenchSettings(string? ConnectionString, TimeSpan Measure,
     public const int DefaultDocumentMiB = 256;
 
     public const string Usage = """
-        usage: GlobeSecure.Benchmarks [--only all|store|crypto] [--seconds N] [--warmup N] [--repeats N] [--document-mib N]
+        usage: GlobeSecure.Benchmarks [--only all|store|crypto|channels] [--seconds N] [--warmup N] [--repeats N]
+                                      [--document-mib N]
 
           --only W          which workloads: store (event store vs raw INSERT), crypto (document
-                            cipher, envelopes, Argon2id, self-test vs raw libsodium), or all (default)
+                            cipher, envelopes, Argon2id, self-test vs raw libsodium), channels
+                            (1 KiB channel messages from 64 callers, send → delivered to a
+                            subscriber, vs a unary 1 KiB gRPC echo on the same in-process server),
+                            or all (default)
           --seconds N       length of each measurement window in seconds (default 5); the crypto
                             benchmark uses it for envelope and signature rates
           --warmup N        seconds run before each window and not counted (default 1); for the
@@ -33,14 +41,17 @@ internal sealed record BenchSettings(string? ConnectionString, TimeSpan Measure,
           --document-mib N  document size for the crypto benchmark, in MiB, 1 to 1024 (default 256)
 
         GLOBE_BENCH_DB (required unless --only crypto) is an Npgsql connection string to an empty
-        database the driver may write to: it drops and recreates schema "bench" and table
-        "bench_raw". ops/bench.sh starts a throwaway cluster and sets it when it is not set (and
-        starts none for --only crypto).
+        database the driver may write to: the store benchmark drops and recreates schema "bench"
+        and table "bench_raw"; the channel benchmark connects as the same user to create a
+        database of its own for the server (t_…), dropped at the end. ops/bench.sh starts a
+        throwaway cluster and sets it when it is not set (and starts none for --only crypto).
         """;
 
     public bool RunsStore => Only is BenchSelection.All or BenchSelection.Store;
 
     public bool RunsCrypto => Only is BenchSelection.All or BenchSelection.Crypto;
+
+    public bool RunsChannels => Only is BenchSelection.All or BenchSelection.Channels;
 
     /// <summary>Parses the arguments; returns null and writes why to <paramref name="error"/> when they are wrong.</summary>
     public static BenchSettings? Parse(string[] args, out string? error)
@@ -130,6 +141,7 @@ internal sealed record BenchSettings(string? ConnectionString, TimeSpan Measure,
         "all" => BenchSelection.All,
         "store" => BenchSelection.Store,
         "crypto" => BenchSelection.Crypto,
+        "channels" => BenchSelection.Channels,
         _ => null,
     };
 

@@ -1,6 +1,7 @@
 // Benchmarks of what the issues set goals for, each next to a raw baseline measured in the same
 // run (ops/bench.sh): the cryptography (document cipher, envelopes, Argon2id, known-answer
-// self-test) against raw libsodium, and event store appends against raw Npgsql INSERTs.
+// self-test) against raw libsodium, event store appends against raw Npgsql INSERTs, and channel
+// messaging (send → delivered to a subscriber) against a unary gRPC echo on the same server.
 // A report, not a test: it exits 0 whether or not the goals are met.
 using GlobeSecure.Benchmarks;
 
@@ -25,7 +26,16 @@ if (settings.RunsCrypto)
 
 if (settings.RunsStore)
 {
-    return await StoreBenchmark.RunAsync(settings);
+    var code = await StoreBenchmark.RunAsync(settings);
+    if (code != 0)
+    {
+        return code;
+    }
+}
+
+if (settings.RunsChannels)
+{
+    return await ChannelBenchmark.RunAsync(settings);
 }
 
 return 0;

@@ -32,6 +32,33 @@ internal sealed class NoteCountProjection : IInlineProjection
     }
 }
 
+/// <summary>Keeps every note, in order, through deferred statements only; the table refuses the note "reject".</summary>
+internal sealed class DeferredNoteProjection : IInlineProjection
+{
+    public string Name => "deferred-notes";
+
+    public IReadOnlyList<SchemaMigration> Migrations { get; } =
+    [
+        new(1, "notes", "create table {schema}.deferred_notes (seq bigserial primary key, case_id text not null, note text not null check (note <> 'reject'))"),
+    ];
+
+    public bool Handles(Type eventType) => eventType == typeof(NoteAdded);
+
+    public Task ApplyAsync(ProjectionContext context, IReadOnlyList<StoredEvent> events, CancellationToken cancellationToken)
+    {
+        foreach (var e in events)
+        {
+            var note = (NoteAdded)e.Data;
+            var command = new NpgsqlBatchCommand($"insert into {context.Schema}.deferred_notes (case_id, note) values ($1, $2)");
+            command.Parameters.Add(new NpgsqlParameter { Value = note.CaseId });
+            command.Parameters.Add(new NpgsqlParameter { Value = note.Note });
+            context.Defer(command);
+        }
+
+        return Task.CompletedTask;
+    }
+}
+
 public sealed class ProjectionTests(PostgresDatabase db) : IClassFixture<PostgresDatabase>
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -99,6 +126,77 @@ public sealed class ProjectionTests(PostgresDatabase db) : IClassFixture<Postgre
         foreach (var s in streams.Where((_, i) => i != 5))
         {
             Assert.Equal(1, await NotesAsync(s));
+        }
+
+        Assert.True((await store.VerifyEventsAsync(Ct)).IsValid);
+    }
+
+    private Task<PostgresEventStore> DeferringStoreAsync() =>
+        db.CreateStoreAsync(TestEvents.Registry(), new EventStoreOptions { Projections = [new NoteCountProjection(), new DeferredNoteProjection()] });
+
+    private async Task<string> DeferredNotesAsync(string stream) =>
+        (string)(await db.ExecuteScalarAsync($"select coalesce(string_agg(note, ',' order by seq), '') from globe.deferred_notes where case_id = '{stream}'"))!;
+
+    [Fact]
+    public async Task Append_WithDeferredStatements_WritesThemInOrderInTheSameCommit()
+    {
+        await using var store = await DeferringStoreAsync();
+        var stream = TestEvents.NewStream();
+
+        await store.AppendAsync(stream, ExpectedVersion.NoStream, new NoteAdded(stream, "first", TestEvents.At), new NoteAdded(stream, "second", TestEvents.At));
+        await store.AppendAsync(stream, ExpectedVersion.Exactly(2), new NoteAdded(stream, "third", TestEvents.At));
+
+        Assert.Equal("first,second,third", await DeferredNotesAsync(stream));
+        Assert.Equal(3, await NotesAsync(stream));
+    }
+
+    [Fact]
+    public async Task Append_DeferredStatementFails_RollsBackEventsAuditAndEveryReadModel()
+    {
+        await using var store = await DeferringStoreAsync();
+        var stream = TestEvents.NewStream();
+        await store.AppendAsync(stream, ExpectedVersion.NoStream, new NoteAdded(stream, "kept", TestEvents.At));
+        var head = await store.HeadPositionAsync(Ct);
+        var audit = TestEvents.Audit("test.add-note", stream);
+
+        await Assert.ThrowsAsync<PostgresException>(() => store.AppendAsync(stream, ExpectedVersion.Exactly(1),
+            [NewEvent.From(new NoteAdded(stream, "lost", TestEvents.At)), NewEvent.From(new NoteAdded(stream, "reject", TestEvents.At))], audit, cancellationToken: Ct));
+
+        Assert.Equal(1, await store.StreamVersionAsync(stream, Ct));
+        Assert.Equal(head, await store.HeadPositionAsync(Ct));
+        Assert.Equal("kept", await DeferredNotesAsync(stream));
+        Assert.Equal(1, await NotesAsync(stream));
+        Assert.DoesNotContain(await store.ReadAuditAsync(0, 10_000, Ct), e => e.Entry.EntryId == audit.EntryId);
+        await store.AppendAsync(stream, ExpectedVersion.Exactly(1), new NoteAdded(stream, "after", TestEvents.At));
+        Assert.Equal("kept,after", await DeferredNotesAsync(stream));
+    }
+
+    [Fact]
+    public async Task Append_DeferredStatementFailsInAGroupCommit_OnlyTheFailingAppendIsLost()
+    {
+        await using var store = await DeferringStoreAsync();
+        var streams = Enumerable.Range(0, 12).Select(_ => TestEvents.NewStream()).ToArray();
+
+        var outcomes = await Task.WhenAll(streams.Select(async (s, i) =>
+        {
+            try
+            {
+                await store.AppendAsync(s, ExpectedVersion.NoStream, new NoteAdded(s, i == 5 ? "reject" : "fine", TestEvents.At));
+                return true;
+            }
+            catch (PostgresException)
+            {
+                return false;
+            }
+        }));
+
+        Assert.Equal(11, outcomes.Count(ok => ok));
+        Assert.False(outcomes[5]);
+        Assert.Equal(string.Empty, await DeferredNotesAsync(streams[5]));
+        Assert.Equal(0, await store.StreamVersionAsync(streams[5], Ct));
+        foreach (var s in streams.Where((_, i) => i != 5))
+        {
+            Assert.Equal("fine", await DeferredNotesAsync(s));
         }
 
         Assert.True((await store.VerifyEventsAsync(Ct)).IsValid);

@@ -84,7 +84,12 @@ internal sealed class ChannelProjection : IInlineProjection
 
     public bool Handles(Type eventType) => Types.Contains(eventType);
 
-    public async Task ApplyAsync(ProjectionContext context, IReadOnlyList<StoredEvent> events, CancellationToken cancellationToken)
+    /// <summary>
+    /// Every statement here only writes, so all are deferred: the store sends them, in order, with
+    /// the commit in one round trip (a group commit of many messages no longer waits for one
+    /// round trip per message).
+    /// </summary>
+    public Task ApplyAsync(ProjectionContext context, IReadOnlyList<StoredEvent> events, CancellationToken cancellationToken)
     {
         var s = context.Schema;
         foreach (var stored in events)
@@ -93,92 +98,93 @@ internal sealed class ChannelProjection : IInlineProjection
             switch (stored.Data)
             {
                 case ChannelCreated e:
-                    await ExecuteAsync(context, $"""
+                    Defer(context, $"""
                         insert into {s}.channels (channel_id, created_by, created_at, encrypted_info, default_handling_code)
                         values ($1, $2, $3, $4, $5)
-                        """, cancellationToken, e.ChannelId, e.CreatedByUserId, e.CreatedAt, e.EncryptedInfo, e.DefaultHandlingCode);
-                    await AddMembersAsync(context, e.ChannelId, e.Members, p, cancellationToken);
+                        """, e.ChannelId, e.CreatedByUserId, e.CreatedAt, e.EncryptedInfo, e.DefaultHandlingCode);
+                    AddMembers(context, e.ChannelId, e.Members, p);
                     break;
                 case MembersAdded e:
-                    await AddMembersAsync(context, e.ChannelId, e.Members, p, cancellationToken);
+                    AddMembers(context, e.ChannelId, e.Members, p);
                     break;
                 case MembersRemoved e:
-                    await ExecuteAsync(context, $"""
+                    Defer(context, $"""
                         update {s}.channel_members set to_position = $3
                         where channel_id = $1 and user_id = any($2) and to_position is null
-                        """, cancellationToken, e.ChannelId, e.UserIds.ToArray(), p);
+                        """, e.ChannelId, e.UserIds.ToArray(), p);
                     break;
                 case EpochStarted e:
-                    await ExecuteAsync(context, $"insert into {s}.channel_epochs (channel_id, epoch, distribution, recipients) values ($1, $2, $3, $4)",
-                        cancellationToken, e.ChannelId, e.Distribution.Epoch, Json(e.Distribution), e.Distribution.Recipients.Select(r => r.DeviceId).ToArray());
-                    await ExecuteAsync(context, $"update {s}.channels set current_epoch = $2, epoch_started_at = $3 where channel_id = $1",
-                        cancellationToken, e.ChannelId, e.Distribution.Epoch, e.StartedAt);
+                    Defer(context, $"insert into {s}.channel_epochs (channel_id, epoch, distribution, recipients) values ($1, $2, $3, $4)",
+                        e.ChannelId, e.Distribution.Epoch, Json(e.Distribution), e.Distribution.Recipients.Select(r => r.DeviceId).ToArray());
+                    Defer(context, $"update {s}.channels set current_epoch = $2, epoch_started_at = $3 where channel_id = $1",
+                        e.ChannelId, e.Distribution.Epoch, e.StartedAt);
                     break;
                 case HistoryShared e:
                     foreach (var d in e.Epochs)
                     {
-                        await ExecuteAsync(context, $"""
+                        Defer(context, $"""
                             insert into {s}.channel_epoch_shares (channel_id, epoch, user_id, distribution, recipients) values ($1, $2, $3, $4, $5)
                             on conflict (channel_id, epoch, user_id) do update set distribution = excluded.distribution, recipients = excluded.recipients
-                            """, cancellationToken, e.ChannelId, d.Epoch, e.ForUserId, Json(d), d.Recipients.Select(r => r.DeviceId).ToArray());
+                            """, e.ChannelId, d.Epoch, e.ForUserId, Json(d), d.Recipients.Select(r => r.DeviceId).ToArray());
                     }
 
                     break;
                 case ReceiptSubmitted e:
-                    await ExecuteAsync(context, $"insert into {s}.channel_receipts (message_id, device_id, kind, receipt) values ($1, $2, $3, $4)",
-                        cancellationToken, e.MessageId, e.Receipt.RecipientDeviceId, e.Receipt.Kind.ToString(), Json(e.Receipt));
+                    Defer(context, $"insert into {s}.channel_receipts (message_id, device_id, kind, receipt) values ($1, $2, $3, $4)",
+                        e.MessageId, e.Receipt.RecipientDeviceId, e.Receipt.Kind.ToString(), Json(e.Receipt));
                     break;
                 case ConsentRequested e:
-                    await ExecuteAsync(context, $"""
+                    Defer(context, $"""
                         insert into {s}.channel_consents (consent_id, message_id, origin_channel_id, target_channel_id, originator_authority_id,
                             requested_by, reason, status, requested_at)
                         values ($1, $2, $3, $4, $5, $6, $7, 'Pending', $8)
-                        """, cancellationToken, e.ConsentId, e.MessageId, e.OriginChannelId, e.TargetChannelId, e.OriginatorAuthorityId, e.RequestedByUserId,
+                        """, e.ConsentId, e.MessageId, e.OriginChannelId, e.TargetChannelId, e.OriginatorAuthorityId, e.RequestedByUserId,
                         e.Reason, e.RequestedAt);
                     break;
                 case ConsentGranted e:
-                    await ExecuteAsync(context, $"""
+                    Defer(context, $"""
                         update {s}.channel_consents set status = 'Granted', decided_by = $2, decision_reason = $3, decided_at = $4 where consent_id = $1
-                        """, cancellationToken, e.ConsentId, e.ByUserId, e.Note, e.GrantedAt);
+                        """, e.ConsentId, e.ByUserId, e.Note, e.GrantedAt);
                     break;
                 case ConsentDenied e:
-                    await ExecuteAsync(context, $"""
+                    Defer(context, $"""
                         update {s}.channel_consents set status = 'Denied', decided_by = $2, decision_reason = $3, decided_at = $4 where consent_id = $1
-                        """, cancellationToken, e.ConsentId, e.ByUserId, e.Reason, e.DeniedAt);
+                        """, e.ConsentId, e.ByUserId, e.Reason, e.DeniedAt);
                     break;
                 case MessageAccepted e:
-                    await ExecuteAsync(context, $"""
+                    Defer(context, $"""
                         insert into {s}.channel_messages (position, channel_id, message_id, epoch, envelope, accepted_at) values ($1, $2, $3, $4, $5, $6)
-                        """, cancellationToken, p, e.ChannelId, e.MessageId, e.Envelope.Epoch, Json(e.Envelope), e.AcceptedAt);
+                        """, p, e.ChannelId, e.MessageId, e.Envelope.Epoch, Json(e.Envelope), e.AcceptedAt);
                     break;
                 default:
                     throw new InvalidOperationException($"Unhandled event {stored.Type}.");
             }
         }
+
+        return Task.CompletedTask;
     }
 
-    private static async Task AddMembersAsync(ProjectionContext context, Guid channelId, IReadOnlyList<MemberData> members, long position,
-        CancellationToken cancellationToken)
+    private static void AddMembers(ProjectionContext context, Guid channelId, IReadOnlyList<MemberData> members, long position)
     {
         foreach (var member in members)
         {
-            await ExecuteAsync(context, $"""
+            Defer(context, $"""
                 insert into {context.Schema}.channel_members (channel_id, user_id, authority_id, from_position) values ($1, $2, $3, $4)
-                """, cancellationToken, channelId, member.UserId, member.AuthorityId, position);
+                """, channelId, member.UserId, member.AuthorityId, position);
         }
     }
 
     private static NpgsqlParameter Json<T>(T value) =>
         new() { Value = JsonSerializer.Serialize(value, EventTypeRegistry.JsonOptions), NpgsqlDbType = NpgsqlDbType.Jsonb };
 
-    private static async Task ExecuteAsync(ProjectionContext context, string sql, CancellationToken cancellationToken, params object[] parameters)
+    private static void Defer(ProjectionContext context, string sql, params object[] parameters)
     {
-        await using var command = context.CreateCommand(sql);
+        var command = new NpgsqlBatchCommand(sql);
         foreach (var value in parameters)
         {
             command.Parameters.Add(value as NpgsqlParameter ?? new NpgsqlParameter { Value = value });
         }
 
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        context.Defer(command);
     }
 }

@@ -23,6 +23,7 @@ internal sealed class ChannelService(
     ChannelReadModel read,
     IDeviceDirectory directory,
     IAuthorities authorities,
+    ChannelStates channels,
     IOptions<ChannelOptions> options) : Contracts.V1.ChannelService.ChannelServiceBase
 {
     private const int DefaultPageSize = 100;
@@ -210,7 +211,7 @@ internal sealed class ChannelService(
 
         var ct = context.CancellationToken;
         var header = envelope.Header;
-        var channel = await store.AggregateStreamAsync(ChannelDecider.StreamId(header.ChannelId), ChannelState.Initial, ChannelDecider.Evolve, ct);
+        var channel = await channels.LoadAsync(header.ChannelId, ct);
         var sender = await directory.VerifiedDeviceAsync(caller.DeviceId, ct);
         var parent = header.ReplyToMessageId == Guid.Empty
             ? null
@@ -228,10 +229,58 @@ internal sealed class ChannelService(
             };
         }
 
-        await store.DecideAsync(MessageDecider.StreamId(header.MessageId), MessageState.Initial, MessageDecider.Evolve,
-            s => MessageDecider.Decide(send, channel.State, s), access.Allowed(context, header.MessageId.ToString()), cancellationToken: ct);
+        var accepted = await AcceptAsync(context, send, channel.State);
+        if (accepted is not null)
+        {
+            // Just stored: the answer is what was appended (accepted_at as the read model keeps it, to
+            // the microsecond), without reading the row back.
+            return ChannelWire.ToProto(new MessageRow(accepted.Value.Position, accepted.Value.Message.Envelope,
+                TruncateToMicroseconds(accepted.Value.Message.AcceptedAt)));
+        }
+
+        // A retry of a stored message: the stored one.
         var stored = await read.MessageAsync(header.MessageId, ct) ?? throw new InvalidOperationException("An accepted message is not in the read model.");
         return ChannelWire.ToProto(stored);
+    }
+
+    /// <summary>
+    /// Decides and appends a new message; null when the id was already used (the stored message, or
+    /// a refusal, comes from the usual load-decide-append). A new message's stream does not exist
+    /// yet, so the common case appends expecting no stream without reading it first; only a retry
+    /// (or a different envelope under a used id) meets the conflict and takes the slow path.
+    /// </summary>
+    private async Task<(MessageAccepted Message, long Position)?> AcceptAsync(ServerCallContext context, SendMessage send, ChannelState channel)
+    {
+        var streamId = MessageDecider.StreamId(send.Envelope.Header.MessageId);
+        var audit = access.Allowed(context, send.Envelope.Header.MessageId.ToString());
+        var ct = context.CancellationToken;
+        IReadOnlyList<object>? events = null;
+        try
+        {
+            events = MessageDecider.Decide(send, channel, MessageState.Initial);
+        }
+        catch (DomainException)
+        {
+            // Perhaps a retry of a message stored before (say, before a rotation): the slow path
+            // answers it, or refuses with the same error.
+        }
+
+        if (events is [MessageAccepted message])
+        {
+            try
+            {
+                var append = await store.AppendAsync(streamId, ExpectedVersion.NoStream, [.. events.Select(NewEvent.From)], audit, cancellationToken: ct);
+                return (message, append.FirstPosition);
+            }
+            catch (WrongExpectedVersionException)
+            {
+                // The id is taken: the slow path tells a retry from a different envelope.
+            }
+        }
+
+        await store.DecideAsync(streamId, MessageState.Initial, MessageDecider.Evolve, s => MessageDecider.Decide(send, channel, s), audit,
+            cancellationToken: ct);
+        return null;
     }
 
     public override async Task<SubmitReceiptResponse> SubmitReceipt(SubmitReceiptRequest request, ServerCallContext context)
@@ -529,6 +578,8 @@ internal sealed class ChannelService(
         var row = await read.ChannelAsync(channelId, ct) ?? throw new NotFoundException("channel", channelId.ToString());
         return ChannelWire.ToProto(row, await RotationRequiredAsync(row, ct));
     }
+
+    private static DateTimeOffset TruncateToMicroseconds(DateTimeOffset at) => at.AddTicks(-(at.UtcTicks % 10));
 
     private static Guid Id(string field, string value)
     {

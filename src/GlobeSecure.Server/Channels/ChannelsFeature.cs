@@ -25,6 +25,7 @@ internal static class ChannelsFeature
             .ValidateOnStart();
         services.AddSingleton<IInlineProjection, ChannelProjection>();
         services.AddSingleton<ChannelReadModel>();
+        services.AddSingleton<ChannelStates>();
         return services;
     }
 

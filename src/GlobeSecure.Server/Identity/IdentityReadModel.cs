@@ -74,6 +74,14 @@ internal sealed class IdentityReadModel(NpgsqlDataSource dataSource, PostgresEve
             order by device_id
             """, cancellationToken, Nullable(authorityId), Nullable(userId), pendingOnly, certifiedOnly);
 
+    /// <summary>True when every one of the devices is certified now (none pending, revoked or unknown).</summary>
+    public async Task<bool> AllCertifiedAsync(IReadOnlyList<Guid> deviceIds, CancellationToken cancellationToken)
+    {
+        await using var command = Command("select count(*) from {schema}.identity_devices where device_id = any($1) and status = 'Certified'",
+            deviceIds.ToArray());
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))! == deviceIds.Distinct().Count();
+    }
+
     /// <summary>
     /// The certificate chain of a certified device, leaf first, up to the root-issued certificate;
     /// null when the device or one of its issuers is not certified (or revoked) any more.

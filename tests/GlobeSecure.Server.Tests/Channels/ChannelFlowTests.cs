@@ -248,6 +248,46 @@ public sealed class ChannelFlowTests(ChannelFixture server) : IClassFixture<Chan
     }
 
     [Fact]
+    public async Task SendMessage_IssuerOfTheSendersCertificateRevokedAfterASend_NextSendIsRefused()
+    {
+        var (w, channels) = await WorldAsync();
+        var prosecution = await _driver.AdmitAuthorityAsync(w.Network.Administrator, w.SecondAdmin, $"Prosecution {Guid.NewGuid():N}", "RW",
+            AuthorityKind.Prosecution);
+        var frank = await ChannelFixture.InvestigatorAsync(_driver, prosecution, "Frank");
+        var channel = await channels.CreateAsync(frank, frank);
+        var channelId = Guid.Parse(channel.ChannelId);
+        using var key = await channels.OpenEpochKeyAsync(frank, channelId, 1);
+        await channels.SendAsync(frank, channels.Seal(frank, key, "while the chain verifies"));
+
+        await _driver.RevokeDeviceAsync(w.Network.Administrator, prosecution.Certificate, "administrator's laptop stolen");
+        var refused = await Assert.ThrowsAsync<RpcException>(() => channels.SendAsync(frank, channels.Seal(frank, key, "after the issuer's revocation")));
+
+        Assert.Equal(StatusCode.PermissionDenied, refused.StatusCode);
+        Assert.Single(await channels.HistoryAsync(frank, channelId));
+    }
+
+    [Fact]
+    public async Task SendMessage_RetriedAfterTheEpochMovedOn_ReturnsTheStoredMessage()
+    {
+        var (w, channels) = await WorldAsync();
+        var channel = await channels.CreateAsync(w.Alice, w.Alice, w.Bob);
+        var channelId = Guid.Parse(channel.ChannelId);
+        using var key = await channels.OpenEpochKeyAsync(w.Alice, channelId, 1);
+        var envelope = channels.Seal(w.Alice, key, "sent just before a rotation");
+        var first = await channels.SendAsync(w.Alice, envelope);
+
+        await channels.Channels.RotateEpochAsync(new RotateEpochRequest
+        {
+            ChannelId = channel.ChannelId,
+            NextEpoch = Wire.ToProto(await channels.DistributionAsync(w.Bob, channelId, 2, w.Alice, w.Bob)),
+        }, w.Bob.Headers, cancellationToken: Ct);
+        var retried = await channels.SendAsync(w.Alice, envelope);
+
+        Assert.Equal(first, retried);
+        Assert.Single(await channels.HistoryAsync(w.Alice, channelId));
+    }
+
+    [Fact]
     public async Task SendMessage_SameEnvelopeTwice_IsStoredOnceAndDifferentContentUnderItsIdIsRefused()
     {
         var (w, channels) = await WorldAsync();

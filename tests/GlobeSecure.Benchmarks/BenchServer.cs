@@ -1,0 +1,43 @@
+using System.Globalization;
+using GlobeSecure.Benchmarks.Echo;
+using GlobeSecure.Testing;
+using Google.Protobuf;
+using Grpc.Core;
+using Microsoft.AspNetCore.Builder;
+
+namespace GlobeSecure.Benchmarks;
+
+/// <summary>
+/// The real server in-process (the tests' <see cref="GlobeServerFixture"/>: Kestrel h2c on a free
+/// loopback port, a fresh database on the benchmark's PostgreSQL) with the benchmark-only echo
+/// service mapped next to the real ones.
+/// </summary>
+internal sealed class BenchServer : GlobeServerFixture
+{
+    /// <summary>
+    /// High enough that no channel's epoch becomes due by message count during a run. The server
+    /// only flags <c>rotation_required</c> (it never refuses a send for it), so this changes no
+    /// send's work; it keeps the channels in the state a real client would leave them.
+    /// </summary>
+    public const int RotateAfterMessages = 1_000_000_000;
+
+    protected override void Configure(WebApplicationBuilder builder) =>
+        builder.Configuration["Globe:Channels:RotateAfterMessages"] = RotateAfterMessages.ToString(CultureInfo.InvariantCulture);
+
+    protected override void Map(WebApplication app) => app.MapGrpcService<EchoServer>();
+}
+
+/// <summary>The unary baseline: returns its payload, with nothing else on the path but the server's own interceptors.</summary>
+internal sealed class EchoServer : EchoService.EchoServiceBase
+{
+    public override Task<EchoMessage> Echo(EchoMessage request, ServerCallContext context) => Task.FromResult(new EchoMessage { Payload = request.Payload });
+}
+
+/// <summary>Shared payload bytes.</summary>
+internal static class Payloads
+{
+    /// <summary>1 KiB of random bytes (the message plaintext and the echo payload).</summary>
+    public static byte[] OneKiB { get; } = System.Security.Cryptography.RandomNumberGenerator.GetBytes(1024);
+
+    public static ByteString OneKiBString { get; } = ByteString.CopyFrom(OneKiB);
+}
