@@ -50,7 +50,7 @@ internal sealed partial class Commands
         {
             await using var session = await context.ConnectAsync(cancellationToken);
             var channels = await session.Client.ListChannelsAsync(cancellationToken);
-            var rows = new List<(WireChannel Channel, string Title)>();
+            var rows = new List<(WireChannel Channel, string? Title)>();
             foreach (var c in channels)
             {
                 rows.Add((c, (await TitleAsync(session.Client, c, cancellationToken)).Title));
@@ -58,7 +58,7 @@ internal sealed partial class Commands
 
             if (context.Json)
             {
-                context.WriteJson(rows.Select(r => ChannelJson(r.Channel, r.Title == NoTitle ? null : r.Title, null, null)).ToArray());
+                context.WriteJson(rows.Select(r => ChannelJson(r.Channel, r.Title, null, null)).ToArray());
                 return;
             }
 
@@ -72,7 +72,7 @@ internal sealed partial class Commands
             var table = Table("id", "title", "authorities", "members", "epoch", "handling", "rotation");
             foreach (var (c, t) in rows)
             {
-                Row(table, c.ChannelId, t, string.Join(", ", c.AuthorityIds.Select(a => names.Of(a))),
+                Row(table, c.ChannelId, t ?? NoTitle, string.Join(", ", c.AuthorityIds.Select(a => names.Of(a))),
                     c.Members.Count.ToString(CultureInfo.InvariantCulture), c.CurrentEpoch.ToString(CultureInfo.InvariantCulture),
                     c.DefaultHandlingCode, c.RotationRequired ? "due" : "");
             }
@@ -514,10 +514,10 @@ internal sealed partial class Commands
             : text;
     }
 
-    private static async Task<(string Title, string Description)> TitleAsync(GlobeClient client, WireChannel channel, CancellationToken cancellationToken)
+    private static async Task<(string? Title, string Description)> TitleAsync(GlobeClient client, WireChannel channel, CancellationToken cancellationToken)
     {
         var info = await client.ReadChannelInfoAsync(channel, cancellationToken);
-        return info is null ? (NoTitle, "") : (Printable(info.Title), Printable(info.Description));
+        return info is null ? (null, "") : (Printable(info.Title), Printable(info.Description));
     }
 
     private static async Task WriteChannelAsync(CliContext context, CliContext.Session session, WireChannel channel, bool detailed,
@@ -527,13 +527,13 @@ internal sealed partial class Commands
         var names = await AuthorityNamesAsync(session.Client, cancellationToken);
         if (context.Json)
         {
-            context.WriteJson(ChannelJson(channel, title == NoTitle ? null : title, title == NoTitle ? null : description, names));
+            context.WriteJson(ChannelJson(channel, title, description, names));
             return;
         }
 
         var grid = Grid();
         Add(grid, "channel", channel.ChannelId);
-        Add(grid, "title", title);
+        Add(grid, "title", title ?? NoTitle);
         if (description.Length > 0)
         {
             Add(grid, "description", description);
