@@ -69,7 +69,7 @@ internal static class GlobeCli
             }
             catch (Exception e) when (ExitCodeOf(e) is { } code)
             {
-                environment.Error.WriteLine($"error: {OneLine(e.Message)}");
+                environment.Error.WriteLine($"error: {ErrorLine(e)}");
                 return code;
             }
         });
@@ -82,6 +82,22 @@ internal static class GlobeCli
         OperationCanceledException => 1,
         _ => null,
     };
+
+    /// <summary>
+    /// The failure as one line. The client names the status before the server's message, and some
+    /// server messages name it again ("permission denied: Permission denied: not a member…"): said once.
+    /// </summary>
+    internal static string ErrorLine(Exception exception)
+    {
+        var line = OneLine(exception.Message);
+        var colon = line.IndexOf(": ", StringComparison.Ordinal);
+        if (colon > 0 && line.AsSpan(colon + 2).StartsWith(line.AsSpan(0, colon + 2), StringComparison.OrdinalIgnoreCase))
+        {
+            line = line[..(colon + 2)] + line[(2 * colon + 4)..];
+        }
+
+        return line;
+    }
 
     internal static string OneLine(string text) =>
         string.Join(' ', text.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));

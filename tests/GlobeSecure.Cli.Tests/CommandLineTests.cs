@@ -79,6 +79,17 @@ public sealed class CommandLineTests : IDisposable
         Assert.Contains("65537 bytes", result.ErrorLine, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("Permission denied: not a member of this channel.", "permission denied: not a member of this channel.")]
+    [InlineData("No.", "permission denied: No.")]
+    [InlineData("permission denied", "permission denied: permission denied")]
+    public void ErrorLine_ServerMessageNamingTheStatusAgain_SaysItOnce(string detail, string expected)
+    {
+        var line = GlobeCli.ErrorLine(new GlobeClientException(Grpc.Core.StatusCode.PermissionDenied, null, detail));
+
+        Assert.Equal(expected, line);
+    }
+
     [Fact]
     public void Printable_TerminalEscapes_AreNeutralisedLineBreaksKept()
     {
