@@ -179,7 +179,7 @@ internal sealed partial class Commands
             Arity = ArgumentArity.ZeroOrOne,
         };
         var handling = HandlingOption("Handling code: H0, H1, H2 or H3:<conditions> (default: the channel's; a reply keeps its parent's or stricter)");
-        var grade = new Option<string?>("--grade") { Description = "Evaluation grade, e.g. 4x4:B2" };
+        var grade = new Option<string?>("--grade") { Description = "Evaluation grade: 4x4:<A|B|C|X><1-4> (e.g. 4x4:B2) or 3x5x2:<1-3><A-E><P|C> (e.g. 3x5x2:1AP)" };
         var spontaneous = new Option<bool>("--spontaneous") { Description = "The information is shared without a prior request" };
         var replyTo = new Option<Guid?>("--reply-to") { Description = "The message of this channel this one replies to" };
         var command = new Command("send", "Send a message to a channel: encrypted and signed on this device")
