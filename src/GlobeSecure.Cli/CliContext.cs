@@ -182,7 +182,7 @@ internal sealed class CliContext
     /// <summary>A line written as is, never wrapped by the console (ids stay whole for copying; the terminal folds long lines).</summary>
     public void Unwrapped(string text) => Environment.Out.WriteLine(text);
 
-    /// <summary>A connected device: saves the directory head it verified when disposed.</summary>
+    /// <summary>A connected device: saves the directory head it verified (and where <c>watch</c> got to) when disposed.</summary>
     internal sealed class Session(CliContext context, GlobeProfile profile, DeviceKeys keys, GlobeClient client) : IAsyncDisposable
     {
         public GlobeProfile Profile { get; } = profile;
@@ -191,13 +191,18 @@ internal sealed class CliContext
 
         public DeviceKeys Keys { get; } = keys;
 
+        /// <summary>Set by <c>watch</c>: the last channel event position it went past, saved with the profile.</summary>
+        public long WatchPosition { get; set; } = profile.WatchPosition;
+
         public async ValueTask DisposeAsync()
         {
             try
             {
-                if (Client.DirectoryHead.Position > Profile.DirectoryHeadPosition)
+                var headMoved = Client.DirectoryHead.Position > Profile.DirectoryHeadPosition;
+                if (headMoved || WatchPosition > Profile.WatchPosition)
                 {
-                    await context.Store.SaveAsync(context.ProfileName, Profile.WithHead(Client.DirectoryHead));
+                    var updated = headMoved ? Profile.WithHead(Client.DirectoryHead) : Profile;
+                    await context.Store.SaveAsync(context.ProfileName, updated with { WatchPosition = Math.Max(WatchPosition, Profile.WatchPosition) });
                 }
             }
             finally

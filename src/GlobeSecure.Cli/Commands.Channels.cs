@@ -267,7 +267,17 @@ internal sealed partial class Commands
 
     public Command Watch()
     {
-        var after = new Option<long>("--after") { Description = "Start after this position (default 0: everything you may see, then live)" };
+        var after = new Option<long?>("--after")
+        {
+            Description = "Start after this position (default: where the last watch of this profile without --channel stopped; 0 the first time)",
+        };
+        after.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<long?>() is < 0)
+            {
+                result.AddError("--after: a position, 0 or more.");
+            }
+        });
         var channelId = new Option<Guid?>("--channel") { Description = "Only this channel" };
         var count = new Option<int?>("--count") { Description = "Exit after this many messages" };
         count.Validators.Add(result =>
@@ -306,10 +316,19 @@ internal sealed partial class Commands
                 stop.CancelAfter(TimeSpan.FromSeconds(s));
             }
 
+            // Remembered only when every channel is watched, and only once an event was shown, so that the next watch misses nothing.
+            void Shown(ChannelEvent e)
+            {
+                if (only is null)
+                {
+                    session.WatchPosition = e.Position;
+                }
+            }
+
             var messages = 0;
             try
             {
-                await foreach (var e in session.Client.SubscribeAsync(context.Get(after), stop.Token))
+                await foreach (var e in session.Client.SubscribeAsync(context.Get(after) ?? session.WatchPosition, stop.Token))
                 {
                     if (only is not null && e.ChannelId != only)
                     {
@@ -319,6 +338,7 @@ internal sealed partial class Commands
                     if (e.EventCase != ChannelEvent.EventOneofCase.Message)
                     {
                         WriteEvent(context, e, me, view.Authorities);
+                        Shown(e);
                         continue;
                     }
 
@@ -338,6 +358,7 @@ internal sealed partial class Commands
                         context.Unwrapped("      (delivered and read receipts signed and sent)");
                     }
 
+                    Shown(e);
                     if (++messages == wanted)
                     {
                         return;

@@ -158,6 +158,27 @@ public sealed class ChannelCliStoryTests(CliNetworkFixture server) : IClassFixtu
     }
 
     [Fact]
+    public async Task Watch_WithoutChannel_ResumesAfterWhatTheLastWatchShowed()
+    {
+        await SetUpAsync();
+        var channel = (await RunJsonAsync("kenya-investigator", "channel", "create", "--title", "Resume")).GetProperty("channelId").GetString()!;
+        var first = (await RunJsonAsync("kenya-investigator", "send", channel, "Shown by the first watch.")).GetProperty("messageId").GetString();
+
+        var firstWatch = await _cli.RunAsync("--profile", "kenya-investigator", "--json", "watch", "--timeout", "2");
+        var second = (await RunJsonAsync("kenya-investigator", "send", channel, "Only for the second watch.")).GetProperty("messageId").GetString();
+        var secondWatch = await _cli.RunAsync("--profile", "kenya-investigator", "--json", "watch", "--timeout", "2");
+        var fromStart = await _cli.RunAsync("--profile", "kenya-investigator", "--json", "watch", "--after", "0", "--timeout", "2");
+
+        static List<string?> Ids(CliResult result) =>
+            [.. Lines(result.Output).Where(l => l.TryGetProperty("messageId", out _)).Select(l => l.GetProperty("messageId").GetString())];
+        Assert.True(firstWatch.ExitCode == 0 && secondWatch.ExitCode == 0, firstWatch.Error + secondWatch.Error);
+        Assert.Contains(first, Ids(firstWatch));
+        Assert.Equal([second], Ids(secondWatch));
+        Assert.Contains(first, Ids(fromStart));
+        Assert.Contains(second, Ids(fromStart));
+    }
+
+    [Fact]
     public async Task Send_NotAMember_ExitsOneWithTheServersReason()
     {
         await SetUpAsync();

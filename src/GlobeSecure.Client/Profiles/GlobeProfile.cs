@@ -104,6 +104,12 @@ public sealed record GlobeProfile
         }
     }
 
+    /// <summary>
+    /// The position of the last channel event an unfiltered <c>globe watch</c> went past: the next
+    /// one resumes after it (0: from the beginning).
+    /// </summary>
+    public long WatchPosition { get; init; }
+
     /// <summary>This profile pinning <paramref name="rootKey"/>.</summary>
     public GlobeProfile WithRoot(SigningPublicKey rootKey)
     {
