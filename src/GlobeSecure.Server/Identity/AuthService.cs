@@ -21,29 +21,38 @@ internal sealed class SessionResolver(IdentityReadModel read, IAuthorities autho
     {
         var session = await read.SessionAsync(Secrets.Hash(token), cancellationToken);
         var now = clock.GetUtcNow();
-        if (session is null || !Admits(session with { Ended = false }, AuthorityStatus.Active, now))
+        if (session is null || !Admits(session with { Ended = false }, now))
         {
             return null;
+        }
+
+        if (!session.Ended)
+        {
+            // A session that has not ended belongs to an active authority: suspension and
+            // withdrawal end every session of the authority in their own transaction
+            // (IdentityProjection), and authentication refuses an authority that is not active.
+            // So the authority needs no look-up on this, every call's, path.
+            return new Caller(session.UserId, session.DeviceId, session.AuthorityId, session.Role, session.DisplayName, session.ExpiresAt);
         }
 
         var authority = await authorities.FindAsync(session.AuthorityId, cancellationToken);
         if (authority?.Status == AuthorityStatus.Suspended)
         {
-            // The suspension ended the session (see IdentityProjection); while it lasts, the
-            // user's calls are refused as such, not as a mere expiry.
+            // The suspension ended the session; while it lasts, the user's calls are refused as
+            // such, not as a mere expiry.
             throw new PermissionDeniedException(
                 $"Permission denied: authority {session.AuthorityId} is suspended, and its users' calls are refused until a network administrator reinstates it.");
         }
 
-        return Admits(session, authority?.Status ?? AuthorityStatus.Unspecified, now)
-            ? new Caller(session.UserId, session.DeviceId, session.AuthorityId, session.Role, session.DisplayName, session.ExpiresAt)
-            : null;
+        return null;
     }
 
-    /// <summary>The rule, pure: a session counts while unexpired, its device certified, its user and authority active.</summary>
-    public static bool Admits(SessionRow session, AuthorityStatus authority, DateTimeOffset now) =>
-        !session.Ended && now < session.ExpiresAt && session.DeviceStatus == DeviceStatus.Certified && session.UserStatus == UserStatus.Active
-        && authority == AuthorityStatus.Active;
+    /// <summary>
+    /// The rule, pure: a session counts while not ended and unexpired, its device certified and its
+    /// user active. (Its authority is active whenever it has not ended: see <see cref="ResolveAsync"/>.)
+    /// </summary>
+    public static bool Admits(SessionRow session, DateTimeOffset now) =>
+        !session.Ended && now < session.ExpiresAt && session.DeviceStatus == DeviceStatus.Certified && session.UserStatus == UserStatus.Active;
 }
 
 /// <summary>Challenge–response authentication, sessions, and who the caller is.</summary>

@@ -382,19 +382,19 @@ public sealed class SessionRuleTests
         UserStatus.Active, Role.Investigator, "Investigator", Guid.CreateVersion7());
 
     [Fact]
-    public void Session_CertifiedDeviceActiveUserAndAuthority_Admitted() => Assert.True(SessionResolver.Admits(Session, AuthorityStatus.Active, At));
+    public void Session_CertifiedDeviceActiveUser_Admitted() => Assert.True(SessionResolver.Admits(Session, At));
 
     [Fact]
     public void Session_DeviceRevoked_EndsAtOnce() =>
-        Assert.False(SessionResolver.Admits(Session with { DeviceStatus = DeviceStatus.Revoked }, AuthorityStatus.Active, At));
+        Assert.False(SessionResolver.Admits(Session with { DeviceStatus = DeviceStatus.Revoked }, At));
 
     [Fact]
     public void Session_UserRevoked_EndsAtOnce() =>
-        Assert.False(SessionResolver.Admits(Session with { UserStatus = UserStatus.Revoked }, AuthorityStatus.Active, At));
+        Assert.False(SessionResolver.Admits(Session with { UserStatus = UserStatus.Revoked }, At));
 
     [Fact]
-    public void Session_AuthoritySuspended_EndsAtOnce() => Assert.False(SessionResolver.Admits(Session, AuthorityStatus.Suspended, At));
+    public void Session_Ended_IsNotAdmitted() => Assert.False(SessionResolver.Admits(Session with { Ended = true }, At));
 
     [Fact]
-    public void Session_After15Minutes_Ends() => Assert.False(SessionResolver.Admits(Session, AuthorityStatus.Active, At.AddMinutes(15)));
+    public void Session_After15Minutes_Ends() => Assert.False(SessionResolver.Admits(Session, At.AddMinutes(15)));
 }

@@ -64,6 +64,25 @@ public sealed class IdentityFlowTests(NetworkFixture server) : IClassFixture<Net
     }
 
     [Fact]
+    public async Task Withdrawal_OpenSessionOfTheAuthority_IsRefusedOnItsNextCallAndCannotBeRenewed()
+    {
+        var (network, second, _) = await server.WorldAsync(_driver);
+        var leaving = await _driver.AdmitAuthorityAsync(network.Administrator, second, $"Leaving {Guid.NewGuid():N}", "SN");
+        var investigator = await _driver.EnrolAndCertifyAsync(await _driver.InviteAsync(leaving, Role.Investigator, "Leaving Investigator"), leaving,
+            Role.Investigator);
+        await _driver.Auth.WhoAmIAsync(new WhoAmIRequest(), investigator.Headers, cancellationToken: Ct);
+
+        await _driver.Membership.WithdrawAsync(new WithdrawRequest { AuthorityId = leaving.AuthorityId.ToString(), Reason = "left the network" },
+            network.Administrator.Headers, cancellationToken: Ct);
+        var call = await Assert.ThrowsAsync<RpcException>(() =>
+            _driver.Auth.WhoAmIAsync(new WhoAmIRequest(), investigator.Headers, cancellationToken: Ct).ResponseAsync);
+        var renew = await Assert.ThrowsAnyAsync<Exception>(() => _driver.AuthenticateAsync(investigator.Device));
+
+        Assert.Equal(StatusCode.Unauthenticated, call.StatusCode);
+        Assert.Equal(StatusCode.Unauthenticated, Assert.IsType<RpcException>(renew).StatusCode);
+    }
+
+    [Fact]
     public async Task InviteUser_AuditorIntoSecretariat_NetworkAdministratorCertifiesIt()
     {
         var (network, _, _) = await server.WorldAsync(_driver);
