@@ -81,16 +81,8 @@ internal sealed partial class Commands
         });
         channel.Subcommands.Add(list);
 
-        var showId = IdArgument("channel-id", "The channel");
-        var show = new Command("show", "One channel: decrypted title and description, members and their authorities, epoch, handling") { showId };
-        show.Handle(options, environment, async (context, cancellationToken) =>
-        {
-            await using var session = await context.ConnectAsync(cancellationToken);
-            await WriteChannelAsync(context, session, await session.Client.GetChannelAsync(context.Get(showId), cancellationToken), detailed: true,
-                cancellationToken);
-        });
-        channel.Subcommands.Add(show);
-
+        channel.Subcommands.Add(OneChannel("show", "One channel: decrypted title and description, members and their authorities, epoch, handling",
+            (client, id, ct) => client.GetChannelAsync(id, ct), detailed: true));
         channel.Subcommands.Add(MembershipChange("invite",
             "Add authorities (all their investigators) and/or named users; starts a new epoch sealed to the members after the change",
             (client, id, authorities, users, ct) => client.AddMembersAsync(id, authorities, users, ct)));
@@ -98,15 +90,8 @@ internal sealed partial class Commands
             "Remove authorities and/or users (yourself: leave); starts a new epoch they never get the key of",
             (client, id, authorities, users, ct) => client.RemoveMembersAsync(id, authorities, users, ct)));
 
-        var rotateId = IdArgument("channel-id", "The channel");
-        var rotate = new Command("rotate", "Start a new epoch for the current members (when 'rotation' says due; sending does it by itself)") { rotateId };
-        rotate.Handle(options, environment, async (context, cancellationToken) =>
-        {
-            await using var session = await context.ConnectAsync(cancellationToken);
-            await WriteChannelAsync(context, session, await session.Client.RotateEpochAsync(context.Get(rotateId), cancellationToken), detailed: false,
-                cancellationToken);
-        });
-        channel.Subcommands.Add(rotate);
+        channel.Subcommands.Add(OneChannel("rotate", "Start a new epoch for the current members (when 'rotation' says due; sending does it by itself)",
+            (client, id, ct) => client.RotateEpochAsync(id, ct), detailed: false));
 
         var shareId = IdArgument("channel-id", "The channel");
         var shareUser = new Option<Guid>("--user") { Description = "The member who joined later", Required = true };
@@ -598,6 +583,19 @@ internal sealed partial class Commands
         authorityIds = channel.AuthorityIds.ToArray(),
         members = channel.Members.Select(m => new { userId = m.UserId, authorityId = m.AuthorityId, authority = names?.NameOf(m.AuthorityId) }).ToArray(),
     };
+
+    /// <summary>A command on one channel that prints the channel as the server returns it.</summary>
+    private Command OneChannel(string name, string description, Func<GlobeClient, Guid, CancellationToken, Task<Channel>> call, bool detailed)
+    {
+        var id = IdArgument("channel-id", "The channel");
+        var command = new Command(name, description) { id };
+        command.Handle(options, environment, async (context, cancellationToken) =>
+        {
+            await using var session = await context.ConnectAsync(cancellationToken);
+            await WriteChannelAsync(context, session, await call(session.Client, context.Get(id), cancellationToken), detailed, cancellationToken);
+        });
+        return command;
+    }
 
     private static void WriteConsent(CliContext context, Consent consent)
     {
