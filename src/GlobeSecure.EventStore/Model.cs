@@ -85,3 +85,11 @@ public sealed record ChainVerification(bool IsValid, long Checked, long? FirstBa
     internal static ChainVerification Valid(long count) => new(true, count, null, null);
     internal static ChainVerification Broken(long count, long position, string problem) => new(false, count, position, problem);
 }
+
+/// <summary>
+/// A condition on another stream than the one appended to: the append commits only if
+/// <paramref name="StreamId"/> is at exactly <paramref name="Version"/> (0: the stream does not
+/// exist) at that point of the commit, else it fails with <see cref="WrongExpectedVersionException"/>
+/// naming that stream. Lets a decision that read several streams append to one of them safely.
+/// </summary>
+public sealed record StreamCondition(string StreamId, long Version);

@@ -6,9 +6,11 @@ internal sealed record SerializedEvent(Guid EventId, string Type, string Json, E
 /// <summary>One queued append (events and/or an audit entry) awaiting its group commit.</summary>
 internal sealed class PendingWrite
 {
-    public PendingWrite(string? streamId, ExpectedVersion expected, IReadOnlyList<SerializedEvent> events, AuditEntry? audit, CancellationToken cancellationToken)
+    public PendingWrite(string? streamId, ExpectedVersion expected, IReadOnlyList<SerializedEvent> events, AuditEntry? audit, CancellationToken cancellationToken,
+        IReadOnlyList<StreamCondition>? conditions = null)
     {
         StreamId = streamId;
+        Conditions = conditions ?? [];
         Expected = expected;
         Events = events;
         Audit = audit;
@@ -18,6 +20,9 @@ internal sealed class PendingWrite
     public string? StreamId { get; }
 
     public ExpectedVersion Expected { get; }
+
+    /// <summary>Other streams that must be at exactly these versions for the append to commit.</summary>
+    public IReadOnlyList<StreamCondition> Conditions { get; }
 
     public IReadOnlyList<SerializedEvent> Events { get; }
 

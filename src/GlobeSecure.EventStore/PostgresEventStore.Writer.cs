@@ -224,6 +224,30 @@ public sealed partial class PostgresEventStore
     private Plan? TryPlanFromCache(List<PendingWrite> batch, Heads heads)
     {
         var knowledge = new Knowledge();
+        foreach (var condition in batch.SelectMany(w => w.Conditions))
+        {
+            // A condition's stream: the cached version when known, else the condition's own, which
+            // the batch's first statement then asserts (as for an expected version).
+            if (knowledge.Versions.ContainsKey(condition.StreamId) || knowledge.Absent.Contains(condition.StreamId))
+            {
+                continue;
+            }
+
+            if (_versionCache.TryGetValue(condition.StreamId, out var known))
+            {
+                knowledge.Versions[condition.StreamId] = known;
+                knowledge.Verified.Add(condition.StreamId);
+            }
+            else if (condition.Version == 0)
+            {
+                knowledge.Absent.Add(condition.StreamId);
+            }
+            else
+            {
+                knowledge.Versions[condition.StreamId] = condition.Version;
+            }
+        }
+
         foreach (var write in batch)
         {
             if (write.StreamId is not { } streamId || knowledge.Versions.ContainsKey(streamId) || knowledge.Absent.Contains(streamId))
@@ -257,7 +281,8 @@ public sealed partial class PostgresEventStore
 
     private async Task<(Heads Heads, Knowledge Knowledge)> ReadStateAsync(NpgsqlConnection connection, List<PendingWrite> batch, CancellationToken cancellationToken)
     {
-        var streamIds = batch.Where(w => w.StreamId is not null).Select(w => w.StreamId!).Distinct().ToArray();
+        var streamIds = batch.Where(w => w.StreamId is not null).Select(w => w.StreamId!)
+            .Concat(batch.SelectMany(w => w.Conditions).Select(c => c.StreamId)).Distinct().ToArray();
         var eventIds = batch.SelectMany(w => w.Events).Select(e => e.EventId).ToArray();
         var auditIds = batch.Where(w => w.Audit is not null).Select(w => w.Audit!.EntryId).ToArray();
         var knowledge = new Knowledge();
@@ -358,6 +383,14 @@ public sealed partial class PostgresEventStore
                 else if (!Matches(write.Expected, current, exists))
                 {
                     write.Rejected = new WrongExpectedVersionException(streamId, write.Expected, current);
+                    continue;
+                }
+                else if (write.Conditions.FirstOrDefault(c => (versions.TryGetValue(c.StreamId, out var v) ? v : 0) != c.Version) is { } unmet)
+                {
+                    // Checked against the versions as of this point of the batch: an earlier append
+                    // of the same commit to that stream counts.
+                    write.Rejected = new WrongExpectedVersionException(unmet.StreamId, ExpectedVersion.Exactly(unmet.Version),
+                        versions.TryGetValue(unmet.StreamId, out var actual) ? actual : 0);
                     continue;
                 }
                 else

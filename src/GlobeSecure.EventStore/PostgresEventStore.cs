@@ -98,9 +98,30 @@ public sealed partial class PostgresEventStore : IAsyncDisposable
     /// it completes even if the caller stops waiting, so a retry must reuse the same event ids.
     /// </remarks>
     public Task<AppendResult> AppendAsync(string streamId, ExpectedVersion expected, IReadOnlyList<NewEvent> events,
-        AuditEntry? audit = null, EventMetadata? metadata = null, CancellationToken cancellationToken = default)
+        AuditEntry? audit = null, EventMetadata? metadata = null, CancellationToken cancellationToken = default) =>
+        AppendAsync(streamId, expected, events, [], audit, metadata, cancellationToken);
+
+    /// <summary>
+    /// Appends events to a stream expecting a version, only if every one of
+    /// <paramref name="conditions"/> holds too (other streams at exact versions), all checked in
+    /// the same transaction; see the main overload for the rest.
+    /// </summary>
+    /// <exception cref="WrongExpectedVersionException">The stream, or a condition's stream, is at another version; nothing was written.</exception>
+    public Task<AppendResult> AppendAsync(string streamId, ExpectedVersion expected, IReadOnlyList<NewEvent> events,
+        IReadOnlyList<StreamCondition> conditions, AuditEntry? audit = null, EventMetadata? metadata = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(streamId);
+        ArgumentNullException.ThrowIfNull(conditions);
+        foreach (var condition in conditions)
+        {
+            ArgumentException.ThrowIfNullOrWhiteSpace(condition.StreamId, nameof(conditions));
+            ArgumentOutOfRangeException.ThrowIfNegative(condition.Version, nameof(conditions));
+            if (condition.StreamId == streamId)
+            {
+                throw new ArgumentException("A condition names another stream than the one appended to; use the expected version for that one.", nameof(conditions));
+            }
+        }
+
         ArgumentNullException.ThrowIfNull(events);
         var metadataJson = metadata is null ? null : JsonSerializer.Serialize(metadata, MetadataJsonOptions);
         var serialized = new SerializedEvent[events.Count];
@@ -116,7 +137,7 @@ public sealed partial class PostgresEventStore : IAsyncDisposable
             serialized[i] = new SerializedEvent(e.EventId, Types.AliasOf(e.Data.GetType()), Types.Serialize(e.Data), metadata, metadataJson, e.Data);
         }
 
-        return EnqueueAsync(new PendingWrite(streamId, expected, serialized, Normalize(audit), cancellationToken));
+        return EnqueueAsync(new PendingWrite(streamId, expected, serialized, Normalize(audit), cancellationToken, conditions));
     }
 
     /// <summary>Appends event records with fresh ids (see the main overload).</summary>
