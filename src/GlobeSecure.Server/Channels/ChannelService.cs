@@ -29,6 +29,9 @@ internal sealed class ChannelService(
     private const int DefaultPageSize = 100;
     private const int MaxPageSize = 500;
 
+    // A send decided on stale state is decided again; this many times at most under contention.
+    private const int MaxSendAttempts = 5;
+
     public override async Task<Channel> CreateChannel(CreateChannelRequest request, ServerCallContext context)
     {
         var caller = await access.RequireRoleAsync(context, request.ChannelId, Role.Investigator);
@@ -211,7 +214,6 @@ internal sealed class ChannelService(
 
         var ct = context.CancellationToken;
         var header = envelope.Header;
-        var channel = await channels.LoadAsync(header.ChannelId, ct);
         var sender = await directory.VerifiedDeviceAsync(caller.DeviceId, ct);
         var parent = header.ReplyToMessageId == Guid.Empty
             ? null
@@ -229,7 +231,7 @@ internal sealed class ChannelService(
             };
         }
 
-        var accepted = await AcceptAsync(context, send, channel.State);
+        var accepted = await AcceptAsync(context, send);
         if (accepted is not null)
         {
             // Just stored: the answer is what was appended (accepted_at as the read model keeps it, to
@@ -244,43 +246,50 @@ internal sealed class ChannelService(
     }
 
     /// <summary>
-    /// Decides and appends a new message; null when the id was already used (the stored message, or
-    /// a refusal, comes from the usual load-decide-append). A new message's stream does not exist
-    /// yet, so the common case appends expecting no stream without reading it first; only a retry
-    /// (or a different envelope under a used id) meets the conflict and takes the slow path.
+    /// Decides and appends a message; null when its id was already used by the same envelope
+    /// (the stored message is the answer). The common case reads nothing: the channel as this
+    /// process last knew it, and no message stream yet. The append is conditioned on the
+    /// channel's stream still being at that version and the message's stream at the version
+    /// decided on, so a membership change or a new epoch committed meanwhile (through any
+    /// process) fails it; then both are read afresh and the decision is taken again. A refusal
+    /// is only ever given on freshly read state.
     /// </summary>
-    private async Task<(MessageAccepted Message, long Position)?> AcceptAsync(ServerCallContext context, SendMessage send, ChannelState channel)
+    private async Task<(MessageAccepted Message, long Position)?> AcceptAsync(ServerCallContext context, SendMessage send)
     {
-        var streamId = MessageDecider.StreamId(send.Envelope.Header.MessageId);
-        var audit = access.Allowed(context, send.Envelope.Header.MessageId.ToString());
+        var header = send.Envelope.Header;
+        var streamId = MessageDecider.StreamId(header.MessageId);
+        var audit = access.Allowed(context, header.MessageId.ToString());
         var ct = context.CancellationToken;
-        IReadOnlyList<object>? events = null;
-        try
+        var channel = await channels.KnownAsync(header.ChannelId, ct);
+        var message = new Aggregate<MessageState>(MessageState.Initial, 0);
+        var fresh = false;
+        for (var attempt = 1; ; attempt++)
         {
-            events = MessageDecider.Decide(send, channel, MessageState.Initial);
-        }
-        catch (DomainException)
-        {
-            // Perhaps a retry of a message stored before (say, before a rotation): the slow path
-            // answers it, or refuses with the same error.
-        }
-
-        if (events is [MessageAccepted message])
-        {
+            IReadOnlyList<object> events;
             try
             {
-                var append = await store.AppendAsync(streamId, ExpectedVersion.NoStream, [.. events.Select(NewEvent.From)], audit, cancellationToken: ct);
-                return (message, append.FirstPosition);
+                events = MessageDecider.Decide(send, channel.State, message.State);
             }
-            catch (WrongExpectedVersionException)
+            catch (DomainException) when (!fresh)
             {
-                // The id is taken: the slow path tells a retry from a different envelope.
+                // Perhaps stale knowledge, or a retry of a message stored before: decide again on what is stored.
+                (channel, message, fresh) = (await channels.LoadAsync(header.ChannelId, ct),
+                    await store.AggregateStreamAsync(streamId, MessageState.Initial, MessageDecider.Evolve, ct), true);
+                continue;
+            }
+
+            try
+            {
+                var append = await store.AppendAsync(streamId, ExpectedVersion.Exactly(message.Version), [.. events.Select(NewEvent.From)],
+                    [new StreamCondition(ChannelDecider.StreamId(header.ChannelId), channel.Version)], audit, cancellationToken: ct);
+                return events is [MessageAccepted accepted] ? (accepted, append.FirstPosition) : null;
+            }
+            catch (WrongExpectedVersionException) when (attempt < MaxSendAttempts)
+            {
+                (channel, message, fresh) = (await channels.LoadAsync(header.ChannelId, ct),
+                    await store.AggregateStreamAsync(streamId, MessageState.Initial, MessageDecider.Evolve, ct), true);
             }
         }
-
-        await store.DecideAsync(streamId, MessageState.Initial, MessageDecider.Evolve, s => MessageDecider.Decide(send, channel, s), audit,
-            cancellationToken: ct);
-        return null;
     }
 
     public override async Task<SubmitReceiptResponse> SubmitReceipt(SubmitReceiptRequest request, ServerCallContext context)

@@ -288,6 +288,41 @@ public sealed class ChannelFlowTests(ChannelFixture server) : IClassFixture<Chan
     }
 
     [Fact]
+    public async Task SendMessage_ThroughAServerThatKnewTheChannelBeforeAnotherServerRotatedIt_OldEpochIsRefusedNewAccepted()
+    {
+        var (w, channels) = await WorldAsync();
+        var channel = await channels.CreateAsync(w.Alice, w.Alice, w.Bob);
+        var channelId = Guid.Parse(channel.ChannelId);
+        using var epoch1 = await channels.OpenEpochKeyAsync(w.Alice, channelId, 1);
+        await using var other = await OtherServerAsync();
+        var viaOther = ClientOf(other, out var grpcChannel);
+        using (grpcChannel)
+        {
+            // Server B now knows the channel at epoch 1.
+            await viaOther.SendMessageAsync(new SendMessageRequest { Envelope = Wire.ToProto(channels.Seal(w.Alice, epoch1, "through B")) }, w.Alice.Headers,
+                cancellationToken: Ct);
+
+            await channels.Channels.RotateEpochAsync(new RotateEpochRequest
+            {
+                ChannelId = channel.ChannelId,
+                NextEpoch = Wire.ToProto(await channels.DistributionAsync(w.Bob, channelId, 2, w.Alice, w.Bob)),
+            }, w.Bob.Headers, cancellationToken: Ct);
+            var stale = await Assert.ThrowsAsync<RpcException>(() => viaOther.SendMessageAsync(
+                new SendMessageRequest { Envelope = Wire.ToProto(channels.Seal(w.Alice, epoch1, "sealed under the old epoch")) }, w.Alice.Headers,
+                cancellationToken: Ct).ResponseAsync);
+            using var epoch2 = await channels.OpenEpochKeyAsync(w.Alice, channelId, 2);
+            var current = await viaOther.SendMessageAsync(new SendMessageRequest { Envelope = Wire.ToProto(channels.Seal(w.Alice, epoch2, "under epoch 2")) },
+                w.Alice.Headers, cancellationToken: Ct);
+
+            Assert.Equal((StatusCode.FailedPrecondition, true), (stale.StatusCode, stale.Status.Detail.Contains("current is 2")));
+            Assert.Equal(2, current.Envelope.Header.Epoch);
+            Assert.Equal(2, (await channels.HistoryAsync(w.Alice, channelId)).Count);
+        }
+
+        await other.StopAsync(Ct);
+    }
+
+    [Fact]
     public async Task SendMessage_SameEnvelopeTwice_IsStoredOnceAndDifferentContentUnderItsIdIsRefused()
     {
         var (w, channels) = await WorldAsync();
