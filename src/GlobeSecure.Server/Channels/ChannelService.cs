@@ -214,11 +214,10 @@ internal sealed class ChannelService(
 
         var ct = context.CancellationToken;
         var header = envelope.Header;
-        var sender = await directory.VerifiedDeviceAsync(caller.DeviceId, ct);
         var parent = header.ReplyToMessageId == Guid.Empty
             ? null
             : (await store.AggregateStreamAsync(MessageDecider.StreamId(header.ReplyToMessageId), MessageState.Initial, MessageDecider.Evolve, ct)).State.Accepted;
-        var send = new SendMessage(envelope, caller.UserId, caller.DeviceId, sender, parent, clock.GetUtcNow());
+        var send = new SendMessage(envelope, caller.UserId, caller.DeviceId, null, parent, clock.GetUtcNow());
         if (header.ForwardOfMessageId != Guid.Empty
             && (await store.AggregateStreamAsync(MessageDecider.StreamId(header.ForwardOfMessageId), MessageState.Initial, MessageDecider.Evolve, ct)).State.Accepted
                 is { } original)
@@ -247,12 +246,13 @@ internal sealed class ChannelService(
 
     /// <summary>
     /// Decides and appends a message; null when its id was already used by the same envelope
-    /// (the stored message is the answer). The common case reads nothing: the channel as this
-    /// process last knew it, and no message stream yet. The append is conditioned on the
-    /// channel's stream still being at that version and the message's stream at the version
-    /// decided on, so a membership change or a new epoch committed meanwhile (through any
-    /// process) fails it; then both are read afresh and the decision is taken again. A refusal
-    /// is only ever given on freshly read state.
+    /// (the stored message is the answer). The common case reads nothing: the channel and the
+    /// sender's verified chain as this process last knew them, and no message stream yet. The
+    /// append is conditioned on the channel's stream and the identity streams of the chain's
+    /// devices still being at those versions, and the message's stream at the version decided
+    /// on, so a membership change, a new epoch or a revocation committed meanwhile (through any
+    /// process) fails it; then all of them are read afresh and the decision is taken again. A
+    /// refusal is only ever given on freshly read state.
     /// </summary>
     private async Task<(MessageAccepted Message, long Position)?> AcceptAsync(ServerCallContext context, SendMessage send)
     {
@@ -261,6 +261,7 @@ internal sealed class ChannelService(
         var audit = access.Allowed(context, header.MessageId.ToString());
         var ct = context.CancellationToken;
         var channel = await channels.KnownAsync(header.ChannelId, ct);
+        var sender = await directory.KnownVerifiedDeviceAsync(send.CallerDeviceId, fresh: false, ct);
         var message = new Aggregate<MessageState>(MessageState.Initial, 0);
         var fresh = false;
         for (var attempt = 1; ; attempt++)
@@ -268,28 +269,31 @@ internal sealed class ChannelService(
             IReadOnlyList<object> events;
             try
             {
-                events = MessageDecider.Decide(send, channel.State, message.State);
+                events = MessageDecider.Decide(send with { Sender = sender?.Device }, channel.State, message.State);
             }
             catch (DomainException) when (!fresh)
             {
                 // Perhaps stale knowledge, or a retry of a message stored before: decide again on what is stored.
-                (channel, message, fresh) = (await channels.LoadAsync(header.ChannelId, ct),
-                    await store.AggregateStreamAsync(streamId, MessageState.Initial, MessageDecider.Evolve, ct), true);
+                (channel, sender, message, fresh) = await FreshAsync();
                 continue;
             }
 
             try
             {
                 var append = await store.AppendAsync(streamId, ExpectedVersion.Exactly(message.Version), [.. events.Select(NewEvent.From)],
-                    [new StreamCondition(ChannelDecider.StreamId(header.ChannelId), channel.Version)], audit, cancellationToken: ct);
+                    [new StreamCondition(ChannelDecider.StreamId(header.ChannelId), channel.Version), .. sender?.Conditions ?? []], audit,
+                    cancellationToken: ct);
                 return events is [MessageAccepted accepted] ? (accepted, append.FirstPosition) : null;
             }
             catch (WrongExpectedVersionException) when (attempt < MaxSendAttempts)
             {
-                (channel, message, fresh) = (await channels.LoadAsync(header.ChannelId, ct),
-                    await store.AggregateStreamAsync(streamId, MessageState.Initial, MessageDecider.Evolve, ct), true);
+                (channel, sender, message, fresh) = await FreshAsync();
             }
         }
+
+        async Task<(Aggregate<ChannelState>, ConditionalDevice?, Aggregate<MessageState>, bool)> FreshAsync() =>
+            (await channels.LoadAsync(header.ChannelId, ct), await directory.KnownVerifiedDeviceAsync(send.CallerDeviceId, fresh: true, ct),
+                await store.AggregateStreamAsync(streamId, MessageState.Initial, MessageDecider.Evolve, ct), true);
     }
 
     public override async Task<SubmitReceiptResponse> SubmitReceipt(SubmitReceiptRequest request, ServerCallContext context)

@@ -1,17 +1,21 @@
 using System.Collections.Concurrent;
 using GlobeSecure.Crypto;
+using GlobeSecure.EventStore;
 using GlobeSecure.Server.Infrastructure;
 
 namespace GlobeSecure.Server.Identity;
 
 /// <summary>Identity's read model as other features see it (<see cref="IDeviceDirectory"/>).</summary>
-internal sealed class DeviceDirectory(IdentityReadModel read, TimeProvider clock) : IDeviceDirectory
+internal sealed class DeviceDirectory(IdentityReadModel read, PostgresEventStore store, TimeProvider clock) : IDeviceDirectory
 {
     // Verified chains by leaf device. A chain's verification (an Ed25519 check per certificate) is
     // reused only while the time is inside every certificate's validity and every device of the
     // chain is still certified (a device is certified once; revocation is final) — read from the database on every call,
     // so a revocation counts on the very next call, on every server process.
     private readonly ConcurrentDictionary<Guid, VerifiedChain> _verified = new();
+
+    // Verified chains with the identity stream versions they were verified at (KnownVerifiedDeviceAsync).
+    private readonly ConcurrentDictionary<Guid, (ConditionalDevice Known, DateTimeOffset NotBefore, DateTimeOffset NotAfter)> _known = new();
 
     public async Task<DirectoryUser?> FindUserAsync(Guid userId, CancellationToken cancellationToken) =>
         await read.UserAsync(userId, cancellationToken) is { } user ? ToView(user) : null;
@@ -43,6 +47,39 @@ internal sealed class DeviceDirectory(IdentityReadModel read, TimeProvider clock
         }
 
         return verified;
+    }
+
+    public async Task<ConditionalDevice?> KnownVerifiedDeviceAsync(Guid deviceId, bool fresh, CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow();
+        if (!fresh && _known.TryGetValue(deviceId, out var known) && now >= known.NotBefore && now < known.NotAfter)
+        {
+            return known.Known;
+        }
+
+        _known.TryRemove(deviceId, out _);
+        if (await VerifyChainAsync(deviceId, now, cancellationToken) is not { } first)
+        {
+            return null;
+        }
+
+        // The streams' versions first, then the devices' status: a change after the versions were
+        // read fails the conditions; one before it shows in the status (and nothing is kept).
+        var conditions = new List<StreamCondition>();
+        foreach (var userId in first.Chain.Select(c => c.UserId).Distinct())
+        {
+            var stream = UserDecider.StreamOf(userId);
+            conditions.Add(new StreamCondition(stream, await store.StreamVersionAsync(stream, cancellationToken)));
+        }
+
+        if (!await read.AllCertifiedAsync([.. first.Chain.Select(c => c.DeviceId)], cancellationToken))
+        {
+            return null;
+        }
+
+        var result = new ConditionalDevice(first, conditions);
+        _known[deviceId] = (result, first.Chain.Max(c => c.NotBefore), first.Chain.Min(c => c.NotAfter));
+        return result;
     }
 
     private async Task<VerifiedDevice?> VerifyChainAsync(Guid deviceId, DateTimeOffset now, CancellationToken cancellationToken)

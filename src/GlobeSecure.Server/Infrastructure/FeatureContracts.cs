@@ -51,4 +51,16 @@ internal interface IDeviceDirectory
     /// when the device (or an issuer) is not certified, is revoked, or its chain does not verify.
     /// </summary>
     Task<Crypto.VerifiedDevice?> VerifiedDeviceAsync(Guid deviceId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The device's verified chain as this process verified it before, without a read when it
+    /// can, with the conditions under which that still holds: the versions of the identity
+    /// streams that hold the state of every device of the chain. An append carrying them commits
+    /// only if none of those devices changed since (a revocation fails it). Null when the chain
+    /// does not verify now. <paramref name="fresh"/> forgets what was known and reads again.
+    /// </summary>
+    Task<ConditionalDevice?> KnownVerifiedDeviceAsync(Guid deviceId, bool fresh, CancellationToken cancellationToken);
 }
+
+/// <summary>A verified device, valid while <paramref name="Conditions"/> hold.</summary>
+internal sealed record ConditionalDevice(Crypto.VerifiedDevice Device, IReadOnlyList<EventStore.StreamCondition> Conditions);
