@@ -448,6 +448,15 @@ public sealed partial class PostgresEventStore
     {
         var projecting = _options.Projections.Count > 0 && plan.Events.Any(e => _options.Projections.Any(p => p.Handles(e.Data.GetType())));
         var explicitTransaction = !assert || projecting;
+        // Projections that only defer need no rows to exist first: apply them now, and send rows,
+        // their statements and the commit in one round trip.
+        var deferredOnly = projecting && _options.Projections.All(p => p.OnlyDefers || !plan.Events.Any(e => p.Handles(e.Data.GetType())));
+        var context = new ProjectionContext(connection, _schema);
+        if (deferredOnly)
+        {
+            await ApplyProjectionsAsync(context, batch, cancellationToken);
+        }
+
         await using (var write = new NpgsqlBatch(connection))
         {
             if (assert && projecting)
@@ -467,7 +476,18 @@ public sealed partial class PostgresEventStore
                 write.BatchCommands.Add(InsertAudit(plan.Audit));
             }
 
-            if (explicitTransaction && !projecting)
+            if (deferredOnly)
+            {
+                // After a failed statement the rest is skipped and the transaction stays open,
+                // failed, for the caller's rollback, as when a projection throws.
+                foreach (var command in context.TakeDeferred())
+                {
+                    write.BatchCommands.Add(command);
+                }
+
+                write.BatchCommands.Add(new NpgsqlBatchCommand("commit"));
+            }
+            else if (explicitTransaction && !projecting)
             {
                 write.BatchCommands.Add(new NpgsqlBatchCommand("commit"));
             }
@@ -478,21 +498,10 @@ public sealed partial class PostgresEventStore
             await write.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        if (projecting)
+        if (projecting && !deferredOnly)
         {
             // Inline projections run after the rows exist, inside the same transaction.
-            var context = new ProjectionContext(connection, _schema);
-            foreach (var write in batch.Where(w => w.NewEvents.Count > 0))
-            {
-                foreach (var projection in _options.Projections)
-                {
-                    var handled = write.NewEvents.Where(e => projection.Handles(e.Data.GetType())).ToList();
-                    if (handled.Count > 0)
-                    {
-                        await projection.ApplyAsync(context, handled, cancellationToken);
-                    }
-                }
-            }
+            await ApplyProjectionsAsync(context, batch, cancellationToken);
 
             // The deferred projection statements and the commit: one round trip. If a statement
             // fails, the rest (commit included) is skipped and the transaction stays open, failed,
@@ -566,6 +575,21 @@ public sealed partial class PostgresEventStore
         var command = new NpgsqlBatchCommand(sql);
         command.Parameters.Add(new NpgsqlParameter<T[]> { TypedValue = values });
         return command;
+    }
+
+    private async Task ApplyProjectionsAsync(ProjectionContext context, List<PendingWrite> batch, CancellationToken cancellationToken)
+    {
+        foreach (var write in batch.Where(w => w.NewEvents.Count > 0))
+        {
+            foreach (var projection in _options.Projections)
+            {
+                var handled = write.NewEvents.Where(e => projection.Handles(e.Data.GetType())).ToList();
+                if (handled.Count > 0)
+                {
+                    await projection.ApplyAsync(context, handled, cancellationToken);
+                }
+            }
+        }
     }
 
     /// <summary>

@@ -19,6 +19,14 @@ public interface IInlineProjection
 
     /// <summary>Applies the events of one append (only those it handles), in version order.</summary>
     Task ApplyAsync(ProjectionContext context, IReadOnlyList<StoredEvent> events, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// True when <see cref="ApplyAsync"/> never touches the connection and only
+    /// <see cref="ProjectionContext.Defer"/>s its statements. The store may then apply it before
+    /// the events' rows are written and send rows, projection statements and commit in one
+    /// round trip.
+    /// </summary>
+    bool OnlyDefers => false;
 }
 
 /// <summary>The connection of the append a projection runs in; its transaction is already open.</summary>

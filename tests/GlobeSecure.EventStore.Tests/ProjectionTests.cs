@@ -33,9 +33,12 @@ internal sealed class NoteCountProjection : IInlineProjection
 }
 
 /// <summary>Keeps every note, in order, through deferred statements only; the table refuses the note "reject".</summary>
-internal sealed class DeferredNoteProjection : IInlineProjection
+internal sealed class DeferredNoteProjection(bool declaresOnlyDefers = false) : IInlineProjection
 {
     public string Name => "deferred-notes";
+
+    /// <summary>When declared, the store applies it before the rows exist and sends everything in one round trip.</summary>
+    public bool OnlyDefers => declaresOnlyDefers;
 
     public IReadOnlyList<SchemaMigration> Migrations { get; } =
     [
@@ -131,29 +134,39 @@ public sealed class ProjectionTests(PostgresDatabase db) : IClassFixture<Postgre
         Assert.True((await store.VerifyEventsAsync(Ct)).IsValid);
     }
 
-    private Task<PostgresEventStore> DeferringStoreAsync() =>
-        db.CreateStoreAsync(TestEvents.Registry(), new EventStoreOptions { Projections = [new NoteCountProjection(), new DeferredNoteProjection()] });
+    // alone: the deferring projection is the only one and declares it only defers (rows, its
+    // statements and the commit go in one round trip); otherwise beside a projection that runs
+    // commands itself (rows first, then the projections, then their statements with the commit).
+    private Task<PostgresEventStore> DeferringStoreAsync(bool alone) =>
+        db.CreateStoreAsync(TestEvents.Registry(), new EventStoreOptions
+        {
+            Projections = alone ? [new DeferredNoteProjection(declaresOnlyDefers: true)] : [new NoteCountProjection(), new DeferredNoteProjection()],
+        });
 
     private async Task<string> DeferredNotesAsync(string stream) =>
         (string)(await db.ExecuteScalarAsync($"select coalesce(string_agg(note, ',' order by seq), '') from globe.deferred_notes where case_id = '{stream}'"))!;
 
-    [Fact]
-    public async Task Append_WithDeferredStatements_WritesThemInOrderInTheSameCommit()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Append_WithDeferredStatements_WritesThemInOrderInTheSameCommit(bool alone)
     {
-        await using var store = await DeferringStoreAsync();
+        await using var store = await DeferringStoreAsync(alone);
         var stream = TestEvents.NewStream();
 
         await store.AppendAsync(stream, ExpectedVersion.NoStream, new NoteAdded(stream, "first", TestEvents.At), new NoteAdded(stream, "second", TestEvents.At));
         await store.AppendAsync(stream, ExpectedVersion.Exactly(2), new NoteAdded(stream, "third", TestEvents.At));
 
         Assert.Equal("first,second,third", await DeferredNotesAsync(stream));
-        Assert.Equal(3, await NotesAsync(stream));
+        Assert.Equal(alone ? null : 3, await NotesAsync(stream));
     }
 
-    [Fact]
-    public async Task Append_DeferredStatementFails_RollsBackEventsAuditAndEveryReadModel()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Append_DeferredStatementFails_RollsBackEventsAuditAndEveryReadModel(bool alone)
     {
-        await using var store = await DeferringStoreAsync();
+        await using var store = await DeferringStoreAsync(alone);
         var stream = TestEvents.NewStream();
         await store.AppendAsync(stream, ExpectedVersion.NoStream, new NoteAdded(stream, "kept", TestEvents.At));
         var head = await store.HeadPositionAsync(Ct);
@@ -165,16 +178,18 @@ public sealed class ProjectionTests(PostgresDatabase db) : IClassFixture<Postgre
         Assert.Equal(1, await store.StreamVersionAsync(stream, Ct));
         Assert.Equal(head, await store.HeadPositionAsync(Ct));
         Assert.Equal("kept", await DeferredNotesAsync(stream));
-        Assert.Equal(1, await NotesAsync(stream));
+        Assert.Equal(alone ? null : 1, await NotesAsync(stream));
         Assert.DoesNotContain(await store.ReadAuditAsync(0, 10_000, Ct), e => e.Entry.EntryId == audit.EntryId);
         await store.AppendAsync(stream, ExpectedVersion.Exactly(1), new NoteAdded(stream, "after", TestEvents.At));
         Assert.Equal("kept,after", await DeferredNotesAsync(stream));
     }
 
-    [Fact]
-    public async Task Append_DeferredStatementFailsInAGroupCommit_OnlyTheFailingAppendIsLost()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Append_DeferredStatementFailsInAGroupCommit_OnlyTheFailingAppendIsLost(bool alone)
     {
-        await using var store = await DeferringStoreAsync();
+        await using var store = await DeferringStoreAsync(alone);
         var streams = Enumerable.Range(0, 12).Select(_ => TestEvents.NewStream()).ToArray();
 
         var outcomes = await Task.WhenAll(streams.Select(async (s, i) =>

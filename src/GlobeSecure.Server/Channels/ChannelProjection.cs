@@ -17,6 +17,9 @@ internal sealed class ChannelProjection : IInlineProjection
 
     public string Name => "channels";
 
+    /// <summary>Every statement is deferred: the store sends them with the events' rows and the commit.</summary>
+    public bool OnlyDefers => true;
+
     public IReadOnlyList<SchemaMigration> Migrations { get; } =
     [
         new(1, "channels, members, epochs, re-shared epochs and messages", """
