@@ -116,6 +116,14 @@ public sealed class ChannelDriver(NetworkDriver network, BootstrappedNetwork wor
         return await Channels.RemoveMembersAsync(request, by.Headers, cancellationToken: Ct);
     }
 
+    /// <summary><paramref name="by"/> starts the channel's next epoch, sealed to the devices of <paramref name="members"/>.</summary>
+    public async Task<Channel> RotateAsync(Member by, Channel channel, params Member[] members) =>
+        await Channels.RotateEpochAsync(new RotateEpochRequest
+        {
+            ChannelId = channel.ChannelId,
+            NextEpoch = Wire.ToProto(await DistributionAsync(by, Guid.Parse(channel.ChannelId), channel.CurrentEpoch + 1, members)),
+        }, by.Headers, cancellationToken: Ct);
+
     /// <summary>The caller's key for an epoch: fetched, the creator's chain verified, opened with the caller's device keys.</summary>
     public async Task<EpochKey> OpenEpochKeyAsync(Member caller, Guid channelId, long epoch)
     {

@@ -208,11 +208,7 @@ public sealed class ChannelFlowTests(ChannelFixture server) : IClassFixture<Chan
 
         var nonMember = await Assert.ThrowsAsync<RpcException>(() => channels.SendAsync(w.Carol, channels.Seal(w.Carol, epoch1, "intruder")));
 
-        channel = await channels.Channels.RotateEpochAsync(new RotateEpochRequest
-        {
-            ChannelId = channel.ChannelId,
-            NextEpoch = Wire.ToProto(await channels.DistributionAsync(w.Alice, channelId, 2, w.Alice, w.Bob)),
-        }, w.Alice.Headers, cancellationToken: Ct);
+        channel = await channels.RotateAsync(w.Alice, channel, w.Alice, w.Bob);
         var stale = await Assert.ThrowsAsync<RpcException>(() => channels.SendAsync(w.Bob, channels.Seal(w.Bob, epoch1, "old key")));
 
         await _driver.RevokeDeviceAsync(w.CommissionAdmin, dave.Certificate);
@@ -276,11 +272,7 @@ public sealed class ChannelFlowTests(ChannelFixture server) : IClassFixture<Chan
         var envelope = channels.Seal(w.Alice, key, "sent just before a rotation");
         var first = await channels.SendAsync(w.Alice, envelope);
 
-        await channels.Channels.RotateEpochAsync(new RotateEpochRequest
-        {
-            ChannelId = channel.ChannelId,
-            NextEpoch = Wire.ToProto(await channels.DistributionAsync(w.Bob, channelId, 2, w.Alice, w.Bob)),
-        }, w.Bob.Headers, cancellationToken: Ct);
+        await channels.RotateAsync(w.Bob, channel, w.Alice, w.Bob);
         var retried = await channels.SendAsync(w.Alice, envelope);
 
         Assert.Equal(first, retried);
@@ -302,11 +294,7 @@ public sealed class ChannelFlowTests(ChannelFixture server) : IClassFixture<Chan
             await viaOther.SendMessageAsync(new SendMessageRequest { Envelope = Wire.ToProto(channels.Seal(w.Alice, epoch1, "through B")) }, w.Alice.Headers,
                 cancellationToken: Ct);
 
-            await channels.Channels.RotateEpochAsync(new RotateEpochRequest
-            {
-                ChannelId = channel.ChannelId,
-                NextEpoch = Wire.ToProto(await channels.DistributionAsync(w.Bob, channelId, 2, w.Alice, w.Bob)),
-            }, w.Bob.Headers, cancellationToken: Ct);
+            await channels.RotateAsync(w.Bob, channel, w.Alice, w.Bob);
             var stale = await Assert.ThrowsAsync<RpcException>(() => viaOther.SendMessageAsync(
                 new SendMessageRequest { Envelope = Wire.ToProto(channels.Seal(w.Alice, epoch1, "sealed under the old epoch")) }, w.Alice.Headers,
                 cancellationToken: Ct).ResponseAsync);
