@@ -100,7 +100,7 @@ public sealed partial class PostgresEventStore
         {
             // Take the wake-up before reading, so a commit between the read and the wait still wakes us.
             var wake = _notifier.NextSignal;
-            var page = await ReadAllAsync(position, 500, cancellationToken);
+            var page = await SharedPageAsync(position, wake).WaitAsync(cancellationToken);
             foreach (var e in page)
             {
                 yield return e;
@@ -118,6 +118,29 @@ public sealed partial class PostgresEventStore
                     // Poll anyway: a lost LISTEN connection delays delivery, never loses it.
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// The page after <paramref name="afterPosition"/>, read once for every subscription that asks
+    /// for the same position under the same wake-up (<paramref name="generation"/>): a read started
+    /// after that wake-up was taken sees every commit it signals, so sharing it changes nothing for
+    /// the subscription, and N live subscribers in step cost one query and one deserialisation
+    /// instead of N.
+    /// </summary>
+    private Task<IReadOnlyList<StoredEvent>> SharedPageAsync(long afterPosition, Task generation)
+    {
+        lock (_pageGate)
+        {
+            if (_sharedPage is { } shared && shared.After == afterPosition && ReferenceEquals(shared.Generation, generation)
+                && !shared.Page.IsFaulted && !shared.Page.IsCanceled)
+            {
+                return shared.Page;
+            }
+
+            var page = ReadAllAsync(afterPosition, 500, _stopping.Token);
+            _sharedPage = (afterPosition, generation, page);
+            return page;
         }
     }
 

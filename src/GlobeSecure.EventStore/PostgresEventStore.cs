@@ -37,6 +37,8 @@ public sealed partial class PostgresEventStore : IAsyncDisposable
     private readonly Channel<PendingWrite> _queue = Channel.CreateUnbounded<PendingWrite>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _writer;
+    private readonly Lock _pageGate = new();
+    private (long After, Task Generation, Task<IReadOnlyList<StoredEvent>> Page)? _sharedPage;
     private readonly ChangeNotifier _notifier;
     private int _disposed;
 

@@ -7,6 +7,42 @@ public sealed class PositionAndSubscriptionTests(PostgresDatabase db) : IClassFi
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
+    public async Task Subscribe_SeveralLiveSubscribersInStep_EachSeesEveryEventOnceInOrder()
+    {
+        const int subscribers = 4, writers = 4, perWriter = 100, total = writers * perWriter;
+        await using var store = await db.CreateStoreAsync(TestEvents.Registry());
+        var start = await store.HeadPositionAsync(Ct);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        timeout.CancelAfter(TimeSpan.FromMinutes(3));
+
+        // They share page reads while in step (one query per wake-up and position); each must still get everything.
+        var seen = Enumerable.Range(0, subscribers).Select(_ => new List<long>()).ToArray();
+        var subscriptions = seen.Select(list => Task.Run(async () =>
+        {
+            await foreach (var e in store.SubscribeAsync(start, timeout.Token))
+            {
+                list.Add(e.Position);
+                if (list.Count == total)
+                {
+                    break;
+                }
+            }
+        }, Ct)).ToArray();
+
+        await Task.WhenAll(Enumerable.Range(0, writers).Select(w => Task.Run(async () =>
+        {
+            var stream = TestEvents.NewStream("writer");
+            for (var i = 0; i < perWriter; i++)
+            {
+                await store.AppendAsync(stream, ExpectedVersion.Exactly(i), [NewEvent.From(TestEvents.Note(stream, i))], cancellationToken: Ct);
+            }
+        }, Ct)));
+        await Task.WhenAll(subscriptions);
+
+        Assert.All(seen, positions => Assert.Equal(Enumerable.Range(1, total).Select(i => start + i), positions));
+    }
+
+    [Fact]
     public async Task Subscribe_SixteenConcurrentWriters_SeesEveryEventOnceInOrderWithoutGaps()
     {
         const int writers = 16, perWriter = 200, total = writers * perWriter;
