@@ -270,7 +270,7 @@ public sealed partial class GlobeClient
                 return await CallAsync(_channels.SendMessageAsync(new SendMessageRequest { Envelope = envelope.ToProto() },
                     cancellationToken: cancellationToken));
             }
-            catch (GlobeClientException e) when (attempt == 0 && e.Status == StatusCode.FailedPrecondition && e.Detail.Contains("stale epoch", StringComparison.Ordinal))
+            catch (GlobeClientException e) when (attempt == 0 && e.ReasonCode == ErrorReason.StaleEpoch)
             {
                 channel = await GetChannelAsync(channelId, cancellationToken);
             }

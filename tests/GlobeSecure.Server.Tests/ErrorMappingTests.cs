@@ -36,6 +36,7 @@ public sealed class ErrorMappingTests
     [InlineData("permission", StatusCode.PermissionDenied, "ERROR_REASON_PERMISSION_DENIED")]
     [InlineData("unauthenticated", StatusCode.Unauthenticated, "ERROR_REASON_UNAUTHENTICATED")]
     [InlineData("wrong-state", StatusCode.FailedPrecondition, "ERROR_REASON_WRONG_STATE")]
+    [InlineData("stale-epoch", StatusCode.FailedPrecondition, "ERROR_REASON_STALE_EPOCH")]
     [InlineData("limit", StatusCode.ResourceExhausted, "ERROR_REASON_LIMIT_EXCEEDED")]
     [InlineData("exists", StatusCode.AlreadyExists, "ERROR_REASON_ALREADY_EXISTS")]
     [InlineData("concurrency", StatusCode.Aborted, "ERROR_REASON_CONCURRENCY_CONFLICT")]
@@ -125,6 +126,7 @@ public sealed class ErrorMappingTests
         "permission" => new PermissionDeniedException("no"),
         "unauthenticated" => new UnauthenticatedException("sign in"),
         "wrong-state" => new WrongStateException("suspended"),
+        "stale-epoch" => new StaleEpochException(2),
         "limit" => new LimitExceededException("too big"),
         "exists" => new AlreadyExistsException("authority", "a-1"),
         "concurrency" => new WrongExpectedVersionException("s", ExpectedVersion.Exactly(3), 4),

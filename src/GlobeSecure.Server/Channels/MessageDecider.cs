@@ -65,7 +65,7 @@ internal static class MessageDecider
 
         if (header.Epoch != channel.Epoch)
         {
-            throw new WrongStateException($"Stale epoch: current is {channel.Epoch}; fetch its key (GetEpochKey) and seal the message again.");
+            throw new StaleEpochException(channel.Epoch);
         }
 
         if (header.ReplyToMessageId != Guid.Empty)

@@ -48,6 +48,11 @@ internal sealed class UnauthenticatedException(string message)
 internal sealed class WrongStateException(string message)
     : DomainException(message, StatusCode.FailedPrecondition, ErrorReason.WrongState);
 
+/// <summary>A message sealed under an epoch that is no longer current: FAILED_PRECONDITION, reason STALE_EPOCH (clients re-seal on it).</summary>
+internal sealed class StaleEpochException(long current)
+    : DomainException($"Stale epoch: current is {current}; fetch its key (GetEpochKey) and seal the message again.", StatusCode.FailedPrecondition,
+        ErrorReason.StaleEpoch);
+
 /// <summary>A size, count, quota or rate limit: RESOURCE_EXHAUSTED, with the limit in the message.</summary>
 internal sealed class LimitExceededException(string message)
     : DomainException(message, StatusCode.ResourceExhausted, ErrorReason.LimitExceeded);

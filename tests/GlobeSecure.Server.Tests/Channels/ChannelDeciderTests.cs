@@ -366,12 +366,12 @@ public sealed class ChannelDeciderTests
     }
 
     [Fact]
-    public void Send_StaleEpoch_ThrowsWrongStateNamingTheCurrentEpoch()
+    public void Send_StaleEpoch_ThrowsStaleEpochNamingTheCurrentEpoch()
     {
         var rotation = ChannelDecider.Decide(new RotateEpoch(_channel, _alice.Id, _alice.DeviceId, Proposal(Epoch(2, _alice, _alice, _bob), _alice, _alice, _bob), At),
             Given(Created()));
 
-        var error = Assert.Throws<WrongStateException>(() =>
+        var error = Assert.Throws<StaleEpochException>(() =>
             MessageDecider.Decide(Send(Message(_bob, epoch: 1), _bob), Given([.. Created(), .. rotation]), MessageState.Initial));
 
         Assert.Contains("current is 2", error.Message);

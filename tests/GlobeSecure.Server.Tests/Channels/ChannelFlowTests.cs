@@ -218,6 +218,7 @@ public sealed class ChannelFlowTests(ChannelFixture server) : IClassFixture<Chan
         Assert.Equal((StatusCode.InvalidArgument, true), (badSignature.StatusCode, badSignature.Status.Detail.Contains("signature does not verify")));
         Assert.Equal((StatusCode.PermissionDenied, true), (nonMember.StatusCode, nonMember.Status.Detail.Contains("not a member")));
         Assert.Equal((StatusCode.FailedPrecondition, true), (stale.StatusCode, stale.Status.Detail.Contains("current is 2")));
+        Assert.Equal(ErrorReason.StaleEpoch, GlobeClientException.FromRpc(stale).ReasonCode);
         Assert.Equal(StatusCode.Unauthenticated, revoked.StatusCode);
         Assert.Empty(await channels.HistoryAsync(w.Alice, channelId));
     }
