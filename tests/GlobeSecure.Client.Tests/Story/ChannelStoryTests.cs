@@ -134,6 +134,20 @@ public sealed class ChannelStoryTests(StoryServerFixture server) : IClassFixture
     }
 
     [Fact]
+    public async Task Send_AnotherMemberRotatesMeanwhile_ClientResealsUnderTheNewEpochOnce()
+    {
+        var c = await CastAsync();
+        var channelId = await SharedChannelAsync(c, "Case 2026-125");
+        server.Forge.BeforeNextSend(() => c.Wanjiru.Client.RotateEpochAsync(channelId, Ct));
+
+        var sent = await c.Otieno.Client.SendTextAsync(channelId, "Sealed twice, stored once.", cancellationToken: Ct);
+
+        Assert.Equal(3, sent.Envelope.Header.Epoch);
+        Assert.Equal("Sealed twice, stored once.", (await c.Ana.Client.OpenAsync(sent, Ct)).Text);
+        Assert.Single(await c.Ana.Client.HistoryAsync(channelId, cancellationToken: Ct));
+    }
+
+    [Fact]
     public async Task Receipts_DeliveredAndRead_VerifyThroughTheClient()
     {
         var c = await CastAsync();

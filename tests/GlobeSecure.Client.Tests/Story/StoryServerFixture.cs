@@ -79,7 +79,14 @@ public sealed class StoryServerFixture : GlobeServerFixture
 
 internal sealed class ForgerySwitch
 {
+    private Func<Task>? _beforeNextSend;
+
     public Forgery Mode { get; set; }
+
+    /// <summary>Runs once, inside the next SendMessage call, before the server handles it (to change the channel under the sender).</summary>
+    public void BeforeNextSend(Func<Task> action) => _beforeNextSend = action;
+
+    public Func<Task>? TakeBeforeNextSend() => Interlocked.Exchange(ref _beforeNextSend, null);
 }
 
 internal sealed class ForgingInterceptor(ForgerySwitch forge) : Interceptor
@@ -87,6 +94,11 @@ internal sealed class ForgingInterceptor(ForgerySwitch forge) : Interceptor
     public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context,
         UnaryServerMethod<TRequest, TResponse> continuation)
     {
+        if (request is SendMessageRequest && forge.TakeBeforeNextSend() is { } before)
+        {
+            await before();
+        }
+
         var response = await continuation(request, context);
         if (response is FindDevicesResponse found && request is FindDevicesRequest find && forge.Mode is not (Forgery.None or Forgery.TamperReceipts))
         {
