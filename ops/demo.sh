@@ -331,15 +331,16 @@ EARLY=$(run_as kenya-investigator --json send "$CHANNEL" "Tender file for the co
 EARLY_POSITION=$(json_field position <<<"$EARLY")
 say "sent message $(json_field messageId <<<"$EARLY") at position $EARLY_POSITION, before Brazil joins"
 
-step "Otieno invites the Brazilian authority: a new epoch key, sealed to every member's devices"
+step "Otieno invites the Brazilian authority: a new epoch key, sealed to every member's devices, and the title re-sealed under it"
 run_as kenya-investigator channel invite "$CHANNEL" --authority "$BRAZIL"
 
-step "Ana (Brazil) reads the history: the message from before she joined is not readable (its key was never sealed to her)"
+step "Ana (Brazil) reads the title at once, but the message from before she joined is not readable (its key was never sealed to her)"
+run_as brazil-investigator channel show "$CHANNEL"
 run_as brazil-investigator history "$CHANNEL"
 
-step "Otieno shares the earlier epoch with Ana (explicit and audited); she now reads the title and that message"
+step "Otieno shares the earlier epoch with Ana (explicit and audited); she now reads that message too"
 run_as kenya-investigator channel share-history "$CHANNEL" --user "$ANA"
-run_as brazil-investigator channel show "$CHANNEL"
+run_as brazil-investigator history "$CHANNEL"
 
 step "Messages both ways: Otieno with a 4x4 grade, Ana replying from standard input and tightening the handling code to H2"
 FROM_KENYA=$(run_as kenya-investigator --json send "$CHANNEL" --grade 4x4:B2 \

@@ -83,9 +83,9 @@ public sealed partial class GlobeClient
         (await CallAsync(_channels.ListChannelsAsync(new ListChannelsRequest(), cancellationToken: cancellationToken))).Channels;
 
     /// <summary>
-    /// The channel's title and description, decrypted with the key of epoch 1. Null when this
-    /// device does not hold that key (a member who joined later sees the title once a member
-    /// shares the channel's history with them: <see cref="ShareHistoryAsync"/>).
+    /// The channel's title and description, decrypted with the key of the epoch they are sealed
+    /// under (<c>Channel.info_epoch</c>: every epoch this library starts re-seals them, so members
+    /// who join later can read them). Null when this device does not hold that key.
     /// </summary>
     /// <exception cref="GlobeTrustException">The key's distribution or the info does not verify.</exception>
     public async Task<ChannelInfo?> ReadChannelInfoAsync(WireChannel channel, CancellationToken cancellationToken = default)
@@ -95,7 +95,7 @@ public sealed partial class GlobeClient
         EpochKey key;
         try
         {
-            key = await EpochKeyAsync(channelId, 1, cancellationToken);
+            key = await EpochKeyAsync(channelId, Math.Max(1, channel.InfoEpoch), cancellationToken);
         }
         catch (GlobeClientException e) when (e.Status == StatusCode.NotFound)
         {
@@ -108,7 +108,7 @@ public sealed partial class GlobeClient
         }
         catch (GlobeCryptoException e)
         {
-            throw new GlobeTrustException($"The title of channel {channelId} does not decrypt with its epoch-1 key ({e.Message}): refused.", e);
+            throw new GlobeTrustException($"The title of channel {channelId} does not decrypt with its epoch-{key.Epoch} key ({e.Message}): refused.", e);
         }
     }
 
@@ -143,7 +143,7 @@ public sealed partial class GlobeClient
         var request = new AddMembersRequest { ChannelId = channelId.ToString() };
         request.AuthorityIds.AddRange(authorities.Select(a => a.ToString()));
         request.UserIds.AddRange(users.Select(u => u.ToString()));
-        return await NextEpochAsync(channel, devices, me, d => request.NextEpoch = d,
+        return await NextEpochAsync(channel, devices, me, (d, info) => (request.NextEpoch, request.EncryptedInfo) = (d, info),
             () => _channels.AddMembersAsync(request, cancellationToken: cancellationToken), cancellationToken);
     }
 
@@ -170,7 +170,7 @@ public sealed partial class GlobeClient
         var request = new RemoveMembersRequest { ChannelId = channelId.ToString() };
         request.AuthorityIds.AddRange(authorities.Select(a => a.ToString()));
         request.UserIds.AddRange(users.Select(u => u.ToString()));
-        return await NextEpochAsync(channel, devices, me, d => request.NextEpoch = d,
+        return await NextEpochAsync(channel, devices, me, (d, info) => (request.NextEpoch, request.EncryptedInfo) = (d, info),
             () => _channels.RemoveMembersAsync(request, cancellationToken: cancellationToken), cancellationToken);
     }
 
@@ -181,7 +181,7 @@ public sealed partial class GlobeClient
         var channel = await GetChannelAsync(channelId, cancellationToken);
         var devices = await MemberDevicesAsync(channel.Members, cancellationToken);
         var request = new RotateEpochRequest { ChannelId = channelId.ToString() };
-        return await NextEpochAsync(channel, devices, me, d => request.NextEpoch = d,
+        return await NextEpochAsync(channel, devices, me, (d, info) => (request.NextEpoch, request.EncryptedInfo) = (d, info),
             () => _channels.RotateEpochAsync(request, cancellationToken: cancellationToken), cancellationToken);
     }
 
@@ -617,14 +617,28 @@ public sealed partial class GlobeClient
         return CryptoDistribution.Create(key, recipients, _options.Clock.GetUtcNow(), Wire.ParseId(me.UserId, "user id"), Device());
     }
 
+    /// <summary>
+    /// Starts the next epoch: a new key sealed to <paramref name="devices"/>, and the channel's
+    /// title re-sealed under it when this device can read it (so that members who join later can).
+    /// </summary>
     private async Task<WireChannel> NextEpochAsync(WireChannel channel, List<VerifiedDevice> devices, WhoAmIResponse me,
-        Action<Contracts.V1.EpochKeyDistribution> attach, Func<AsyncUnaryCall<WireChannel>> call, CancellationToken cancellationToken)
+        Action<Contracts.V1.EpochKeyDistribution, ByteString> attach, Func<AsyncUnaryCall<WireChannel>> call, CancellationToken cancellationToken)
     {
         var channelId = Wire.ParseId(channel.ChannelId, "channel id");
+        ChannelInfo? info;
+        try
+        {
+            info = await ReadChannelInfoAsync(channel, cancellationToken);
+        }
+        catch (GlobeTrustException)
+        {
+            info = null; // Unreadable info is not re-sealed; the new epoch starts without it.
+        }
+
         var key = EpochKey.Generate(channelId, channel.CurrentEpoch + 1);
         try
         {
-            attach(Distribute(key, devices, me).ToProto());
+            attach(Distribute(key, devices, me).ToProto(), info is null ? ByteString.Empty : ByteString.CopyFrom(info.Seal(key)));
             var result = await CallAsync(call());
             if (devices.Any(d => d.DeviceId == Device().DeviceId))
             {

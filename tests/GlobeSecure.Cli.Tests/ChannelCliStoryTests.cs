@@ -26,7 +26,7 @@ public sealed class ChannelCliStoryTests(CliNetworkFixture server) : IClassFixtu
         var early = await RunJsonAsync(kenyan, "send", channel, "Before Brazil joined: the tender file is being collected.");
         var invited = await RunJsonAsync(kenyan, "channel", "invite", channel, "--authority", network.Brazil);
         var brazilBeforeShare = await RunJsonAsync(brazilian, "history", channel);
-        var titleBeforeShare = await RunJsonAsync(brazilian, "channel", "show", channel);
+        var titleOnJoining = await RunJsonAsync(brazilian, "channel", "show", channel);
         var shared = await RunJsonAsync(kenyan, "channel", "share-history", channel, "--user", network.BrazilInvestigator);
 
         // Messages both ways: Kenya with a grade, Brazil's reply from standard input, tightened to H2.
@@ -58,7 +58,8 @@ public sealed class ChannelCliStoryTests(CliNetworkFixture server) : IClassFixtu
         var notYet = Assert.Single(brazilBeforeShare.EnumerateArray());
         Assert.False(notYet.GetProperty("readable").GetBoolean());
         Assert.Contains("share-history", notYet.GetProperty("reason").GetString(), StringComparison.Ordinal);
-        Assert.False(titleBeforeShare.TryGetProperty("title", out _));
+        // The inviting client re-sealed the title under the new epoch: the newcomer reads it at once.
+        Assert.Equal("Case 114 – procurement fraud", titleOnJoining.GetProperty("title").GetString());
         Assert.Equal([1L], shared.GetProperty("epochs").EnumerateArray().Select(e => e.GetInt64()));
         Assert.Equal("H2", fromBrazil.GetProperty("handlingCode").GetString());
 

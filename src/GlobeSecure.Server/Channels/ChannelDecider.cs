@@ -29,7 +29,7 @@ internal sealed record ChannelState(
 /// unrevoked devices of every user who is or becomes a member (looked up in the directory).
 /// </summary>
 internal sealed record EpochProposal(string Field, EpochKeyDistribution Distribution, VerifiedDevice? Creator,
-    IReadOnlyDictionary<Guid, IReadOnlyList<Guid>> DevicesOfUsers);
+    IReadOnlyDictionary<Guid, IReadOnlyList<Guid>> DevicesOfUsers, byte[]? EncryptedInfo = null);
 
 /// <summary>A user the caller asked to add, with their authority; <see cref="Named"/> when named rather than added with their whole authority.</summary>
 internal sealed record Candidate(DirectoryUser User, AuthorityView Authority, bool Named);
@@ -367,6 +367,7 @@ internal static class ChannelDecider
                 $"{missing.Count} missing ({string.Join(", ", missing)}), {extra.Count} not allowed ({string.Join(", ", extra)}).");
         }
 
-        return new EpochStarted(command.ChannelId, DistributionData.From(distribution), command.ByUserId, command.At);
+        return new EpochStarted(command.ChannelId, DistributionData.From(distribution), command.ByUserId, command.At,
+            command is CreateChannel ? null : proposal.EncryptedInfo);
     }
 }

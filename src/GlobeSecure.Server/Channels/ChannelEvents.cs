@@ -45,8 +45,11 @@ internal sealed record MembersAdded(Guid ChannelId, IReadOnlyList<MemberData> Me
 
 internal sealed record MembersRemoved(Guid ChannelId, IReadOnlyList<Guid> UserIds, Guid ByUserId, DateTimeOffset RemovedAt);
 
-/// <summary>A new epoch key, sealed by a member's device to every member device, became current.</summary>
-internal sealed record EpochStarted(Guid ChannelId, DistributionData Distribution, Guid ByUserId, DateTimeOffset StartedAt);
+/// <summary>
+/// A new epoch key, sealed by a member's device to every member device, became current; with the
+/// channel's info re-sealed under it when the member's client did so (null: unchanged).
+/// </summary>
+internal sealed record EpochStarted(Guid ChannelId, DistributionData Distribution, Guid ByUserId, DateTimeOffset StartedAt, byte[]? EncryptedInfo = null);
 
 /// <summary>
 /// A member re-shared earlier epoch keys with another member: each distribution carries an

@@ -83,6 +83,9 @@ internal sealed class ChannelProjection : IInlineProjection
                 recipients uuid[] not null,
                 primary key (channel_id, epoch, user_id));
             """),
+        new(2, "the epoch the channel info is sealed under", """
+            alter table {schema}.channels add column info_epoch bigint not null default 1;
+            """),
     ];
 
     public bool Handles(Type eventType) => Types.Contains(eventType);
@@ -121,6 +124,12 @@ internal sealed class ChannelProjection : IInlineProjection
                         e.ChannelId, e.Distribution.Epoch, Json(e.Distribution), e.Distribution.Recipients.Select(r => r.DeviceId).ToArray());
                     Defer(context, $"update {s}.channels set current_epoch = $2, epoch_started_at = $3 where channel_id = $1",
                         e.ChannelId, e.Distribution.Epoch, e.StartedAt);
+                    if (e.EncryptedInfo is { } info)
+                    {
+                        Defer(context, $"update {s}.channels set encrypted_info = $2, info_epoch = $3 where channel_id = $1",
+                            e.ChannelId, info, e.Distribution.Epoch);
+                    }
+
                     break;
                 case HistoryShared e:
                     foreach (var d in e.Epochs)

@@ -5,7 +5,7 @@ using Npgsql;
 namespace GlobeSecure.Server.Channels;
 
 internal sealed record ChannelRow(Guid ChannelId, Guid CreatedByUserId, DateTimeOffset CreatedAt, byte[] EncryptedInfo, string DefaultHandlingCode,
-    long CurrentEpoch, IReadOnlyList<MemberData> Members, DateTimeOffset EpochStartedAt, long MessagesInEpoch);
+    long CurrentEpoch, IReadOnlyList<MemberData> Members, DateTimeOffset EpochStartedAt, long MessagesInEpoch, long InfoEpoch);
 
 internal sealed record MessageRow(long Position, EnvelopeData Envelope, DateTimeOffset AcceptedAt);
 
@@ -20,7 +20,8 @@ internal sealed class ChannelReadModel(NpgsqlDataSource dataSource, PostgresEven
         coalesce((select array_agg(m.user_id order by m.user_id) from {schema}.channel_members m where m.channel_id = c.channel_id and m.to_position is null), '{}'),
         coalesce((select array_agg(m.authority_id order by m.user_id) from {schema}.channel_members m where m.channel_id = c.channel_id and m.to_position is null), '{}'),
         coalesce(c.epoch_started_at, c.created_at),
-        (select count(*) from {schema}.channel_messages x where x.channel_id = c.channel_id and x.epoch = c.current_epoch)
+        (select count(*) from {schema}.channel_messages x where x.channel_id = c.channel_id and x.epoch = c.current_epoch),
+        c.info_epoch
         """;
 
     public async Task<ChannelRow?> ChannelAsync(Guid channelId, CancellationToken cancellationToken) =>
@@ -162,7 +163,7 @@ internal sealed class ChannelReadModel(NpgsqlDataSource dataSource, PostgresEven
             var authorities = reader.GetFieldValue<Guid[]>(7);
             result.Add(new ChannelRow(reader.GetGuid(0), reader.GetGuid(1), reader.GetFieldValue<DateTimeOffset>(2), reader.GetFieldValue<byte[]>(3),
                 reader.GetString(4), reader.GetInt64(5), [.. users.Select((u, i) => new MemberData(u, authorities[i]))],
-                reader.GetFieldValue<DateTimeOffset>(8), reader.GetInt64(9)));
+                reader.GetFieldValue<DateTimeOffset>(8), reader.GetInt64(9), reader.GetInt64(10)));
         }
 
         return result;

@@ -92,6 +92,7 @@ internal sealed class ChannelService(
         }
 
         var distribution = ChannelWire.Distribution(v, "next_epoch", request.NextEpoch);
+        var info = ChannelWire.ResealedInfo(v, request.EncryptedInfo);
         v.ThrowIfAny();
 
         var ct = context.CancellationToken;
@@ -113,7 +114,7 @@ internal sealed class ChannelService(
         }
 
         var proposal = await ProposalAsync("next_epoch", distribution, caller,
-            row.Members.Select(m => m.UserId).Concat(candidates.Select(c => c.User.UserId)), ct);
+            row.Members.Select(m => m.UserId).Concat(candidates.Select(c => c.User.UserId)), ct) with { EncryptedInfo = info };
         await DecideAsync(context, new AddMembers(channelId, caller.UserId, caller.DeviceId, views, candidates, proposal, clock.GetUtcNow()));
         return await ChannelAsync(channelId, ct);
     }
@@ -131,10 +132,12 @@ internal sealed class ChannelService(
         }
 
         var distribution = ChannelWire.Distribution(v, "next_epoch", request.NextEpoch);
+        var info = ChannelWire.ResealedInfo(v, request.EncryptedInfo);
         v.ThrowIfAny();
 
         var row = await MemberChannelAsync(context, caller, channelId);
-        var proposal = await ProposalAsync("next_epoch", distribution, caller, row.Members.Select(m => m.UserId), context.CancellationToken);
+        var proposal = await ProposalAsync("next_epoch", distribution, caller, row.Members.Select(m => m.UserId), context.CancellationToken)
+            with { EncryptedInfo = info };
         await DecideAsync(context, new RemoveMembers(channelId, caller.UserId, caller.DeviceId, authorityIds, userIds, proposal, clock.GetUtcNow()));
         return await ChannelAsync(channelId, context.CancellationToken);
     }
@@ -145,10 +148,12 @@ internal sealed class ChannelService(
         var v = new Violations();
         var channelId = v.Id("channel_id", request.ChannelId);
         var distribution = ChannelWire.Distribution(v, "next_epoch", request.NextEpoch);
+        var info = ChannelWire.ResealedInfo(v, request.EncryptedInfo);
         v.ThrowIfAny();
 
         var row = await MemberChannelAsync(context, caller, channelId);
-        var proposal = await ProposalAsync("next_epoch", distribution, caller, row.Members.Select(m => m.UserId), context.CancellationToken);
+        var proposal = await ProposalAsync("next_epoch", distribution, caller, row.Members.Select(m => m.UserId), context.CancellationToken)
+            with { EncryptedInfo = info };
         await DecideAsync(context, new RotateEpoch(channelId, caller.UserId, caller.DeviceId, proposal, clock.GetUtcNow()));
         return await ChannelAsync(channelId, context.CancellationToken);
     }

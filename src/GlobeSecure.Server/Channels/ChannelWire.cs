@@ -199,6 +199,22 @@ internal static class ChannelWire
         AcceptedAt = Timestamp.FromDateTimeOffset(m.AcceptedAt),
     };
 
+    /// <summary>The optional re-sealed channel info of an epoch-starting request: null when empty, else 17 to 4096 bytes.</summary>
+    public static byte[]? ResealedInfo(Violations v, ByteString info)
+    {
+        if (info.Length == 0)
+        {
+            return null;
+        }
+
+        if (info.Length is < MinInfoBytes or > MaxInfoBytes)
+        {
+            v.Add("encrypted_info", $"empty, or {MinInfoBytes} to {MaxInfoBytes} bytes: nonce and ciphertext (got {info.Length})");
+        }
+
+        return info.ToByteArray();
+    }
+
     public static Channel ToProto(ChannelRow c, bool rotationRequired)
     {
         var proto = new Channel
@@ -210,6 +226,7 @@ internal static class ChannelWire
             DefaultHandlingCode = c.DefaultHandlingCode,
             CurrentEpoch = c.CurrentEpoch,
             RotationRequired = rotationRequired,
+            InfoEpoch = c.InfoEpoch,
         };
         proto.Members.AddRange(c.Members.Select(Member));
         proto.AuthorityIds.AddRange(c.Members.Select(m => m.AuthorityId).Distinct().Order().Select(a => a.ToString()));

@@ -2,6 +2,7 @@ using GlobeSecure.Client;
 using GlobeSecure.Contracts.V1;
 using GlobeSecure.Crypto;
 using GlobeSecure.Server.Tests.Identity;
+using Google.Protobuf;
 using EpochKeyDistribution = GlobeSecure.Crypto.EpochKeyDistribution;
 using Grpc.Core;
 using Grpc.Net.Client;
@@ -368,6 +369,33 @@ public sealed class ChannelFlowTests(ChannelFixture server) : IClassFixture<Chan
         Assert.Equal(StatusCode.FailedPrecondition, error.StatusCode);
         Assert.Equal(1, unchanged.CurrentEpoch);
         Assert.Equal(channel.Members.Count, unchanged.Members.Count);
+    }
+
+    [Fact]
+    public async Task NewEpoch_WithResealedInfo_ReplacesTheInfoAndItsEpoch_WithoutKeepsIt_MalformedIsRefused()
+    {
+        var (w, channels) = await WorldAsync();
+        var channel = await channels.CreateAsync(w.Alice, w.Alice, w.Bob);
+        var channelId = Guid.Parse(channel.ChannelId);
+        var resealed = ByteString.CopyFrom(System.Security.Cryptography.RandomNumberGenerator.GetBytes(80));
+
+        var plain = await channels.RotateAsync(w.Alice, channel, w.Alice, w.Bob);
+        var malformed = await Assert.ThrowsAsync<RpcException>(async () => await channels.Channels.RotateEpochAsync(new RotateEpochRequest
+        {
+            ChannelId = channel.ChannelId,
+            NextEpoch = Wire.ToProto(await channels.DistributionAsync(w.Alice, channelId, 3, w.Alice, w.Bob)),
+            EncryptedInfo = ByteString.CopyFrom(new byte[10]),
+        }, w.Alice.Headers, cancellationToken: Ct));
+        var withInfo = await channels.Channels.RotateEpochAsync(new RotateEpochRequest
+        {
+            ChannelId = channel.ChannelId,
+            NextEpoch = Wire.ToProto(await channels.DistributionAsync(w.Alice, channelId, 3, w.Alice, w.Bob)),
+            EncryptedInfo = resealed,
+        }, w.Alice.Headers, cancellationToken: Ct);
+
+        Assert.Equal((2L, 1L, channel.EncryptedInfo), (plain.CurrentEpoch, plain.InfoEpoch, plain.EncryptedInfo));
+        Assert.Equal(StatusCode.InvalidArgument, malformed.StatusCode);
+        Assert.Equal((3L, 3L, resealed), (withInfo.CurrentEpoch, withInfo.InfoEpoch, withInfo.EncryptedInfo));
     }
 
     [Fact]
