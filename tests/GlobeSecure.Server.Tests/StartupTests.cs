@@ -120,7 +120,7 @@ public sealed class StartupTests
         await call.RequestStream.CompleteAsync();
 
         Assert.Contains(call.ResponseStream.Current.ListServicesResponse.Service, s => s.Name == "grpc.health.v1.Health");
-        Assert.Equal(GlobeSecure.EventStore.PostgresEventStore.CoreSchemaVersion, await database.ExecuteScalarAsync("select max(version) from globe.schema_version"));
+        Assert.Equal(GlobeSecure.EventStore.PostgresEventStore.CoreSchemaVersion, await database.ExecuteScalarAsync("select max(version) from globe.schema_version where component = 'core'"));
         await app.StopAsync(Ct);
     }
 }
