@@ -23,8 +23,22 @@ internal sealed class DeviceDirectory(IdentityReadModel read, PostgresEventStore
     public async Task<IReadOnlyList<DirectoryUser>> UsersOfAuthorityAsync(Guid authorityId, CancellationToken cancellationToken) =>
         [.. (await read.UsersAsync(authorityId, cancellationToken)).Select(ToView)];
 
-    public async Task<IReadOnlyList<Guid>> CertifiedDevicesAsync(Guid userId, CancellationToken cancellationToken) =>
-        [.. (await read.DevicesAsync(null, userId, pendingOnly: false, certifiedOnly: true, cancellationToken)).Select(d => d.DeviceId)];
+    public async Task<IReadOnlyList<Guid>> CertifiedDevicesAsync(Guid userId, CancellationToken cancellationToken)
+    {
+        // As a member's client sees them: a certified device whose chain no longer verifies (an
+        // issuer's certificate was revoked or expired: protocol §5.2) is not one of them, so the
+        // server expects exactly the devices the clients seal epochs to.
+        var verified = new List<Guid>();
+        foreach (var device in await read.DevicesAsync(null, userId, pendingOnly: false, certifiedOnly: true, cancellationToken))
+        {
+            if (await VerifiedDeviceAsync(device.DeviceId, cancellationToken) is not null)
+            {
+                verified.Add(device.DeviceId);
+            }
+        }
+
+        return verified;
+    }
 
     public async Task<VerifiedDevice?> VerifiedDeviceAsync(Guid deviceId, CancellationToken cancellationToken)
     {

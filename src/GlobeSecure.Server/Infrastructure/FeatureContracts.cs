@@ -43,7 +43,7 @@ internal interface IDeviceDirectory
     /// <summary>Every user of the authority, ordered by id.</summary>
     Task<IReadOnlyList<DirectoryUser>> UsersOfAuthorityAsync(Guid authorityId, CancellationToken cancellationToken);
 
-    /// <summary>The ids of the user's certified, unrevoked devices.</summary>
+    /// <summary>The ids of the user's certified devices whose certificate chains verify now (none of their issuers revoked or expired).</summary>
     Task<IReadOnlyList<Guid>> CertifiedDevicesAsync(Guid userId, CancellationToken cancellationToken);
 
     /// <summary>

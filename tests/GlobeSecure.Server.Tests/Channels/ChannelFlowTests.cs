@@ -265,6 +265,34 @@ public sealed class ChannelFlowTests(ChannelFixture server) : IClassFixture<Chan
     }
 
     [Fact]
+    public async Task IssuerRevoked_MembersDeviceBelowItIsDroppedFromTheNextEpochAndGetsNoKey()
+    {
+        var (w, channels) = await WorldAsync();
+        var prosecution = await _driver.AdmitAuthorityAsync(w.Network.Administrator, w.SecondAdmin, $"Prosecution {Guid.NewGuid():N}", "TZ",
+            AuthorityKind.Prosecution);
+        var gina = await ChannelFixture.InvestigatorAsync(_driver, prosecution, "Gina");
+        var channel = await channels.CreateAsync(w.Alice, w.Alice, w.Bob);
+        var request = new AddMembersRequest
+        {
+            ChannelId = channel.ChannelId,
+            NextEpoch = Wire.ToProto(await channels.DistributionAsync(w.Alice, Guid.Parse(channel.ChannelId), 2, w.Alice, w.Bob, gina)),
+        };
+        request.UserIds.Add(gina.UserId.ToString());
+        channel = await channels.Channels.AddMembersAsync(request, w.Alice.Headers, cancellationToken: Ct);
+
+        // The administrator who certified Gina's device loses theirs: Gina's chain stops verifying (protocol §5.2).
+        await _driver.RevokeDeviceAsync(w.Network.Administrator, prosecution.Certificate, "administrator's laptop stolen");
+        var due = await channels.Channels.GetChannelAsync(new GetChannelRequest { ChannelId = channel.ChannelId }, w.Alice.Headers, cancellationToken: Ct);
+        var rotated = await channels.RotateAsync(w.Alice, due, w.Alice, w.Bob, gina);
+        var ginasKey = await Assert.ThrowsAsync<RpcException>(() => channels.OpenEpochKeyAsync(gina, Guid.Parse(channel.ChannelId), 3));
+
+        Assert.True(due.RotationRequired);
+        Assert.Equal(3, rotated.CurrentEpoch);
+        Assert.Contains(rotated.Members, m => m.UserId == gina.UserId.ToString());
+        Assert.Equal(StatusCode.NotFound, ginasKey.StatusCode);
+    }
+
+    [Fact]
     public async Task SendMessage_RetriedAfterTheEpochMovedOn_ReturnsTheStoredMessage()
     {
         var (w, channels) = await WorldAsync();
