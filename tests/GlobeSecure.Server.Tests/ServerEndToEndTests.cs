@@ -44,11 +44,9 @@ public sealed class ServerEndToEndTests(ProbeServerFixture server) : IClassFixtu
         var client = new Grpc.Reflection.V1Alpha.ServerReflection.ServerReflectionClient(channel);
 
         using var call = client.ServerReflectionInfo(cancellationToken: Ct);
-        var error = await Assert.ThrowsAsync<RpcException>(async () =>
-        {
-            await call.RequestStream.WriteAsync(new Grpc.Reflection.V1Alpha.ServerReflectionRequest { ListServices = "" }, Ct);
-            await call.ResponseStream.MoveNext(Ct);
-        });
+        // No request message is written: the server answers the call itself, and a write could
+        // race with that answer and fail as CANCELLED instead.
+        var error = await Assert.ThrowsAsync<RpcException>(async () => await call.ResponseStream.MoveNext(Ct));
 
         Assert.Equal(StatusCode.Unimplemented, error.StatusCode);
     }

@@ -564,12 +564,7 @@ internal sealed class ChannelService(
     private async Task<EpochProposal> ProposalAsync(string field, Crypto.EpochKeyDistribution distribution, Caller caller, IEnumerable<Guid> users,
         CancellationToken ct)
     {
-        var devices = new Dictionary<Guid, IReadOnlyList<Guid>>();
-        foreach (var userId in users.Distinct())
-        {
-            devices[userId] = await directory.CertifiedDevicesAsync(userId, ct);
-        }
-
+        var devices = await directory.CertifiedDevicesAsync(users, ct);
         return new EpochProposal(field, distribution, await directory.VerifiedDeviceAsync(caller.DeviceId, ct), devices);
     }
 
@@ -582,11 +577,7 @@ internal sealed class ChannelService(
         }
 
         var current = await read.EpochAsync(row.ChannelId, row.CurrentEpoch, ct);
-        var expected = new HashSet<Guid>();
-        foreach (var member in row.Members)
-        {
-            expected.UnionWith(await directory.CertifiedDevicesAsync(member.UserId, ct));
-        }
+        var expected = (await directory.CertifiedDevicesAsync(row.Members.Select(m => m.UserId), ct)).Values.SelectMany(d => d).ToHashSet();
 
         return current is null || !expected.SetEquals(current.Recipients.Select(r => r.DeviceId));
     }

@@ -23,21 +23,39 @@ internal sealed class DeviceDirectory(IdentityReadModel read, PostgresEventStore
     public async Task<IReadOnlyList<DirectoryUser>> UsersOfAuthorityAsync(Guid authorityId, CancellationToken cancellationToken) =>
         [.. (await read.UsersAsync(authorityId, cancellationToken)).Select(ToView)];
 
-    public async Task<IReadOnlyList<Guid>> CertifiedDevicesAsync(Guid userId, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<Guid>> CertifiedDevicesAsync(Guid userId, CancellationToken cancellationToken) =>
+        (await CertifiedDevicesAsync([userId], cancellationToken))[userId];
+
+    public async Task<IReadOnlyDictionary<Guid, IReadOnlyList<Guid>>> CertifiedDevicesAsync(IEnumerable<Guid> userIds, CancellationToken cancellationToken)
     {
-        // As a member's client sees them: a certified device whose chain no longer verifies (an
+        // As the members' clients see them: a certified device whose chain no longer verifies (an
         // issuer's certificate was revoked or expired: protocol §5.2) is not one of them, so the
-        // server expects exactly the devices the clients seal epochs to.
-        var verified = new List<Guid>();
-        foreach (var device in await read.DevicesAsync(null, userId, pendingOnly: false, certifiedOnly: true, cancellationToken))
+        // server expects exactly the devices the clients seal epochs to. Chains verified before
+        // are re-checked together: one query for the status of every device of every chain.
+        var users = userIds.Distinct().ToArray();
+        var devices = await read.CertifiedDevicesOfUsersAsync(users, cancellationToken);
+        var now = clock.GetUtcNow();
+        var chains = new Dictionary<Guid, IReadOnlyList<Guid>>();
+        foreach (var device in devices)
         {
-            if (await VerifiedDeviceAsync(device.DeviceId, cancellationToken) is not null)
+            if (_verified.TryGetValue(device.DeviceId, out var known) && now >= known.NotBefore && now < known.NotAfter)
             {
-                verified.Add(device.DeviceId);
+                chains[device.DeviceId] = known.Devices;
+            }
+            else if (await VerifiedDeviceAsync(device.DeviceId, cancellationToken) is { } verified)
+            {
+                chains[device.DeviceId] = [.. verified.Chain.Select(c => c.DeviceId)];
             }
         }
 
-        return verified;
+        var certified = await read.CertifiedAmongAsync([.. chains.Values.SelectMany(c => c).Distinct()], cancellationToken);
+        var result = users.ToDictionary(u => u, _ => (IReadOnlyList<Guid>)[]);
+        foreach (var group in devices.Where(d => chains.TryGetValue(d.DeviceId, out var chain) && chain.All(certified.Contains)).GroupBy(d => d.UserId))
+        {
+            result[group.Key] = [.. group.Select(d => d.DeviceId)];
+        }
+
+        return result;
     }
 
     public async Task<VerifiedDevice?> VerifiedDeviceAsync(Guid deviceId, CancellationToken cancellationToken)

@@ -74,6 +74,25 @@ internal sealed class IdentityReadModel(NpgsqlDataSource dataSource, PostgresEve
             order by device_id
             """, cancellationToken, Nullable(authorityId), Nullable(userId), pendingOnly, certifiedOnly);
 
+    /// <summary>The certified devices of any of the users, ordered by device id.</summary>
+    public Task<IReadOnlyList<DeviceRow>> CertifiedDevicesOfUsersAsync(Guid[] userIds, CancellationToken cancellationToken) =>
+        DevicesAsync($"select {DeviceColumns} from {{schema}}.identity_devices where user_id = any($1) and status = 'Certified' order by device_id",
+            cancellationToken, userIds);
+
+    /// <summary>Which of the devices are certified now.</summary>
+    public async Task<HashSet<Guid>> CertifiedAmongAsync(Guid[] deviceIds, CancellationToken cancellationToken)
+    {
+        await using var command = Command("select device_id from {schema}.identity_devices where device_id = any($1) and status = 'Certified'", deviceIds);
+        var certified = new HashSet<Guid>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            certified.Add(reader.GetGuid(0));
+        }
+
+        return certified;
+    }
+
     /// <summary>True when every one of the devices is certified now (none pending, revoked or unknown).</summary>
     public async Task<bool> AllCertifiedAsync(IReadOnlyList<Guid> deviceIds, CancellationToken cancellationToken)
     {

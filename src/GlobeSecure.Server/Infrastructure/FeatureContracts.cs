@@ -46,6 +46,9 @@ internal interface IDeviceDirectory
     /// <summary>The ids of the user's certified devices whose certificate chains verify now (none of their issuers revoked or expired).</summary>
     Task<IReadOnlyList<Guid>> CertifiedDevicesAsync(Guid userId, CancellationToken cancellationToken);
 
+    /// <summary>The same for several users at once (every user is a key; an empty list when none).</summary>
+    Task<IReadOnlyDictionary<Guid, IReadOnlyList<Guid>>> CertifiedDevicesAsync(IEnumerable<Guid> userIds, CancellationToken cancellationToken);
+
     /// <summary>
     /// The device's certificate chain verified to the network root at the current time; null
     /// when the device (or an issuer) is not certified, is revoked, or its chain does not verify.
