@@ -1,4 +1,5 @@
 using GlobeSecure.Contracts.V1;
+using GlobeSecure.Crypto;
 using GlobeSecure.EventStore;
 using GlobeSecure.Server.Identity;
 using GlobeSecure.Server.Infrastructure;
@@ -82,18 +83,8 @@ internal sealed class ChannelService(
     public override async Task<Channel> AddMembers(AddMembersRequest request, ServerCallContext context)
     {
         var caller = await access.RequireAuthenticatedAsync(context, request.ChannelId);
-        var v = new Violations();
-        var channelId = v.Id("channel_id", request.ChannelId);
-        var authorityIds = ChannelWire.Ids(v, "authority_ids", request.AuthorityIds, ChannelWire.MaxAuthorities);
-        var userIds = ChannelWire.Ids(v, "user_ids", request.UserIds, ChannelWire.MaxUsers);
-        if (request.AuthorityIds.Count == 0 && request.UserIds.Count == 0)
-        {
-            v.Add("user_ids", "name at least one authority or user to add");
-        }
-
-        var distribution = ChannelWire.Distribution(v, "next_epoch", request.NextEpoch);
-        var info = ChannelWire.ResealedInfo(v, request.EncryptedInfo);
-        v.ThrowIfAny();
+        var (channelId, authorityIds, userIds, distribution, info) = ChannelWire.EpochChange(request.ChannelId, request.NextEpoch, request.EncryptedInfo,
+            "add", request.AuthorityIds, request.UserIds);
 
         var ct = context.CancellationToken;
         var row = await MemberChannelAsync(context, caller, channelId);
@@ -122,18 +113,8 @@ internal sealed class ChannelService(
     public override async Task<Channel> RemoveMembers(RemoveMembersRequest request, ServerCallContext context)
     {
         var caller = await access.RequireAuthenticatedAsync(context, request.ChannelId);
-        var v = new Violations();
-        var channelId = v.Id("channel_id", request.ChannelId);
-        var authorityIds = ChannelWire.Ids(v, "authority_ids", request.AuthorityIds, ChannelWire.MaxAuthorities);
-        var userIds = ChannelWire.Ids(v, "user_ids", request.UserIds, ChannelWire.MaxUsers);
-        if (request.AuthorityIds.Count == 0 && request.UserIds.Count == 0)
-        {
-            v.Add("user_ids", "name at least one authority or user to remove");
-        }
-
-        var distribution = ChannelWire.Distribution(v, "next_epoch", request.NextEpoch);
-        var info = ChannelWire.ResealedInfo(v, request.EncryptedInfo);
-        v.ThrowIfAny();
+        var (channelId, authorityIds, userIds, distribution, info) = ChannelWire.EpochChange(request.ChannelId, request.NextEpoch, request.EncryptedInfo,
+            "remove", request.AuthorityIds, request.UserIds);
 
         var row = await MemberChannelAsync(context, caller, channelId);
         var proposal = await ProposalAsync("next_epoch", distribution, caller, row.Members.Select(m => m.UserId), context.CancellationToken)
@@ -145,11 +126,7 @@ internal sealed class ChannelService(
     public override async Task<Channel> RotateEpoch(RotateEpochRequest request, ServerCallContext context)
     {
         var caller = await access.RequireAuthenticatedAsync(context, request.ChannelId);
-        var v = new Violations();
-        var channelId = v.Id("channel_id", request.ChannelId);
-        var distribution = ChannelWire.Distribution(v, "next_epoch", request.NextEpoch);
-        var info = ChannelWire.ResealedInfo(v, request.EncryptedInfo);
-        v.ThrowIfAny();
+        var (channelId, _, _, distribution, info) = ChannelWire.EpochChange(request.ChannelId, request.NextEpoch, request.EncryptedInfo);
 
         var row = await MemberChannelAsync(context, caller, channelId);
         var proposal = await ProposalAsync("next_epoch", distribution, caller, row.Members.Select(m => m.UserId), context.CancellationToken)
@@ -227,7 +204,7 @@ internal sealed class ChannelService(
             && (await store.AggregateStreamAsync(MessageDecider.StreamId(header.ForwardOfMessageId), MessageState.Initial, MessageDecider.Evolve, ct)).State.Accepted
                 is { } original)
         {
-            var originalChannel = await store.AggregateStreamAsync(ChannelDecider.StreamId(original.ChannelId), ChannelState.Initial, ChannelDecider.Evolve, ct);
+            var originalChannel = await channels.LoadAsync(original.ChannelId, ct);
             send = send with
             {
                 Original = (original, originalChannel.State),
@@ -241,7 +218,7 @@ internal sealed class ChannelService(
             // Just stored: the answer is what was appended (accepted_at as the read model keeps it, to
             // the microsecond), without reading the row back.
             return ChannelWire.ToProto(new MessageRow(accepted.Value.Position, accepted.Value.Message.Envelope,
-                TruncateToMicroseconds(accepted.Value.Message.AcceptedAt)));
+                CanonicalWriter.TruncateToMicroseconds(accepted.Value.Message.AcceptedAt)));
         }
 
         // A retry of a stored message: the stored one.
@@ -309,7 +286,7 @@ internal sealed class ChannelService(
         v.ThrowIfAny();
 
         var ct = context.CancellationToken;
-        var channel = await store.AggregateStreamAsync(ChannelDecider.StreamId(receipt.ChannelId), ChannelState.Initial, ChannelDecider.Evolve, ct);
+        var channel = await channels.LoadAsync(receipt.ChannelId, ct);
         var message = await store.AggregateStreamAsync(MessageDecider.StreamId(receipt.MessageId), MessageState.Initial, MessageDecider.Evolve, ct);
         var submit = new SubmitReceipt(receipt, caller.UserId, caller.DeviceId, await directory.VerifiedDeviceAsync(caller.DeviceId, ct), message.State.Accepted,
             channel.State, clock.GetUtcNow());
@@ -348,8 +325,8 @@ internal sealed class ChannelService(
         var message = (await store.AggregateStreamAsync(MessageDecider.StreamId(messageId), MessageState.Initial, MessageDecider.Evolve, ct)).State.Accepted;
         var origin = message is null
             ? ChannelState.Initial
-            : (await store.AggregateStreamAsync(ChannelDecider.StreamId(message.ChannelId), ChannelState.Initial, ChannelDecider.Evolve, ct)).State;
-        var target = (await store.AggregateStreamAsync(ChannelDecider.StreamId(targetId), ChannelState.Initial, ChannelDecider.Evolve, ct)).State
+            : (await channels.LoadAsync(message.ChannelId, ct)).State;
+        var target = (await channels.LoadAsync(targetId, ct)).State
             with { ChannelId = targetId };
         var originator = message is null ? null : await directory.FindUserAsync(message.Envelope.SenderUserId, ct);
         var command = new RequestConsent(consentId, messageId, message, origin, target, originator?.AuthorityId ?? Guid.Empty, caller.UserId, reason, clock.GetUtcNow());
@@ -587,8 +564,6 @@ internal sealed class ChannelService(
         var row = await read.ChannelAsync(channelId, ct) ?? throw new NotFoundException("channel", channelId.ToString());
         return ChannelWire.ToProto(row, await RotationRequiredAsync(row, ct));
     }
-
-    private static DateTimeOffset TruncateToMicroseconds(DateTimeOffset at) => at.AddTicks(-(at.UtcTicks % 10));
 
     private static Guid Id(string field, string value)
     {

@@ -199,6 +199,29 @@ internal static class ChannelWire
         AcceptedAt = Timestamp.FromDateTimeOffset(m.AcceptedAt),
     };
 
+    /// <summary>
+    /// The fields every epoch-starting request shares (channel, next epoch, re-sealed info) and,
+    /// for a membership change (<paramref name="verb"/> "add" or "remove"), its authorities and
+    /// users, at least one of them; every violation collected, then thrown.
+    /// </summary>
+    public static EpochChange EpochChange(string channelId, Contracts.V1.EpochKeyDistribution? nextEpoch, ByteString encryptedInfo,
+        string? verb = null, IReadOnlyList<string>? authorityIds = null, IReadOnlyList<string>? userIds = null)
+    {
+        var v = new Violations();
+        var id = v.Id("channel_id", channelId);
+        var authorities = Ids(v, "authority_ids", authorityIds ?? [], MaxAuthorities);
+        var users = Ids(v, "user_ids", userIds ?? [], MaxUsers);
+        if (verb is not null && (authorityIds?.Count ?? 0) == 0 && (userIds?.Count ?? 0) == 0)
+        {
+            v.Add("user_ids", $"name at least one authority or user to {verb}");
+        }
+
+        var distribution = Distribution(v, "next_epoch", nextEpoch);
+        var info = ResealedInfo(v, encryptedInfo);
+        v.ThrowIfAny();
+        return new EpochChange(id, authorities, users, distribution, info);
+    }
+
     /// <summary>The optional re-sealed channel info of an epoch-starting request: null when empty, else 17 to 4096 bytes.</summary>
     public static byte[]? ResealedInfo(Violations v, ByteString info)
     {
@@ -235,3 +258,7 @@ internal static class ChannelWire
 
     public static ChannelMember Member(MemberData m) => new() { UserId = m.UserId.ToString(), AuthorityId = m.AuthorityId.ToString() };
 }
+
+/// <summary>A validated epoch-starting request (<see cref="ChannelWire.EpochChange"/>).</summary>
+internal sealed record EpochChange(Guid ChannelId, IReadOnlyList<Guid> AuthorityIds, IReadOnlyList<Guid> UserIds, EpochKeyDistribution Distribution,
+    byte[]? EncryptedInfo);
