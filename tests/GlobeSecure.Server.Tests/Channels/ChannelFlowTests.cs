@@ -427,6 +427,25 @@ public sealed class ChannelFlowTests(ChannelFixture server) : IClassFixture<Chan
     }
 
     [Fact]
+    public async Task MembershipChange_NamingNobody_IsInvalidArgumentOnUserIdsAndChangesNothing()
+    {
+        var (w, channels) = await WorldAsync();
+        var channel = await channels.CreateAsync(w.Alice, w.Alice, w.Bob);
+        var nextEpoch = Wire.ToProto(await channels.DistributionAsync(w.Alice, Guid.Parse(channel.ChannelId), 2, w.Alice, w.Bob));
+
+        var add = await Assert.ThrowsAsync<RpcException>(() => channels.Channels.AddMembersAsync(
+            new AddMembersRequest { ChannelId = channel.ChannelId, NextEpoch = nextEpoch }, w.Alice.Headers, cancellationToken: Ct).ResponseAsync);
+        var remove = await Assert.ThrowsAsync<RpcException>(() => channels.Channels.RemoveMembersAsync(
+            new RemoveMembersRequest { ChannelId = channel.ChannelId, NextEpoch = nextEpoch }, w.Alice.Headers, cancellationToken: Ct).ResponseAsync);
+        var unchanged = await channels.Channels.GetChannelAsync(new GetChannelRequest { ChannelId = channel.ChannelId }, w.Alice.Headers, cancellationToken: Ct);
+
+        Assert.Equal("user_ids", Assert.Single(GlobeClientException.FromRpc(add).Violations).Field);
+        Assert.Contains("to add", GlobeClientException.FromRpc(add).Violations[0].Description, StringComparison.Ordinal);
+        Assert.Contains("to remove", Assert.Single(GlobeClientException.FromRpc(remove).Violations).Description, StringComparison.Ordinal);
+        Assert.Equal(1, unchanged.CurrentEpoch);
+    }
+
+    [Fact]
     public async Task GetMessage_MemberGetsItNonMemberAndOtherChannelAreRefused()
     {
         var (w, channels) = await WorldAsync();
