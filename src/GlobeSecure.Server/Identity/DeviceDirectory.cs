@@ -10,12 +10,11 @@ internal sealed class DeviceDirectory(IdentityReadModel read, PostgresEventStore
 {
     // Verified chains by leaf device. A chain's verification (an Ed25519 check per certificate) is
     // reused only while the time is inside every certificate's validity and every device of the
-    // chain is still certified (a device is certified once; revocation is final) — read from the database on every call,
-    // so a revocation counts on the very next call, on every server process.
-    private readonly ConcurrentDictionary<Guid, VerifiedChain> _verified = new();
-
-    // Verified chains with the identity stream versions they were verified at (KnownVerifiedDeviceAsync).
-    private readonly ConcurrentDictionary<Guid, (ConditionalDevice Known, DateTimeOffset NotBefore, DateTimeOffset NotAfter)> _known = new();
+    // chain is still certified (a device is certified once; revocation is final): either read from
+    // the database on the call (VerifiedDeviceAsync, CertifiedDevicesAsync), or made a condition of
+    // the caller's append (KnownVerifiedDeviceAsync). Either way a revocation counts on the very
+    // next call, on every server process.
+    private readonly ConcurrentDictionary<Guid, VerifiedChain> _chains = new();
 
     public async Task<DirectoryUser?> FindUserAsync(Guid userId, CancellationToken cancellationToken) =>
         await read.UserAsync(userId, cancellationToken) is { } user ? ToView(user) : null;
@@ -38,7 +37,7 @@ internal sealed class DeviceDirectory(IdentityReadModel read, PostgresEventStore
         var chains = new Dictionary<Guid, IReadOnlyList<Guid>>();
         foreach (var device in devices)
         {
-            if (_verified.TryGetValue(device.DeviceId, out var known) && now >= known.NotBefore && now < known.NotAfter)
+            if (_chains.TryGetValue(device.DeviceId, out var known) && known.ValidAt(now))
             {
                 chains[device.DeviceId] = known.Devices;
             }
@@ -61,36 +60,24 @@ internal sealed class DeviceDirectory(IdentityReadModel read, PostgresEventStore
     public async Task<VerifiedDevice?> VerifiedDeviceAsync(Guid deviceId, CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow();
-        if (_verified.TryGetValue(deviceId, out var known) && now >= known.NotBefore && now < known.NotAfter
-            && await read.AllCertifiedAsync(known.Devices, cancellationToken))
+        if (_chains.TryGetValue(deviceId, out var known) && known.ValidAt(now) && await read.AllCertifiedAsync(known.Devices, cancellationToken))
         {
             return known.Device;
         }
 
-        var verified = await VerifyChainAsync(deviceId, now, cancellationToken);
-        if (verified is not null)
-        {
-            _verified[deviceId] = new VerifiedChain(verified, [.. verified.Chain.Select(c => c.DeviceId)],
-                verified.Chain.Max(c => c.NotBefore), verified.Chain.Min(c => c.NotAfter));
-        }
-        else
-        {
-            _verified.TryRemove(deviceId, out _);
-        }
-
-        return verified;
+        return (await VerifyAsync(deviceId, now, cancellationToken))?.Device;
     }
 
     public async Task<ConditionalDevice?> KnownVerifiedDeviceAsync(Guid deviceId, bool fresh, CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow();
-        if (!fresh && _known.TryGetValue(deviceId, out var known) && now >= known.NotBefore && now < known.NotAfter)
+        var known = _chains.TryGetValue(deviceId, out var cached) && cached.ValidAt(now) ? cached : null;
+        if (!fresh && known?.Conditions is { } kept)
         {
-            return known.Known;
+            return new ConditionalDevice(known.Device, kept);
         }
 
-        _known.TryRemove(deviceId, out _);
-        if (await VerifyChainAsync(deviceId, now, cancellationToken) is not { } first)
+        if ((known ?? await VerifyAsync(deviceId, now, cancellationToken)) is not { } chain)
         {
             return null;
         }
@@ -98,20 +85,34 @@ internal sealed class DeviceDirectory(IdentityReadModel read, PostgresEventStore
         // The streams' versions first, then the devices' status: a change after the versions were
         // read fails the conditions; one before it shows in the status (and nothing is kept).
         var conditions = new List<StreamCondition>();
-        foreach (var userId in first.Chain.Select(c => c.UserId).Distinct())
+        foreach (var userId in chain.Device.Chain.Select(c => c.UserId).Distinct())
         {
             var stream = UserDecider.StreamOf(userId);
             conditions.Add(new StreamCondition(stream, await store.StreamVersionAsync(stream, cancellationToken)));
         }
 
-        if (!await read.AllCertifiedAsync([.. first.Chain.Select(c => c.DeviceId)], cancellationToken))
+        if (!await read.AllCertifiedAsync(chain.Devices, cancellationToken))
         {
+            _chains.TryRemove(deviceId, out _);
             return null;
         }
 
-        var result = new ConditionalDevice(first, conditions);
-        _known[deviceId] = (result, first.Chain.Max(c => c.NotBefore), first.Chain.Min(c => c.NotAfter));
-        return result;
+        _chains[deviceId] = chain with { Conditions = conditions };
+        return new ConditionalDevice(chain.Device, conditions);
+    }
+
+    /// <summary>Reads and verifies the chain now, and remembers the result (or forgets a chain that no longer verifies).</summary>
+    private async Task<VerifiedChain?> VerifyAsync(Guid deviceId, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        if (await VerifyChainAsync(deviceId, now, cancellationToken) is not { } device)
+        {
+            _chains.TryRemove(deviceId, out _);
+            return null;
+        }
+
+        var chain = new VerifiedChain(device, [.. device.Chain.Select(c => c.DeviceId)], device.Chain.Max(c => c.NotBefore), device.Chain.Min(c => c.NotAfter));
+        _chains[deviceId] = chain;
+        return chain;
     }
 
     private async Task<VerifiedDevice?> VerifyChainAsync(Guid deviceId, DateTimeOffset now, CancellationToken cancellationToken)
@@ -131,8 +132,12 @@ internal sealed class DeviceDirectory(IdentityReadModel read, PostgresEventStore
         }
     }
 
-    private sealed record VerifiedChain(VerifiedDevice Device, IReadOnlyList<Guid> Devices,
-        DateTimeOffset NotBefore, DateTimeOffset NotAfter);
+    /// <summary>A verified chain, its devices, its validity window, and (once asked for) the identity stream versions it was checked at.</summary>
+    private sealed record VerifiedChain(VerifiedDevice Device, IReadOnlyList<Guid> Devices, DateTimeOffset NotBefore, DateTimeOffset NotAfter,
+        IReadOnlyList<StreamCondition>? Conditions = null)
+    {
+        public bool ValidAt(DateTimeOffset now) => now >= NotBefore && now < NotAfter;
+    }
 
     private static DirectoryUser ToView(UserRow user) => new(user.UserId, user.AuthorityId, user.Role, user.Status);
 }
