@@ -596,7 +596,10 @@ public sealed partial class PostgresEventStore
     /// The batch's first statement: moves the chain heads only if they are where the plan
     /// started (which also takes, or re-takes, their row lock, serialising every writer), checks
     /// that every stream the plan assumed is at the assumed version (0 = no stream). A stale
-    /// assumption divides by zero, which aborts the whole batch before it commits.
+    /// assumption divides by zero, which aborts the whole batch before it commits. Each assumed
+    /// stream is looked up by its key (a correlated subquery, so one index probe each): a join
+    /// let the cached generic plan hash-join against a sequential scan of every stream, a cost
+    /// that grew with the store (every message is a stream).
     /// </summary>
     private NpgsqlBatchCommand MoveHeads(Plan plan)
     {
@@ -606,8 +609,7 @@ public sealed partial class PostgresEventStore
                 where id = 1 and event_position = $1 and audit_position = $2 returning 1)
             select 1 / ((select count(*) from moved) = 1 and not exists (
                 select from unnest($3::text[], $4::bigint[]) as u(stream_id, version)
-                left join {_schema}.streams s on s.stream_id = u.stream_id
-                where coalesce(s.version, 0) <> u.version))::int
+                where coalesce((select s.version from {_schema}.streams s where s.stream_id = u.stream_id), 0) <> u.version))::int
             """);
         command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = plan.Start.EventPosition });
         command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = plan.Start.AuditPosition });

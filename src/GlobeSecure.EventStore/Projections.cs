@@ -38,7 +38,8 @@ public interface IInlineProjection
 /// </remarks>
 public sealed class ProjectionContext
 {
-    private readonly List<NpgsqlBatchCommand> _deferred = [];
+    // Statements, and groups of rows (DeferredRows) sent as one statement each, in order.
+    private readonly List<object> _deferred = [];
 
     internal ProjectionContext(NpgsqlConnection connection, string schema)
     {
@@ -63,6 +64,25 @@ public sealed class ProjectionContext
     /// </summary>
     public void Defer(NpgsqlBatchCommand command) => _deferred.Add(command);
 
+    /// <summary>
+    /// Queues one row of a statement that takes many rows at once (an insert from unnest of
+    /// arrays, say). Rows of the same <paramref name="kind"/> queued one after the other, within
+    /// one append or across the appends of a group commit, become one statement; anything
+    /// deferred in between keeps its place, so the order of effects is the order of the calls.
+    /// </summary>
+    public void DeferRow<TRow>(DeferredRows<TRow> kind, TRow row)
+    {
+        ArgumentNullException.ThrowIfNull(kind);
+        if (_deferred.Count > 0 && _deferred[^1] is RowGroup<TRow> group && ReferenceEquals(group.Kind, kind))
+        {
+            group.Rows.Add(row);
+        }
+        else
+        {
+            _deferred.Add(new RowGroup<TRow>(kind, [row]));
+        }
+    }
+
     /// <summary>Sends the deferred statements now (one round trip).</summary>
     public async Task FlushAsync(CancellationToken cancellationToken)
     {
@@ -83,10 +103,31 @@ public sealed class ProjectionContext
     /// <summary>The deferred statements, in order; the context forgets them.</summary>
     internal List<NpgsqlBatchCommand> TakeDeferred()
     {
-        var taken = new List<NpgsqlBatchCommand>(_deferred);
+        var taken = _deferred.Select(d => d as NpgsqlBatchCommand ?? ((IRowGroup)d).Build(Schema)).ToList();
         _deferred.Clear();
         return taken;
     }
+
+    private interface IRowGroup
+    {
+        NpgsqlBatchCommand Build(string schema);
+    }
+
+    private sealed record RowGroup<TRow>(DeferredRows<TRow> Kind, List<TRow> Rows) : IRowGroup
+    {
+        public NpgsqlBatchCommand Build(string schema) => Kind.Build(schema, Rows);
+    }
+}
+
+/// <summary>
+/// A kind of row a projection writes many of: <see cref="ProjectionContext.DeferRow"/> gathers
+/// consecutive rows of one kind and <paramref name="build"/> turns them into one statement (given
+/// the store's schema and the rows, in order). Keep one instance per kind, for the projection's
+/// lifetime.
+/// </summary>
+public sealed class DeferredRows<TRow>(Func<string, IReadOnlyList<TRow>, NpgsqlBatchCommand> build)
+{
+    internal NpgsqlBatchCommand Build(string schema, IReadOnlyList<TRow> rows) => build(schema, rows);
 }
 
 /// <summary>One schema step: applied once, in order, recorded in the schema version table.</summary>

@@ -32,9 +32,21 @@ internal sealed class NoteCountProjection : IInlineProjection
     }
 }
 
-/// <summary>Keeps every note, in order, through deferred statements only; the table refuses the note "reject".</summary>
+/// <summary>
+/// Keeps every note, in order, through deferred statements only; the table refuses the note
+/// "reject". Notes starting with "row:" go through <see cref="ProjectionContext.DeferRow"/>
+/// (many rows, one statement), the others through <see cref="ProjectionContext.Defer"/>.
+/// </summary>
 internal sealed class DeferredNoteProjection(bool declaresOnlyDefers = false) : IInlineProjection
 {
+    internal static readonly DeferredRows<NoteAdded> Rows = new((schema, notes) =>
+    {
+        var command = new NpgsqlBatchCommand($"insert into {schema}.deferred_notes (case_id, note) select * from unnest($1::text[], $2::text[])");
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. notes.Select(n => n.CaseId)] });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. notes.Select(n => n.Note)] });
+        return command;
+    });
+
     public string Name => "deferred-notes";
 
     /// <summary>When declared, the store applies it before the rows exist and sends everything in one round trip.</summary>
@@ -52,6 +64,12 @@ internal sealed class DeferredNoteProjection(bool declaresOnlyDefers = false) : 
         foreach (var e in events)
         {
             var note = (NoteAdded)e.Data;
+            if (note.Note.StartsWith("row:", StringComparison.Ordinal))
+            {
+                context.DeferRow(Rows, note);
+                continue;
+            }
+
             var command = new NpgsqlBatchCommand($"insert into {context.Schema}.deferred_notes (case_id, note) values ($1, $2)");
             command.Parameters.Add(new NpgsqlParameter { Value = note.CaseId });
             command.Parameters.Add(new NpgsqlParameter { Value = note.Note });
@@ -159,6 +177,48 @@ public sealed class ProjectionTests(PostgresDatabase db) : IClassFixture<Postgre
 
         Assert.Equal("first,second,third", await DeferredNotesAsync(stream));
         Assert.Equal(alone ? null : 3, await NotesAsync(stream));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Append_DeferredRowsBetweenStatementsAndAcrossAGroupCommit_WrittenInCallOrder(bool alone)
+    {
+        await using var store = await DeferringStoreAsync(alone);
+        var stream = TestEvents.NewStream();
+        string[] notes = ["a", "row:b", "row:c", "d", "row:e"];
+        await store.AppendAsync(stream, ExpectedVersion.NoStream, [.. notes.Select(n => new NoteAdded(stream, n, TestEvents.At))]);
+        var streams = Enumerable.Range(0, 16).Select(_ => TestEvents.NewStream()).ToArray();
+
+        await Task.WhenAll(streams.Select((s, i) => store.AppendAsync(s, ExpectedVersion.NoStream,
+            new NoteAdded(s, $"row:{i}", TestEvents.At), new NoteAdded(s, i % 3 == 0 ? $"plain{i}" : $"row:{i}b", TestEvents.At))));
+
+        Assert.Equal("a,row:b,row:c,d,row:e", await DeferredNotesAsync(stream));
+        foreach (var (s, i) in streams.Select((s, i) => (s, i)))
+        {
+            Assert.Equal(i % 3 == 0 ? $"row:{i},plain{i}" : $"row:{i},row:{i}b", await DeferredNotesAsync(s));
+        }
+    }
+
+    [Fact]
+    public void DeferRow_ConsecutiveRowsOfOneKind_BecomeOneStatementInCallOrder()
+    {
+        var context = new ProjectionContext(new NpgsqlConnection(), "globe");
+        var other = new DeferredRows<NoteAdded>((_, rows) => new NpgsqlBatchCommand($"other {rows.Count}"));
+        NoteAdded Note(string n) => new("c", n, TestEvents.At);
+
+        context.DeferRow(DeferredNoteProjection.Rows, Note("row:1"));
+        context.DeferRow(DeferredNoteProjection.Rows, Note("row:2"));
+        context.Defer(new NpgsqlBatchCommand("plain"));
+        context.DeferRow(DeferredNoteProjection.Rows, Note("row:3"));
+        context.DeferRow(other, Note("x"));
+        context.DeferRow(other, Note("y"));
+        var taken = context.TakeDeferred();
+
+        Assert.Equal(["unnest", "plain", "unnest", "other 2"], taken.Select(c => c.CommandText.Contains("unnest", StringComparison.Ordinal) ? "unnest" : c.CommandText));
+        Assert.Equal(["row:1", "row:2"], (string[])taken[0].Parameters[1].Value!);
+        Assert.Equal(["row:3"], (string[])taken[2].Parameters[1].Value!);
+        Assert.Empty(context.TakeDeferred());
     }
 
     [Theory]
