@@ -67,7 +67,7 @@ internal sealed class DocumentService(
         }
 
         v.ThrowIfAny();
-        await channels.RequireMemberAsync(context, caller, channelId);
+        await channels.RequireMemberAsync(context, caller, channelId, documentId.ToString());
 
         var ct = context.CancellationToken;
         var limits = options.Value;
@@ -128,21 +128,32 @@ internal sealed class DocumentService(
             var current = first;
             try
             {
+                // A stream may start below chunks_held (the client asked before a broken call had
+                // stored all it received): chunks already held are skipped, not compared; the seal's
+                // hash comparison covers what is stored.
+                var resend = current.Index >= 0 && current.Index < held ? current.Index : held;
                 while (true)
                 {
-                    if (Check(current, documentId, next, layout) is { } refusal)
+                    if (resend < held && current.Index == resend && current.DocumentId == first.DocumentId)
+                    {
+                        resend++;
+                    }
+                    else if (Check(current, documentId, next, layout) is { } refusal)
                     {
                         // What arrived before the bad chunk is kept: the client resumes from chunks_held.
                         await WriteAsync(CancellationToken.None);
                         throw refusal;
                     }
-
-                    batch.Add(current.Data.Memory);
-                    batchBytes += current.Data.Length;
-                    next++;
-                    if (batch.Count >= BatchChunks || batchBytes >= BatchBytes)
+                    else
                     {
-                        await WriteAsync(ct);
+                        resend = held;
+                        batch.Add(current.Data.Memory);
+                        batchBytes += current.Data.Length;
+                        next++;
+                        if (batch.Count >= BatchChunks || batchBytes >= BatchBytes)
+                        {
+                            await WriteAsync(ct);
+                        }
                     }
 
                     if (!await requestStream.MoveNext(ct))
@@ -300,7 +311,7 @@ internal sealed class DocumentService(
             await access.DenyAsync(context, caller, row.DocumentId.ToString(), "no message you may read carries this document");
         }
 
-        await channels.RequireMemberAsync(context, caller, row.ChannelId);
+        await channels.RequireMemberAsync(context, caller, row.ChannelId, row.DocumentId.ToString());
     }
 
     /// <summary>Why a chunk is refused, or null when it is the next one, of the right size.</summary>
