@@ -99,7 +99,7 @@ internal sealed class DocumentService(
         }
 
         var first = requestStream.Current;
-        var documentId = Id("document_id", first.DocumentId);
+        var documentId = Violations.RequiredId("document_id", first.DocumentId);
         var row = await DocumentAsync(documentId, ct);
         if (!row.IsUploader(caller))
         {
@@ -166,7 +166,7 @@ internal sealed class DocumentService(
 
                 await WriteAsync(ct);
             }
-            catch (Exception e) when (e is IOException or OperationCanceledException or InvalidOperationException || (e is RpcException && batch.Count > 0))
+            catch (Exception e) when (e is IOException or OperationCanceledException or RpcException)
             {
                 // The stream broke (the client went away, the connection dropped): keep the chunks
                 // that arrived whole, so the resumed upload need not send them again.
@@ -211,7 +211,7 @@ internal sealed class DocumentService(
     public override async Task<Document> GetDocument(GetDocumentRequest request, ServerCallContext context)
     {
         var caller = await access.RequireAuthenticatedAsync(context, request.DocumentId);
-        var documentId = Id("document_id", request.DocumentId);
+        var documentId = Violations.RequiredId("document_id", request.DocumentId);
         var row = await DocumentAsync(documentId, context.CancellationToken);
         await RequireReaderAsync(context, caller, row);
         await access.RecordReadAsync(context, documentId.ToString());
@@ -256,7 +256,7 @@ internal sealed class DocumentService(
     public override async Task DownloadDocument(DownloadDocumentRequest request, IServerStreamWriter<DocumentChunk> responseStream, ServerCallContext context)
     {
         var caller = await access.RequireAuthenticatedAsync(context, request.DocumentId);
-        var documentId = Id("document_id", request.DocumentId);
+        var documentId = Violations.RequiredId("document_id", request.DocumentId);
         var ct = context.CancellationToken;
         var row = await DocumentAsync(documentId, ct);
         await RequireReaderAsync(context, caller, row);
@@ -280,7 +280,7 @@ internal sealed class DocumentService(
     public override async Task<ListDocumentsResponse> ListDocuments(ListDocumentsRequest request, ServerCallContext context)
     {
         var caller = await access.RequireAuthenticatedAsync(context, request.ChannelId);
-        var channelId = Id("channel_id", request.ChannelId);
+        var channelId = Violations.RequiredId("channel_id", request.ChannelId);
         await channels.RequireMemberAsync(context, caller, channelId);
         var ct = context.CancellationToken;
         var response = new ListDocumentsResponse();
@@ -382,12 +382,4 @@ internal sealed class DocumentService(
         DocumentStatus.Deleted => "DELETED",
         _ => "unknown",
     };
-
-    private static Guid Id(string field, string value)
-    {
-        var v = new Violations();
-        var id = v.Id(field, value);
-        v.ThrowIfAny();
-        return id;
-    }
 }

@@ -50,18 +50,17 @@ public sealed class EncryptedDocument(Guid documentId, byte[] plaintext, byte[] 
     public byte[] Hash => Blake2b256.Hash(Ciphertext);
 
     /// <summary>The cipher chunks as the cipher wrote them: chunk_size + 16 bytes each, the last 16 to chunk_size + 16.</summary>
-    public IReadOnlyList<byte[]> Chunks
-    {
-        get
-        {
-            var chunks = new List<byte[]>();
-            for (var at = DocumentCipher.HeaderBytes; at < Ciphertext.Length; at += ChunkSize + 16)
-            {
-                chunks.Add(Ciphertext[at..Math.Min(Ciphertext.Length, at + ChunkSize + 16)]);
-            }
+    public IReadOnlyList<byte[]> Chunks { get; } = Split(ciphertext, chunkSize);
 
-            return chunks;
+    private static List<byte[]> Split(byte[] ciphertext, int chunkSize)
+    {
+        var chunks = new List<byte[]>();
+        for (var at = DocumentCipher.HeaderBytes; at < ciphertext.Length; at += chunkSize + 16)
+        {
+            chunks.Add(ciphertext[at..Math.Min(ciphertext.Length, at + chunkSize + 16)]);
         }
+
+        return chunks;
     }
 
     public static async Task<EncryptedDocument> CreateAsync(int plaintextLength, int chunkSize = DocumentCipher.DefaultChunkSize)
