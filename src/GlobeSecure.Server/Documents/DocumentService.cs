@@ -15,7 +15,7 @@ namespace GlobeSecure.Server.Documents;
 /// Thin gRPC surface of encrypted documents: authenticate → check who may call (audited) →
 /// validate → decide → append (with the audit entry) → map back. Chunk bytes go to
 /// <see cref="IDocumentStorage"/>, hashed as they arrive (<see cref="UploadHashes"/>), in bounded
-/// batches; downloads stream pages of chunks, awaiting each write (back-pressure).
+/// batches (<see cref="ChunkWriter"/>); downloads stream pages of chunks, awaiting each write (back-pressure).
 /// </summary>
 internal sealed class DocumentService(
     PostgresEventStore store,
@@ -27,11 +27,6 @@ internal sealed class DocumentService(
     IChannelAccess channels,
     IOptions<DocumentOptions> options) : Contracts.V1.DocumentService.DocumentServiceBase
 {
-    // An upload writes when this many chunks or bytes have arrived (and at the end of the stream):
-    // one round trip per batch instead of one per chunk, and bounded memory per call.
-    private const int BatchChunks = 16;
-    private const int BatchBytes = 1024 * 1024;
-
     public override async Task<Document> BeginUpload(BeginUploadRequest request, ServerCallContext context)
     {
         var caller = await access.RequireAuthenticatedAsync(context, request.DocumentId);
@@ -122,8 +117,7 @@ internal sealed class DocumentService(
         {
             var held = await storage.ChunksHeldAsync(documentId, ct);
             await hash.CoverAsync(row.Header, held, layout.ChunkCount, ct);
-            var batch = new List<ReadOnlyMemory<byte>>(BatchChunks);
-            var batchBytes = 0;
+            var writer = new ChunkWriter(storage, hash, documentId, held, layout.ChunkCount);
             var next = held;
             var current = first;
             try
@@ -140,20 +134,13 @@ internal sealed class DocumentService(
                     }
                     else if (Check(current, documentId, next, layout) is { } refusal)
                     {
-                        // What arrived before the bad chunk is kept: the client resumes from chunks_held.
-                        await WriteAsync(CancellationToken.None);
                         throw refusal;
                     }
                     else
                     {
                         resend = held;
-                        batch.Add(current.Data.Memory);
-                        batchBytes += current.Data.Length;
                         next++;
-                        if (batch.Count >= BatchChunks || batchBytes >= BatchBytes)
-                        {
-                            await WriteAsync(ct);
-                        }
+                        await writer.AddAsync(current.Data.Memory);
                     }
 
                     if (!await requestStream.MoveNext(ct))
@@ -164,44 +151,15 @@ internal sealed class DocumentService(
                     current = requestStream.Current;
                 }
 
-                await WriteAsync(ct);
+                await writer.FlushAsync();
             }
-            catch (Exception e) when (e is IOException or OperationCanceledException or RpcException)
+            catch (Exception)
             {
-                // The stream broke (the client went away, the connection dropped): keep the chunks
-                // that arrived whole, so the resumed upload need not send them again.
-                await WriteAsync(CancellationToken.None);
+                // A chunk was refused, or the stream broke (the client went away, the connection
+                // dropped): keep the chunks that arrived whole before it, so the resumed upload need
+                // not send them again, and leave no write running once the call ends.
+                await writer.FlushAsync();
                 throw;
-            }
-
-            async Task WriteAsync(CancellationToken token)
-            {
-                if (batch.Count == 0)
-                {
-                    return;
-                }
-
-                var from = next - batch.Count;
-                try
-                {
-                    await storage.WriteAsync(documentId, from, batch, token);
-                }
-                catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
-                {
-                    hash.Invalidate();
-                    batch.Clear();
-                    throw new WrongStateException("Another upload call of this document stored these chunks meanwhile; ask GetDocument for chunks_held and continue from there.");
-                }
-                catch
-                {
-                    hash.Invalidate();
-                    batch.Clear();
-                    throw;
-                }
-
-                hash.Append(batch, layout.ChunkCount);
-                batch.Clear();
-                batchBytes = 0;
             }
         }
 
