@@ -5,6 +5,7 @@ using GlobeSecure.Server.Tests.Channels;
 using GlobeSecure.Server.Tests.Identity;
 using Google.Protobuf;
 using Grpc.Core;
+using Grpc.Net.Client;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -84,9 +85,13 @@ public sealed class EncryptedDocument(Guid documentId, byte[] plaintext, byte[] 
 }
 
 /// <summary>What a document client does, as intent methods over the real gRPC channel.</summary>
-public sealed class DocumentDriver(NetworkDriver network)
+public sealed class DocumentDriver(GrpcChannel channel)
 {
-    public DocumentService.DocumentServiceClient Documents { get; } = new(network.Channel);
+    public DocumentDriver(NetworkDriver network) : this(network.Channel)
+    {
+    }
+
+    public DocumentService.DocumentServiceClient Documents { get; } = new(channel);
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 

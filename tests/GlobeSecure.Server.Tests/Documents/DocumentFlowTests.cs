@@ -3,6 +3,7 @@ using GlobeSecure.Crypto;
 using GlobeSecure.EventStore;
 using GlobeSecure.Server.Tests.Channels;
 using GlobeSecure.Server.Tests.Identity;
+using GlobeSecure.Testing;
 using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
@@ -27,6 +28,15 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     private static async Task<Guid> ChannelAsync(ChannelWorld w, ChannelDriver channels) =>
         Guid.Parse((await channels.CreateAsync(w.Alice, w.Alice, w.Bob)).ChannelId);
 
+    /// <summary>A fresh channel of Alice and Bob and a document of <paramref name="plaintextLength"/> bytes encrypted for it (not uploaded).</summary>
+    private async Task<Scene> SceneAsync(int plaintextLength)
+    {
+        var (w, channels, documents) = await WorldAsync();
+        return new Scene(w, channels, documents, await ChannelAsync(w, channels), await EncryptedDocument.CreateAsync(plaintextLength));
+    }
+
+    private sealed record Scene(ChannelWorld W, ChannelDriver Channels, DocumentDriver Documents, Guid ChannelId, EncryptedDocument Document);
+
     [Theory]
     [InlineData(0)]
     [InlineData(1)]
@@ -35,9 +45,7 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     [InlineData((3 * 1024 * 1024) + 5)]
     public async Task RoundTrip_DocumentOfSize_MemberDownloadsTheSealedCiphertextAndDecryptsIt(int plaintextLength)
     {
-        var (w, channels, documents) = await WorldAsync();
-        var channelId = await ChannelAsync(w, channels);
-        var document = await EncryptedDocument.CreateAsync(plaintextLength);
+        var (w, channels, documents, channelId, document) = await SceneAsync(plaintextLength);
 
         var sealedDocument = await documents.PutAsync(w.Alice, channelId, document);
         var message = await channels.SendTextAsync(w.Alice, channelId, "Bank statements attached", [document.DocumentId]);
@@ -57,9 +65,7 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     [Fact]
     public async Task Download_FromALaterChunk_SendsTheRestOnly()
     {
-        var (w, channels, documents) = await WorldAsync();
-        var channelId = await ChannelAsync(w, channels);
-        var document = await EncryptedDocument.CreateAsync((5 * DocumentCipher.DefaultChunkSize) + 7);
+        var (w, channels, documents, channelId, document) = await SceneAsync((5 * DocumentCipher.DefaultChunkSize) + 7);
         await documents.PutAsync(w.Alice, channelId, document);
 
         var rest = await documents.DownloadAsync(w.Alice, document.DocumentId, fromChunk: 3);
@@ -70,9 +76,7 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     [Fact]
     public async Task UploadChunks_StreamBrokenMidway_ResumesFromChunksHeldAndSeals()
     {
-        var (w, channels, documents) = await WorldAsync();
-        var channelId = await ChannelAsync(w, channels);
-        var document = await EncryptedDocument.CreateAsync(40 * DocumentCipher.DefaultChunkSize);
+        var (w, channels, documents, channelId, document) = await SceneAsync(40 * DocumentCipher.DefaultChunkSize);
         await documents.BeginAsync(w.Alice, channelId, document);
 
         // Send 20 chunks, wait until the server has stored some, then drop the call.
@@ -107,9 +111,7 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     [Fact]
     public async Task UploadChunks_StreamStartingBelowChunksHeld_SkipsHeldChunksAndContinues()
     {
-        var (w, channels, documents) = await WorldAsync();
-        var channelId = await ChannelAsync(w, channels);
-        var document = await EncryptedDocument.CreateAsync(6 * DocumentCipher.DefaultChunkSize);
+        var (w, channels, documents, channelId, document) = await SceneAsync(6 * DocumentCipher.DefaultChunkSize);
         await documents.BeginAsync(w.Alice, channelId, document);
         await documents.UploadAsync(w.Alice, document, count: 4);
 
@@ -120,11 +122,27 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     }
 
     [Fact]
+    public async Task UploadChunks_ContinuedThroughAnotherServerProcess_SealRecomputesTheHashFromStorageAndAgrees()
+    {
+        var (w, _, documents, channelId, document) = await SceneAsync(6 * DocumentCipher.DefaultChunkSize);
+        await documents.BeginAsync(w.Alice, channelId, document);
+        await documents.UploadAsync(w.Alice, document, count: 2);
+        await using var replica = await server.StartReplicaAsync(Ct);
+        using var toReplica = GlobeServerFixture.ChannelTo(replica);
+        var viaReplica = new DocumentDriver(toReplica);
+
+        await viaReplica.UploadAsync(w.Alice, document, from: 2, count: 2);
+        await documents.UploadAsync(w.Alice, document, from: 4);
+        var sealedDocument = await viaReplica.SealAsync(w.Alice, document);
+
+        Assert.Equal(document.Hash, sealedDocument.CiphertextHash.ToByteArray());
+        Assert.Equal(document.Ciphertext, await documents.DownloadAsync(w.Alice, document.DocumentId));
+    }
+
+    [Fact]
     public async Task UploadChunks_ChunkOutOfOrder_InvalidArgumentAndEarlierChunksKept()
     {
-        var (w, channels, documents) = await WorldAsync();
-        var channelId = await ChannelAsync(w, channels);
-        var document = await EncryptedDocument.CreateAsync(5 * DocumentCipher.DefaultChunkSize);
+        var (w, channels, documents, channelId, document) = await SceneAsync(5 * DocumentCipher.DefaultChunkSize);
         await documents.BeginAsync(w.Alice, channelId, document);
 
         var status = await DocumentDriver.StatusOfAsync(() =>
@@ -137,9 +155,7 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     [Fact]
     public async Task UploadChunks_ChunkOfWrongSize_InvalidArgumentAndEarlierChunksKept()
     {
-        var (w, channels, documents) = await WorldAsync();
-        var channelId = await ChannelAsync(w, channels);
-        var document = await EncryptedDocument.CreateAsync(5 * DocumentCipher.DefaultChunkSize);
+        var (w, channels, documents, channelId, document) = await SceneAsync(5 * DocumentCipher.DefaultChunkSize);
         await documents.BeginAsync(w.Alice, channelId, document);
 
         var status = await DocumentDriver.StatusOfAsync(() =>
@@ -152,9 +168,7 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     [Fact]
     public async Task UploadChunks_ByAnotherMember_PermissionDeniedAndNothingStored()
     {
-        var (w, channels, documents) = await WorldAsync();
-        var channelId = await ChannelAsync(w, channels);
-        var document = await EncryptedDocument.CreateAsync(100);
+        var (w, channels, documents, channelId, document) = await SceneAsync(100);
         await documents.BeginAsync(w.Alice, channelId, document);
 
         var status = await DocumentDriver.StatusOfAsync(() => documents.UploadAsync(w.Bob, document));
@@ -166,9 +180,7 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     [Fact]
     public async Task Seal_WrongHash_FailedPreconditionAndNothingSealed()
     {
-        var (w, channels, documents) = await WorldAsync();
-        var channelId = await ChannelAsync(w, channels);
-        var document = await EncryptedDocument.CreateAsync(3000);
+        var (w, channels, documents, channelId, document) = await SceneAsync(3000);
         await documents.BeginAsync(w.Alice, channelId, document);
         await documents.UploadAsync(w.Alice, document);
         var wrong = document.Hash;
@@ -188,9 +200,7 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     [Fact]
     public async Task Seal_ChunksMissing_FailedPreconditionNamingChunksHeld()
     {
-        var (w, channels, documents) = await WorldAsync();
-        var channelId = await ChannelAsync(w, channels);
-        var document = await EncryptedDocument.CreateAsync(3 * DocumentCipher.DefaultChunkSize);
+        var (w, channels, documents, channelId, document) = await SceneAsync(3 * DocumentCipher.DefaultChunkSize);
         await documents.BeginAsync(w.Alice, channelId, document);
         await documents.UploadAsync(w.Alice, document, count: 2);
 
@@ -204,9 +214,7 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     [Fact]
     public async Task Seal_AfterTheRunningHashWasLost_RecomputesFromStorage()
     {
-        var (w, channels, documents) = await WorldAsync();
-        var channelId = await ChannelAsync(w, channels);
-        var document = await EncryptedDocument.CreateAsync(3 * DocumentCipher.DefaultChunkSize);
+        var (w, channels, documents, channelId, document) = await SceneAsync(3 * DocumentCipher.DefaultChunkSize);
         await documents.BeginAsync(w.Alice, channelId, document);
         await documents.UploadAsync(w.Alice, document);
         // As after a restart, or when another replica received the chunks.
@@ -220,9 +228,7 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     [Fact]
     public async Task BeginUpload_SameRequestAgain_ReturnsTheDocumentAndADifferentOneIsAlreadyExists()
     {
-        var (w, channels, documents) = await WorldAsync();
-        var channelId = await ChannelAsync(w, channels);
-        var document = await EncryptedDocument.CreateAsync(200_000);
+        var (w, channels, documents, channelId, document) = await SceneAsync(200_000);
         await documents.BeginAsync(w.Alice, channelId, document);
         await documents.UploadAsync(w.Alice, document, count: 1);
 
@@ -236,9 +242,7 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     [Fact]
     public async Task BeginUpload_LengthNoPlaintextHas_InvalidArgumentOnCiphertextLength()
     {
-        var (w, channels, documents) = await WorldAsync();
-        var channelId = await ChannelAsync(w, channels);
-        var document = await EncryptedDocument.CreateAsync(10);
+        var (w, channels, documents, channelId, document) = await SceneAsync(10);
 
         var refused = await Assert.ThrowsAsync<RpcException>(() => documents.BeginAsync(w.Alice, channelId, document, DocumentCipher.HeaderBytes + 15));
 
@@ -250,9 +254,7 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     [Fact]
     public async Task BeginUpload_NonMember_PermissionDenied()
     {
-        var (w, channels, documents) = await WorldAsync();
-        var channelId = await ChannelAsync(w, channels);
-        var document = await EncryptedDocument.CreateAsync(10);
+        var (w, channels, documents, channelId, document) = await SceneAsync(10);
 
         Assert.Equal(StatusCode.PermissionDenied, await DocumentDriver.StatusOfAsync(() => documents.BeginAsync(w.Carol, channelId, document)));
     }
@@ -260,9 +262,7 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     [Fact]
     public async Task Download_NonMember_PermissionDeniedAndAuditedWithActorAndDevice()
     {
-        var (w, channels, documents) = await WorldAsync();
-        var channelId = await ChannelAsync(w, channels);
-        var document = await EncryptedDocument.CreateAsync(1000);
+        var (w, channels, documents, channelId, document) = await SceneAsync(1000);
         await documents.PutAsync(w.Alice, channelId, document);
         await channels.SendTextAsync(w.Alice, channelId, "attached", [document.DocumentId]);
         var store = server.Services.GetRequiredService<PostgresEventStore>();
@@ -288,9 +288,7 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     [Fact]
     public async Task Download_MemberBeforeAnyMessageCarriesIt_PermissionDeniedThenAllowedOnceSent()
     {
-        var (w, channels, documents) = await WorldAsync();
-        var channelId = await ChannelAsync(w, channels);
-        var document = await EncryptedDocument.CreateAsync(1000);
+        var (w, channels, documents, channelId, document) = await SceneAsync(1000);
         await documents.PutAsync(w.Alice, channelId, document);
 
         var before = await DocumentDriver.StatusOfAsync(() => documents.DownloadAsync(w.Bob, document.DocumentId));
@@ -306,9 +304,7 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     [Fact]
     public async Task Download_Unsealed_FailedPrecondition()
     {
-        var (w, channels, documents) = await WorldAsync();
-        var channelId = await ChannelAsync(w, channels);
-        var document = await EncryptedDocument.CreateAsync(1000);
+        var (w, channels, documents, channelId, document) = await SceneAsync(1000);
         await documents.BeginAsync(w.Alice, channelId, document);
         await documents.UploadAsync(w.Alice, document);
 
@@ -318,9 +314,7 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     [Fact]
     public async Task SendMessage_UnsealedDocument_FailedPreconditionAndNothingStored()
     {
-        var (w, channels, documents) = await WorldAsync();
-        var channelId = await ChannelAsync(w, channels);
-        var document = await EncryptedDocument.CreateAsync(1000);
+        var (w, channels, documents, channelId, document) = await SceneAsync(1000);
         await documents.BeginAsync(w.Alice, channelId, document);
         await documents.UploadAsync(w.Alice, document);
 
@@ -334,9 +328,7 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     [Fact]
     public async Task SendMessage_AnotherUsersDocument_NotFoundAndNothingStored()
     {
-        var (w, channels, documents) = await WorldAsync();
-        var channelId = await ChannelAsync(w, channels);
-        var document = await EncryptedDocument.CreateAsync(1000);
+        var (w, channels, documents, channelId, document) = await SceneAsync(1000);
         await documents.PutAsync(w.Alice, channelId, document);
 
         var status = await DocumentDriver.StatusOfAsync(() => channels.SendTextAsync(w.Bob, channelId, "not mine", [document.DocumentId]));
@@ -370,9 +362,7 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     [Fact]
     public async Task Download_ChunkTamperedInStorage_ServedAsStoredAndTheCipherRejectsIt()
     {
-        var (w, channels, documents) = await WorldAsync();
-        var channelId = await ChannelAsync(w, channels);
-        var document = await EncryptedDocument.CreateAsync(3 * DocumentCipher.DefaultChunkSize);
+        var (w, channels, documents, channelId, document) = await SceneAsync(3 * DocumentCipher.DefaultChunkSize);
         var sealedDocument = await documents.PutAsync(w.Alice, channelId, document);
         var schema = server.Services.GetRequiredService<PostgresEventStore>().Schema;
         await using (var tamper = server.Database.DataSource.CreateCommand(

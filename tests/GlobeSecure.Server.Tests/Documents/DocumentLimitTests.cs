@@ -105,6 +105,24 @@ public sealed class DocumentLimitTests(DocumentLimitFixture server) : IClassFixt
         Assert.Equal(3 * length, await UsedBytesAsync(dana));
     }
 
+    /// <summary>The exact check under concurrency: whatever the pre-check saw, the usage row's constraint refuses the commit.</summary>
+    [Fact]
+    public async Task Append_UploadStartedBeyondTheQuotaInForce_RefusedByTheUsageConstraintAndNothingStored()
+    {
+        var (dana, channelId) = await FreshAuthorityAsync();
+        var store = server.Services.GetRequiredService<PostgresEventStore>();
+        var documentId = Guid.CreateVersion7();
+        var started = new UploadStarted(documentId, channelId, dana.UserId, dana.Device.DeviceId, dana.AuthorityId, new byte[45], 1_000_000, 65536, 16,
+            QuotaBytes: 999_999, DateTimeOffset.UtcNow.AddHours(1), DateTimeOffset.UtcNow);
+
+        var refused = await Assert.ThrowsAsync<Npgsql.PostgresException>(() =>
+            store.AppendAsync(DocumentDecider.StreamId(documentId), ExpectedVersion.NoStream, started));
+
+        Assert.Equal(DocumentProjection.QuotaConstraint, refused.ConstraintName);
+        Assert.Equal(0, await store.StreamVersionAsync(DocumentDecider.StreamId(documentId), Ct));
+        Assert.Equal(0, await UsedBytesAsync(dana));
+    }
+
     [Fact]
     public async Task Cleanup_UploadPastItsExpiry_ExpiresDeletesItsChunksAndReleasesTheQuota()
     {
