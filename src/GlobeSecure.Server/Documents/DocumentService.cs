@@ -25,8 +25,12 @@ internal sealed class DocumentService(
     IDocumentStorage storage,
     UploadHashes hashes,
     IChannelAccess channels,
-    IOptions<DocumentOptions> options) : Contracts.V1.DocumentService.DocumentServiceBase
+    IOptions<DocumentOptions> options,
+    IOptions<GlobeOptions> globe) : Contracts.V1.DocumentService.DocumentServiceBase
 {
+    // An UploadChunkRequest's fields around the chunk (document id, index, tags and lengths), generously.
+    private const int ChunkMessageOverhead = 256;
+
     public override async Task<Document> BeginUpload(BeginUploadRequest request, ServerCallContext context)
     {
         var caller = await access.RequireAuthenticatedAsync(context, request.DocumentId);
@@ -53,6 +57,13 @@ internal sealed class DocumentService(
                 if (layout is null)
                 {
                     v.Add("ciphertext_length", $"no plaintext has {request.CiphertextLength} bytes of ciphertext under the header's chunk size {chunkSize}");
+                }
+
+                // Refused now rather than at the first chunk: a chunk must fit in one gRPC message each way.
+                var largest = Math.Min(globe.Value.Limits.MaxReceiveMessageBytes, globe.Value.Limits.MaxSendMessageBytes) - ChunkMessageOverhead;
+                if (chunkSize + ChunkLayout.TagBytes > largest)
+                {
+                    v.Add("header", $"chunk size {chunkSize} is too large for this server's message limit; use at most {largest - ChunkLayout.TagBytes}");
                 }
             }
             catch (GlobeCryptoException e)

@@ -252,6 +252,17 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     }
 
     [Fact]
+    public async Task RoundTrip_LargestChunkSize_FitsTheDefaultMessageLimits()
+    {
+        var (w, _, documents, channelId, _) = await SceneAsync(0);
+        var document = await EncryptedDocument.CreateAsync((2 * DocumentCipher.MaxChunkSize) + 3, DocumentCipher.MaxChunkSize);
+
+        await documents.PutAsync(w.Alice, channelId, document);
+
+        Assert.Equal(document.Ciphertext, await documents.DownloadAsync(w.Alice, document.DocumentId));
+    }
+
+    [Fact]
     public async Task BeginUpload_NonMember_PermissionDenied()
     {
         var (w, channels, documents, channelId, document) = await SceneAsync(10);
