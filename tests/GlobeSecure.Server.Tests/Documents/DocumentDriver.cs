@@ -14,8 +14,8 @@ namespace GlobeSecure.Server.Tests.Documents;
 /// <summary>The channel world with document limits that tests can reach; fresh authorities for tests that count quota.</summary>
 public class DocumentFixture : ChannelFixture
 {
-    public const long MaxDocumentBytes = 4L * 1024 * 1024;
-    public const long QuotaBytes = 64L * 1024 * 1024;
+    public const long MaxDocumentBytes = 80L * 1024 * 1024;
+    public const long QuotaBytes = 1024L * 1024 * 1024;
 
     public static readonly TimeSpan UploadExpiry = TimeSpan.FromHours(1);
     public const int RetentionDays = 30;

@@ -43,6 +43,7 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     [InlineData(DocumentCipher.DefaultChunkSize)]
     [InlineData(DocumentCipher.DefaultChunkSize + 1)]
     [InlineData((3 * 1024 * 1024) + 5)]
+    [InlineData(64 * 1024 * 1024)]
     public async Task RoundTrip_DocumentOfSize_MemberDownloadsTheSealedCiphertextAndDecryptsIt(int plaintextLength)
     {
         var (w, channels, documents, channelId, document) = await SceneAsync(plaintextLength);
