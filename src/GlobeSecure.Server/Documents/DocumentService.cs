@@ -240,9 +240,23 @@ internal sealed class DocumentService(
         }
 
         await access.RecordReadAsync(context, documentId.ToString());
+        var next = request.FromChunk;
         await foreach (var chunk in storage.ReadAsync(documentId, request.FromChunk, ct))
         {
+            if (chunk.Index != next)
+            {
+                break;
+            }
+
             await responseStream.WriteAsync(new DocumentChunk { Index = chunk.Index, Data = UnsafeByteOperations.UnsafeWrap(chunk.Data) }, ct);
+            next++;
+        }
+
+        if (next != row.ChunkCount)
+        {
+            // Storage lost chunks of a sealed document (deleted under retention meanwhile, or by hand):
+            // say so rather than end the stream as if it were complete.
+            throw new WrongStateException($"Chunk {next} of the document is missing from storage; it was probably deleted under the retention settings.");
         }
     }
 

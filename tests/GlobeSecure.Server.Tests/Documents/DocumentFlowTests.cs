@@ -391,6 +391,21 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
         await Assert.ThrowsAsync<DocumentChunkTamperedException>(() => document.DecryptAsync(downloaded));
     }
 
+    [Fact]
+    public async Task Download_ChunkMissingFromStorage_EndsWithFailedPreconditionNotAsComplete()
+    {
+        var (w, _, documents, channelId, document) = await SceneAsync(3 * DocumentCipher.DefaultChunkSize);
+        await documents.PutAsync(w.Alice, channelId, document);
+        var schema = server.Services.GetRequiredService<PostgresEventStore>().Schema;
+        await using (var delete = server.Database.DataSource.CreateCommand($"delete from {schema}.document_chunks where document_id = $1 and index = 2"))
+        {
+            delete.Parameters.Add(new NpgsqlParameter { Value = document.DocumentId });
+            await delete.ExecuteNonQueryAsync(Ct);
+        }
+
+        Assert.Equal(StatusCode.FailedPrecondition, await DocumentDriver.StatusOfAsync(() => documents.DownloadAsync(w.Alice, document.DocumentId)));
+    }
+
     private static async Task WaitForAsync(Func<Task<bool>> condition)
     {
         for (var i = 0; i < 100 && !await condition(); i++)
