@@ -123,7 +123,7 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     }
 
     [Fact]
-    public async Task UploadChunks_ContinuedThroughAnotherServerProcess_SealRecomputesTheHashFromStorageAndAgrees()
+    public async Task UploadChunks_ContinuedThroughAnotherServerProcess_SealRecomputesTheHashFromStorageAndTheOtherProcessForgetsItsHash()
     {
         var (w, _, documents, channelId, document) = await SceneAsync(6 * DocumentCipher.DefaultChunkSize);
         await documents.BeginAsync(w.Alice, channelId, document);
@@ -135,9 +135,14 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
         await viaReplica.UploadAsync(w.Alice, document, from: 2, count: 2);
         await documents.UploadAsync(w.Alice, document, from: 4);
         var sealedDocument = await viaReplica.SealAsync(w.Alice, document);
+        var hashes = server.Services.GetRequiredService<Server.Documents.UploadHashes>();
+        var heldHereBeforeCleanup = hashes.DocumentIds.Contains(document.DocumentId);
+        await DocumentDriver.CleanupAsync(server.Services);
 
         Assert.Equal(document.Hash, sealedDocument.CiphertextHash.ToByteArray());
         Assert.Equal(document.Ciphertext, await documents.DownloadAsync(w.Alice, document.DocumentId));
+        Assert.True(heldHereBeforeCleanup);
+        Assert.DoesNotContain(document.DocumentId, hashes.DocumentIds);
     }
 
     [Fact]
