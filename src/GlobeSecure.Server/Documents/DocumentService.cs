@@ -305,11 +305,14 @@ internal sealed class DocumentService(
             return new ValidationException("document_id", "every chunk of a stream names the same document");
         }
 
+        if (chunk.Index >= layout.ChunkCount)
+        {
+            return new ValidationException("index", $"the document has {layout.ChunkCount} chunks (0 to {layout.ChunkCount - 1}); got {chunk.Index}");
+        }
+
         if (chunk.Index != next)
         {
-            return new ValidationException("index", next >= layout.ChunkCount
-                ? $"the document has {layout.ChunkCount} chunks, all held: seal it (SealDocument)"
-                : $"expected chunk {next} (chunks are sent in order from chunks_held), got {chunk.Index}");
+            return new ValidationException("index", $"expected chunk {next} (chunks are sent in order from chunks_held), got {chunk.Index}");
         }
 
         var expected = layout.ChunkBytes(chunk.Index);

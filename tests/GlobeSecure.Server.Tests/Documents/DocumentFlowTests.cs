@@ -172,6 +172,21 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     }
 
     [Fact]
+    public async Task UploadChunks_ChunkBeyondTheDeclaredLength_InvalidArgumentAndNothingMoreStored()
+    {
+        var (w, _, documents, channelId, document) = await SceneAsync(2 * DocumentCipher.DefaultChunkSize);
+        await documents.BeginAsync(w.Alice, channelId, document);
+        await documents.UploadAsync(w.Alice, document);
+
+        var refused = await Assert.ThrowsAsync<RpcException>(() =>
+            documents.UploadChunksAsync(w.Alice, document.DocumentId, [(2, document.Chunks[0])]));
+
+        Assert.Equal(StatusCode.InvalidArgument, refused.StatusCode);
+        Assert.Contains("the document has 2 chunks", refused.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal(DocumentStatus.Sealed, (await documents.SealAsync(w.Alice, document)).Status);
+    }
+
+    [Fact]
     public async Task UploadChunks_ByAnotherMember_PermissionDeniedAndNothingStored()
     {
         var (w, channels, documents, channelId, document) = await SceneAsync(100);
