@@ -334,6 +334,28 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     }
 
     [Fact]
+    public async Task ListDocuments_Member_SeesCarriedDocumentsAndTheirOwnUploadsNewestFirst()
+    {
+        var (w, channels, documents, channelId, unsent) = await SceneAsync(10);
+        var carried = await EncryptedDocument.CreateAsync(20);
+        var bobsOwn = await EncryptedDocument.CreateAsync(30);
+        await documents.BeginAsync(w.Alice, channelId, unsent);
+        await documents.PutAsync(w.Alice, channelId, carried);
+        await documents.PutAsync(w.Bob, channelId, bobsOwn);
+        await channels.SendTextAsync(w.Alice, channelId, "attached", [carried.DocumentId]);
+        var request = new ListDocumentsRequest { ChannelId = channelId.ToString() };
+
+        var alices = await documents.Documents.ListDocumentsAsync(request, w.Alice.Headers, cancellationToken: Ct);
+        var bobs = await documents.Documents.ListDocumentsAsync(request, w.Bob.Headers, cancellationToken: Ct);
+        var carol = await DocumentDriver.StatusOfAsync(() => documents.Documents.ListDocumentsAsync(request, w.Carol.Headers, cancellationToken: Ct).ResponseAsync);
+
+        Assert.Equal([carried.DocumentId.ToString(), unsent.DocumentId.ToString()], alices.Documents.Select(d => d.DocumentId));
+        Assert.Equal([DocumentStatus.Sealed, DocumentStatus.Uploading], alices.Documents.Select(d => d.Status));
+        Assert.Equal([bobsOwn.DocumentId.ToString(), carried.DocumentId.ToString()], bobs.Documents.Select(d => d.DocumentId));
+        Assert.Equal(StatusCode.PermissionDenied, carol);
+    }
+
+    [Fact]
     public async Task Download_Unsealed_FailedPrecondition()
     {
         var (w, channels, documents, channelId, document) = await SceneAsync(1000);
