@@ -1,5 +1,6 @@
 using GlobeSecure.Server.Audit;
 using GlobeSecure.Server.Channels;
+using GlobeSecure.Server.Documents;
 using GlobeSecure.Server.Identity;
 using GlobeSecure.Server.Membership;
 using GlobeSecure.Server.Infrastructure;
@@ -21,6 +22,7 @@ public static class GlobeServerHost
         builder.Services.AddIdentity();
         builder.Services.AddMembership();
         builder.Services.AddChannels();
+        builder.Services.AddDocuments();
         configure?.Invoke(builder);
 
         var app = builder.Build();
@@ -28,6 +30,7 @@ public static class GlobeServerHost
         app.MapIdentity();
         app.MapMembership();
         app.MapChannels();
+        app.MapDocuments();
         return app;
     }
 

@@ -25,6 +25,8 @@ internal sealed class ChannelService(
     IDeviceDirectory directory,
     IAuthorities authorities,
     ChannelStates channels,
+    ChannelAccess membership,
+    IDocumentCatalog documents,
     IOptions<ChannelOptions> options) : Contracts.V1.ChannelService.ChannelServiceBase
 {
     private const int DefaultPageSize = 100;
@@ -245,33 +247,41 @@ internal sealed class ChannelService(
         var channel = await channels.KnownAsync(header.ChannelId, ct);
         var sender = await directory.KnownVerifiedDeviceAsync(send.CallerDeviceId, fresh: false, ct);
         var message = new Aggregate<MessageState>(MessageState.Initial, 0);
+        var attached = await AttachedAsync();
         var fresh = false;
         for (var attempt = 1; ; attempt++)
         {
             IReadOnlyList<object> events;
             try
             {
-                events = MessageDecider.Decide(send with { Sender = sender?.Device }, channel.State, message.State);
+                events = MessageDecider.Decide(send with { Sender = sender?.Device, Documents = attached }, channel.State, message.State);
             }
             catch (DomainException) when (!fresh)
             {
                 // Perhaps stale knowledge, or a retry of a message stored before: decide again on what is stored.
                 (channel, sender, message, fresh) = await FreshAsync();
+                attached = await AttachedAsync();
                 continue;
             }
 
             try
             {
                 var append = await store.AppendAsync(streamId, ExpectedVersion.Exactly(message.Version), [.. events.Select(NewEvent.From)],
-                    [new StreamCondition(ChannelDecider.StreamId(header.ChannelId), channel.Version), .. sender?.Conditions ?? []], audit,
+                    [new StreamCondition(ChannelDecider.StreamId(header.ChannelId), channel.Version), .. sender?.Conditions ?? [],
+                        .. attached.Select(d => new StreamCondition(d.StreamId, d.Version))], audit,
                     cancellationToken: ct);
                 return events is [MessageAccepted accepted] ? (accepted, append.FirstPosition) : null;
             }
             catch (WrongExpectedVersionException) when (attempt < MaxSendAttempts)
             {
                 (channel, sender, message, fresh) = await FreshAsync();
+                attached = await AttachedAsync();
             }
         }
+
+        // The documents the header names, with their versions: a document expired or deleted meanwhile fails the append.
+        async Task<IReadOnlyList<AttachableDocument>> AttachedAsync() =>
+            header.DocumentIds.Count == 0 ? [] : await documents.FindAsync(header.DocumentIds, ct);
 
         async Task<(Aggregate<ChannelState>, ConditionalDevice?, Aggregate<MessageState>, bool)> FreshAsync() =>
             (await channels.LoadAsync(header.ChannelId, ct), await directory.KnownVerifiedDeviceAsync(send.CallerDeviceId, fresh: true, ct),
@@ -513,7 +523,6 @@ internal sealed class ChannelService(
         await store.DecideAsync(ChannelDecider.StreamId(command.ChannelId), ChannelState.Initial, ChannelDecider.Evolve,
             s => ChannelDecider.Decide(command, s), access.Allowed(context, command.ChannelId.ToString()), cancellationToken: context.CancellationToken);
 
-    /// <summary>The channel, when the caller is a current member; otherwise NOT_FOUND (no such channel) or PERMISSION_DENIED (audited).</summary>
     /// <summary>A message of a channel the caller is a member of (ids validated; NOT_FOUND when it is not in that channel).</summary>
     private async Task<MessageRow> MemberMessageAsync(ServerCallContext context, Caller caller, string channelText, string messageText)
     {
@@ -527,16 +536,8 @@ internal sealed class ChannelService(
         return message is not null && message.Envelope.ChannelId == channelId ? message : throw new NotFoundException("message", messageId.ToString());
     }
 
-    private async Task<ChannelRow> MemberChannelAsync(ServerCallContext context, Caller caller, Guid channelId)
-    {
-        var row = await read.ChannelAsync(channelId, context.CancellationToken) ?? throw new NotFoundException("channel", channelId.ToString());
-        if (row.Members.All(m => m.UserId != caller.UserId))
-        {
-            await access.DenyAsync(context, caller, channelId.ToString(), "not a member of this channel");
-        }
-
-        return row;
-    }
+    private Task<ChannelRow> MemberChannelAsync(ServerCallContext context, Caller caller, Guid channelId) =>
+        membership.MemberChannelAsync(context, caller, channelId);
 
     private async Task<EpochProposal> ProposalAsync(string field, Crypto.EpochKeyDistribution distribution, Caller caller, IEnumerable<Guid> users,
         CancellationToken ct)

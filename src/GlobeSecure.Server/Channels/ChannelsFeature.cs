@@ -26,6 +26,8 @@ internal static class ChannelsFeature
         services.AddSingleton<IInlineProjection, ChannelProjection>();
         services.AddSingleton<ChannelReadModel>();
         services.AddSingleton<ChannelStates>();
+        services.AddSingleton<ChannelAccess>();
+        services.AddSingleton<IChannelAccess>(sp => sp.GetRequiredService<ChannelAccess>());
         return services;
     }
 

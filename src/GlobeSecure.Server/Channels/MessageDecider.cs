@@ -23,6 +23,9 @@ internal sealed record SendMessage(MessageEnvelope Envelope, Guid CallerUserId, 
 
     /// <summary>Whether the originator granted consent to forward the original into this channel.</summary>
     public bool ConsentGranted { get; init; }
+
+    /// <summary>The documents the header names, as stored (unknown ones are missing).</summary>
+    public IReadOnlyList<AttachableDocument> Documents { get; init; } = [];
 }
 
 /// <summary>
@@ -68,6 +71,7 @@ internal static class MessageDecider
             throw new StaleEpochException(channel.Epoch);
         }
 
+        CheckDocuments(send, header);
         if (header.ReplyToMessageId != Guid.Empty)
         {
             if (send.Parent is null || send.Parent.ChannelId != header.ChannelId)
@@ -106,6 +110,30 @@ internal static class MessageDecider
         }
 
         return [new MessageAccepted(header.ChannelId, header.MessageId, EnvelopeData.From(envelope), envelope.Digest(), send.At)];
+    }
+
+    /// <summary>A message carries only SEALED documents that its sender uploaded to its channel.</summary>
+    private static void CheckDocuments(SendMessage send, MessageHeader header)
+    {
+        foreach (var documentId in header.DocumentIds)
+        {
+            var document = send.Documents.FirstOrDefault(d => d.DocumentId == documentId);
+            if (document is null || document.UploaderUserId != send.CallerUserId)
+            {
+                // Another user's document is as good as unknown: the sender learns nothing about it.
+                throw new NotFoundException("document uploaded by you", documentId.ToString());
+            }
+
+            if (document.ChannelId != header.ChannelId)
+            {
+                throw new WrongStateException($"Document {documentId} was uploaded to another channel; a message carries only documents uploaded to its own channel.");
+            }
+
+            if (!document.Sealed)
+            {
+                throw new WrongStateException($"Document {documentId} is not sealed: finish its upload and seal it (SealDocument) before sending the message.");
+            }
+        }
     }
 
     private static void CheckForward(SendMessage send, MessageHeader header)

@@ -67,3 +67,23 @@ internal interface IDeviceDirectory
 
 /// <summary>A verified device, valid while <paramref name="Conditions"/> hold.</summary>
 internal sealed record ConditionalDevice(Crypto.VerifiedDevice Device, IReadOnlyList<EventStore.StreamCondition> Conditions);
+
+/// <summary>Implemented by Channels: the one rule of who may read a channel's messages (GetMessage, History), for other features to reuse.</summary>
+internal interface IChannelAccess
+{
+    /// <summary>
+    /// Passes when the caller is a current member of the channel; otherwise NOT_FOUND (no such
+    /// channel) or PERMISSION_DENIED, audited with the caller's user and device.
+    /// </summary>
+    Task RequireMemberAsync(ServerCallContext call, Caller caller, Guid channelId);
+}
+
+/// <summary>A document as a message that names it needs to see it; <paramref name="StreamId"/> at <paramref name="Version"/> is what the check rests on.</summary>
+internal sealed record AttachableDocument(Guid DocumentId, Guid ChannelId, Guid UploaderUserId, bool Sealed, string StreamId, long Version);
+
+/// <summary>Implemented by Documents: what SendMessage checks about the documents a message's header names.</summary>
+internal interface IDocumentCatalog
+{
+    /// <summary>The documents that exist among <paramref name="documentIds"/>, as stored now (unknown ids are left out).</summary>
+    Task<IReadOnlyList<AttachableDocument>> FindAsync(IReadOnlyList<Guid> documentIds, CancellationToken cancellationToken);
+}

@@ -1,0 +1,382 @@
+using GlobeSecure.Contracts.V1;
+using GlobeSecure.Crypto;
+using GlobeSecure.EventStore;
+using GlobeSecure.Server.Identity;
+using GlobeSecure.Server.Infrastructure;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace GlobeSecure.Server.Documents;
+
+/// <summary>
+/// Thin gRPC surface of encrypted documents: authenticate → check who may call (audited) →
+/// validate → decide → append (with the audit entry) → map back. Chunk bytes go to
+/// <see cref="IDocumentStorage"/>, hashed as they arrive (<see cref="UploadHashes"/>), in bounded
+/// batches; downloads stream pages of chunks, awaiting each write (back-pressure).
+/// </summary>
+internal sealed class DocumentService(
+    PostgresEventStore store,
+    Access access,
+    TimeProvider clock,
+    DocumentReadModel read,
+    IDocumentStorage storage,
+    UploadHashes hashes,
+    IChannelAccess channels,
+    IOptions<DocumentOptions> options) : Contracts.V1.DocumentService.DocumentServiceBase
+{
+    // An upload writes when this many chunks or bytes have arrived (and at the end of the stream):
+    // one round trip per batch instead of one per chunk, and bounded memory per call.
+    private const int BatchChunks = 16;
+    private const int BatchBytes = 1024 * 1024;
+
+    public override async Task<Document> BeginUpload(BeginUploadRequest request, ServerCallContext context)
+    {
+        var caller = await access.RequireAuthenticatedAsync(context, request.DocumentId);
+        var v = new Violations();
+        var documentId = v.Id("document_id", request.DocumentId);
+        var channelId = v.Id("channel_id", request.ChannelId);
+        var header = request.Header.ToByteArray();
+        ChunkLayout? layout = null;
+        if (header.Length != DocumentCipher.HeaderBytes)
+        {
+            v.Add("header", $"must be the {DocumentCipher.HeaderBytes}-byte document cipher header (got {header.Length} bytes)");
+        }
+        else
+        {
+            try
+            {
+                var (chunkSize, headerId) = DocumentCipher.ReadHeader(header);
+                if (headerId != documentId && documentId != Guid.Empty)
+                {
+                    v.Add("header", "names another document id than document_id");
+                }
+
+                layout = ChunkLayout.Of(request.CiphertextLength, chunkSize);
+                if (layout is null)
+                {
+                    v.Add("ciphertext_length", $"no plaintext has {request.CiphertextLength} bytes of ciphertext under the header's chunk size {chunkSize}");
+                }
+            }
+            catch (GlobeCryptoException e)
+            {
+                v.Add("header", e.Message);
+            }
+        }
+
+        v.ThrowIfAny();
+        await channels.RequireMemberAsync(context, caller, channelId);
+
+        var ct = context.CancellationToken;
+        var limits = options.Value;
+        var now = clock.GetUtcNow();
+        var used = await read.UsedBytesAsync(caller.AuthorityId, ct);
+        var start = new StartUpload(documentId, channelId, header, layout!.Value, caller.UserId, caller.DeviceId, caller.AuthorityId, limits.MaxDocumentBytes,
+            limits.AuthorityQuotaBytes, used, now + limits.UploadExpiry, now);
+        try
+        {
+            await store.DecideAsync(DocumentDecider.StreamId(documentId), DocumentState.Initial, DocumentDecider.Evolve, s => DocumentDecider.Decide(start, s),
+                access.Allowed(context, documentId.ToString()), cancellationToken: ct);
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.CheckViolation && e.ConstraintName == DocumentProjection.QuotaConstraint)
+        {
+            // Another upload of the authority reserved the rest first (in this process or another): nothing was stored.
+            throw DocumentDecider.QuotaExceeded(limits.AuthorityQuotaBytes, await read.UsedBytesAsync(caller.AuthorityId, ct), layout.Value.CiphertextLength);
+        }
+
+        return await ToProtoAsync(await DocumentAsync(documentId, ct), ct);
+    }
+
+    public override async Task<Document> UploadChunks(IAsyncStreamReader<UploadChunkRequest> requestStream, ServerCallContext context)
+    {
+        var caller = await access.RequireAuthenticatedAsync(context);
+        var ct = context.CancellationToken;
+        if (!await requestStream.MoveNext(ct))
+        {
+            throw new ValidationException("document_id", "the stream carried no chunk: send at least one");
+        }
+
+        var first = requestStream.Current;
+        var documentId = Id("document_id", first.DocumentId);
+        var row = await DocumentAsync(documentId, ct);
+        if (!row.IsUploader(caller))
+        {
+            await access.DenyAsync(context, caller, documentId.ToString(), "only the uploading device sends a document's chunks");
+        }
+
+        if (row.Status != DocumentStatus.Uploading)
+        {
+            throw new WrongStateException($"The document is {Describe(row.Status)}; chunks are accepted only while it is UPLOADING.");
+        }
+
+        if (clock.GetUtcNow() >= row.ExpiresAt)
+        {
+            throw new WrongStateException("The upload has expired; its chunks will be deleted. Upload the document again under a new id.");
+        }
+
+        await access.RecordReadAsync(context, documentId.ToString());
+        var layout = row.Layout;
+        using (var hash = await hashes.AcquireAsync(documentId, ct))
+        {
+            var held = await storage.ChunksHeldAsync(documentId, ct);
+            await hash.CoverAsync(row.Header, held, layout.ChunkCount, ct);
+            var batch = new List<ReadOnlyMemory<byte>>(BatchChunks);
+            var batchBytes = 0;
+            var next = held;
+            var current = first;
+            try
+            {
+                while (true)
+                {
+                    if (Check(current, documentId, next, layout) is { } refusal)
+                    {
+                        // What arrived before the bad chunk is kept: the client resumes from chunks_held.
+                        await WriteAsync(CancellationToken.None);
+                        throw refusal;
+                    }
+
+                    batch.Add(current.Data.Memory);
+                    batchBytes += current.Data.Length;
+                    next++;
+                    if (batch.Count >= BatchChunks || batchBytes >= BatchBytes)
+                    {
+                        await WriteAsync(ct);
+                    }
+
+                    if (!await requestStream.MoveNext(ct))
+                    {
+                        break;
+                    }
+
+                    current = requestStream.Current;
+                }
+
+                await WriteAsync(ct);
+            }
+            catch (Exception e) when (e is IOException or OperationCanceledException or InvalidOperationException || (e is RpcException && batch.Count > 0))
+            {
+                // The stream broke (the client went away, the connection dropped): keep the chunks
+                // that arrived whole, so the resumed upload need not send them again.
+                await WriteAsync(CancellationToken.None);
+                throw;
+            }
+
+            async Task WriteAsync(CancellationToken token)
+            {
+                if (batch.Count == 0)
+                {
+                    return;
+                }
+
+                var from = next - batch.Count;
+                try
+                {
+                    await storage.WriteAsync(documentId, from, batch, token);
+                }
+                catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
+                {
+                    hash.Invalidate();
+                    batch.Clear();
+                    throw new WrongStateException("Another upload call of this document stored these chunks meanwhile; ask GetDocument for chunks_held and continue from there.");
+                }
+                catch
+                {
+                    hash.Invalidate();
+                    batch.Clear();
+                    throw;
+                }
+
+                hash.Append(batch, layout.ChunkCount);
+                batch.Clear();
+                batchBytes = 0;
+            }
+        }
+
+        return await ToProtoAsync(row, ct);
+    }
+
+    public override async Task<Document> GetDocument(GetDocumentRequest request, ServerCallContext context)
+    {
+        var caller = await access.RequireAuthenticatedAsync(context, request.DocumentId);
+        var documentId = Id("document_id", request.DocumentId);
+        var row = await DocumentAsync(documentId, context.CancellationToken);
+        await RequireReaderAsync(context, caller, row);
+        await access.RecordReadAsync(context, documentId.ToString());
+        return await ToProtoAsync(row, context.CancellationToken);
+    }
+
+    public override async Task<Document> SealDocument(SealDocumentRequest request, ServerCallContext context)
+    {
+        var caller = await access.RequireAuthenticatedAsync(context, request.DocumentId);
+        var v = new Violations();
+        var documentId = v.Id("document_id", request.DocumentId);
+        var clientHash = v.Bytes("ciphertext_hash", request.CiphertextHash, Blake2b256.HashBytes);
+        v.ThrowIfAny();
+
+        var ct = context.CancellationToken;
+        var row = await DocumentAsync(documentId, ct);
+        if (!row.IsUploader(caller))
+        {
+            await access.DenyAsync(context, caller, documentId.ToString(), "only the uploading device seals a document");
+        }
+
+        long held = 0;
+        byte[]? serverHash = null;
+        if (row.Status == DocumentStatus.Uploading)
+        {
+            using var hash = await hashes.AcquireAsync(documentId, ct);
+            held = await storage.ChunksHeldAsync(documentId, ct);
+            if (held == row.ChunkCount)
+            {
+                await hash.CoverAsync(row.Header, held, row.ChunkCount, ct);
+                serverHash = hash.Final;
+            }
+        }
+
+        var seal = new SealUpload(documentId, caller.UserId, caller.DeviceId, clientHash, held, serverHash, clock.GetUtcNow());
+        await store.DecideAsync(DocumentDecider.StreamId(documentId), DocumentState.Initial, DocumentDecider.Evolve, s => DocumentDecider.Decide(seal, s),
+            access.Allowed(context, documentId.ToString()), cancellationToken: ct);
+        await hashes.ForgetAsync(documentId, ct);
+        return await ToProtoAsync(await DocumentAsync(documentId, ct), ct);
+    }
+
+    public override async Task DownloadDocument(DownloadDocumentRequest request, IServerStreamWriter<DocumentChunk> responseStream, ServerCallContext context)
+    {
+        var caller = await access.RequireAuthenticatedAsync(context, request.DocumentId);
+        var documentId = Id("document_id", request.DocumentId);
+        var ct = context.CancellationToken;
+        var row = await DocumentAsync(documentId, ct);
+        await RequireReaderAsync(context, caller, row);
+        if (row.Status != DocumentStatus.Sealed)
+        {
+            throw new WrongStateException($"The document is {Describe(row.Status)}; only a SEALED document can be downloaded.");
+        }
+
+        if (request.FromChunk < 0 || request.FromChunk >= row.ChunkCount)
+        {
+            throw new ValidationException("from_chunk", $"0 to chunk_count − 1 ({row.ChunkCount - 1})");
+        }
+
+        await access.RecordReadAsync(context, documentId.ToString());
+        await foreach (var chunk in storage.ReadAsync(documentId, request.FromChunk, ct))
+        {
+            await responseStream.WriteAsync(new DocumentChunk { Index = chunk.Index, Data = UnsafeByteOperations.UnsafeWrap(chunk.Data) }, ct);
+        }
+    }
+
+    public override async Task<ListDocumentsResponse> ListDocuments(ListDocumentsRequest request, ServerCallContext context)
+    {
+        var caller = await access.RequireAuthenticatedAsync(context, request.ChannelId);
+        var channelId = Id("channel_id", request.ChannelId);
+        await channels.RequireMemberAsync(context, caller, channelId);
+        var ct = context.CancellationToken;
+        var response = new ListDocumentsResponse();
+        foreach (var row in await read.ChannelDocumentsAsync(channelId, caller.UserId, ct))
+        {
+            response.Documents.Add(await ToProtoAsync(row, ct));
+        }
+
+        await access.RecordReadAsync(context, channelId.ToString());
+        return response;
+    }
+
+    /// <summary>
+    /// The uploader, or a caller allowed to read a message that carries the document: messages
+    /// carry only documents of their own channel, so that is the channel's read rule
+    /// (<see cref="IChannelAccess"/>, as GetMessage and History) once a message carries it.
+    /// Anyone else: PERMISSION_DENIED, audited.
+    /// </summary>
+    private async Task RequireReaderAsync(ServerCallContext context, Caller caller, DocumentRow row)
+    {
+        if (row.UploaderUserId == caller.UserId)
+        {
+            return;
+        }
+
+        if (row.MessageIds.Count == 0)
+        {
+            await access.DenyAsync(context, caller, row.DocumentId.ToString(), "no message you may read carries this document");
+        }
+
+        await channels.RequireMemberAsync(context, caller, row.ChannelId);
+    }
+
+    /// <summary>Why a chunk is refused, or null when it is the next one, of the right size.</summary>
+    private static ValidationException? Check(UploadChunkRequest chunk, Guid documentId, long next, ChunkLayout layout)
+    {
+        if (chunk.DocumentId != documentId.ToString() && (!Guid.TryParse(chunk.DocumentId, out var id) || id != documentId))
+        {
+            return new ValidationException("document_id", "every chunk of a stream names the same document");
+        }
+
+        if (chunk.Index != next)
+        {
+            return new ValidationException("index", next >= layout.ChunkCount
+                ? $"the document has {layout.ChunkCount} chunks, all held: seal it (SealDocument)"
+                : $"expected chunk {next} (chunks are sent in order from chunks_held), got {chunk.Index}");
+        }
+
+        var expected = layout.ChunkBytes(chunk.Index);
+        return chunk.Data.Length != expected
+            ? new ValidationException("data", $"chunk {chunk.Index} of {layout.ChunkCount} must be {expected} bytes (got {chunk.Data.Length})")
+            : null;
+    }
+
+    private async Task<DocumentRow> DocumentAsync(Guid documentId, CancellationToken ct) =>
+        await read.DocumentAsync(documentId, ct) ?? throw new NotFoundException("document", documentId.ToString());
+
+    private async Task<Document> ToProtoAsync(DocumentRow row, CancellationToken ct)
+    {
+        var held = row.Status switch
+        {
+            DocumentStatus.Uploading => await storage.ChunksHeldAsync(row.DocumentId, ct),
+            DocumentStatus.Sealed => row.ChunkCount,
+            _ => 0,
+        };
+        var document = new Document
+        {
+            DocumentId = row.DocumentId.ToString(),
+            ChannelId = row.ChannelId.ToString(),
+            UploaderUserId = row.UploaderUserId.ToString(),
+            UploaderDeviceId = row.UploaderDeviceId.ToString(),
+            UploaderAuthorityId = row.AuthorityId.ToString(),
+            Status = row.Status,
+            CiphertextLength = row.CiphertextLength,
+            ChunkSize = row.ChunkSize,
+            ChunkCount = row.ChunkCount,
+            ChunksHeld = held,
+            BytesHeld = row.Status is DocumentStatus.Uploading or DocumentStatus.Sealed ? row.Layout.BytesHeld(held) : 0,
+            Header = ByteString.CopyFrom(row.Header),
+            CiphertextHash = row.CiphertextHash is null ? ByteString.Empty : ByteString.CopyFrom(row.CiphertextHash),
+            CreatedAt = Timestamp.FromDateTimeOffset(row.CreatedAt),
+            SealedAt = row.SealedAt is { } sealedAt ? Timestamp.FromDateTimeOffset(sealedAt) : null,
+            ExpiresAt = row.Status switch
+            {
+                DocumentStatus.Uploading => Timestamp.FromDateTimeOffset(row.ExpiresAt),
+                DocumentStatus.Sealed when options.Value.RetentionDays > 0 && row.SealedAt is { } at => Timestamp.FromDateTimeOffset(at.AddDays(options.Value.RetentionDays)),
+                _ => null,
+            },
+        };
+        document.MessageIds.AddRange(row.MessageIds.Select(m => m.ToString()));
+        return document;
+    }
+
+    private static string Describe(DocumentStatus status) => status switch
+    {
+        DocumentStatus.Uploading => "UPLOADING",
+        DocumentStatus.Sealed => "SEALED",
+        DocumentStatus.Expired => "EXPIRED",
+        DocumentStatus.Deleted => "DELETED",
+        _ => "unknown",
+    };
+
+    private static Guid Id(string field, string value)
+    {
+        var v = new Violations();
+        var id = v.Id(field, value);
+        v.ThrowIfAny();
+        return id;
+    }
+}

@@ -1,0 +1,98 @@
+using System.Runtime.CompilerServices;
+using GlobeSecure.EventStore;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace GlobeSecure.Server.Documents;
+
+/// <summary>
+/// The default storage: table <c>document_chunks</c> (created by <see cref="DocumentProjection"/>'s
+/// migrations), one row per chunk, stored without compression (ciphertext does not compress). A
+/// write is one binary COPY, so a batch of chunks costs one round trip and one commit.
+/// </summary>
+internal sealed class PostgresDocumentStorage(NpgsqlDataSource dataSource, PostgresEventStore store) : IDocumentStorage
+{
+    // A download page: this many chunks (of the default 64 KiB) or about this many bytes, whichever is fewer.
+    private const int PageChunks = 16;
+    private const int PageBytes = 1024 * 1024;
+
+    private string Table => $"{store.Schema}.document_chunks";
+
+    public async Task WriteAsync(Guid documentId, long firstIndex, IReadOnlyList<ReadOnlyMemory<byte>> chunks, CancellationToken cancellationToken)
+    {
+        if (chunks.Count == 0)
+        {
+            return;
+        }
+
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var copy = await connection.BeginBinaryImportAsync($"copy {Table} (document_id, index, data) from stdin (format binary)", cancellationToken);
+        for (var i = 0; i < chunks.Count; i++)
+        {
+            await copy.StartRowAsync(cancellationToken);
+            await copy.WriteAsync(documentId, NpgsqlDbType.Uuid, cancellationToken);
+            await copy.WriteAsync(firstIndex + i, NpgsqlDbType.Bigint, cancellationToken);
+            await copy.WriteAsync(chunks[i], NpgsqlDbType.Bytea, cancellationToken);
+        }
+
+        await copy.CompleteAsync(cancellationToken);
+    }
+
+    public async Task<long> ChunksHeldAsync(Guid documentId, CancellationToken cancellationToken)
+    {
+        // Chunks are only ever written as a prefix, so the highest index says how many there are (an index probe, not a count).
+        await using var command = dataSource.CreateCommand($"select coalesce(max(index) + 1, 0) from {Table} where document_id = $1");
+        command.Parameters.Add(new NpgsqlParameter { Value = documentId });
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    public async IAsyncEnumerable<StoredChunk> ReadAsync(Guid documentId, long fromIndex, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var next = fromIndex;
+        var limit = PageChunks;
+        while (true)
+        {
+            // Each page is read whole and the connection returned before the caller writes it out,
+            // so a slow reader never holds a database connection.
+            var page = new List<StoredChunk>(limit);
+            await using (var command = dataSource.CreateCommand($"select index, data from {Table} where document_id = $1 and index >= $2 order by index limit $3"))
+            {
+                command.Parameters.Add(new NpgsqlParameter { Value = documentId });
+                command.Parameters.Add(new NpgsqlParameter { Value = next });
+                command.Parameters.Add(new NpgsqlParameter { Value = limit });
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    page.Add(new StoredChunk(reader.GetInt64(0), reader.GetFieldValue<byte[]>(1)));
+                }
+            }
+
+            foreach (var chunk in page)
+            {
+                yield return chunk;
+            }
+
+            if (page.Count < limit)
+            {
+                yield break;
+            }
+
+            next = page[^1].Index + 1;
+            limit = Math.Clamp(PageBytes / Math.Max(1, page[0].Data.Length), 1, PageChunks);
+        }
+    }
+
+    public async Task DeleteAsync(Guid documentId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand($"delete from {Table} where document_id = $1");
+        command.Parameters.Add(new NpgsqlParameter { Value = documentId });
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async Task<long> BytesUsedAsync(Guid documentId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand($"select coalesce(sum(octet_length(data)), 0)::bigint from {Table} where document_id = $1");
+        command.Parameters.Add(new NpgsqlParameter { Value = documentId });
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+}
