@@ -1,0 +1,295 @@
+using System.Runtime.CompilerServices;
+using GlobeSecure.Contracts.V1;
+using GlobeSecure.Crypto;
+using Grpc.Core;
+using Microsoft.AspNetCore.Builder;
+
+namespace GlobeSecure.Client.Tests.Story;
+
+/// <summary>
+/// Encrypted documents end to end through <see cref="GlobeClient"/>, a real gRPC channel, the real
+/// server and PostgreSQL: Otieno (Kenya) uploads and attaches, Ana (Brazil) opens the message and
+/// downloads; the bytes that arrive are the bytes that left.
+/// </summary>
+public sealed class DocumentStoryTests(StoryServerFixture server) : IClassFixture<StoryServerFixture>, IDisposable
+{
+    private static readonly ConditionalWeakTable<StoryServerFixture, Task<CaseCast>> Casts = new();
+    private readonly DocumentFiles _files = new();
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private Task<CaseCast> CastAsync() => Casts.GetValue(server, CaseCast.CreateAsync);
+
+    public void Dispose() => _files.Dispose();
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(65_536)]
+    [InlineData(65_537)]
+    public async Task RoundTrip_SizeAroundTheChunkBoundary_OtherAuthorityDownloadsIdenticalBytes(int size)
+    {
+        var c = await CastAsync();
+        var channelId = await c.SharedChannelAsync($"Case 2026-2{size % 100:D2}");
+        var original = _files.Random($"ledger-{size}.pdf", size, seed: size);
+
+        var attachment = await c.Otieno.Client.UploadDocumentAsync(channelId, original, cancellationToken: Ct);
+        var sent = await c.Otieno.Client.SendTextAsync(channelId, "The ledger, as seized.", new SendOptions(Attachments: [attachment]), Ct);
+        var opened = await c.Ana.Client.OpenAsync(await c.Ana.Client.GetMessageAsync(channelId, Guid.Parse(sent.Envelope.Header.MessageId), Ct), Ct);
+        var received = opened.Attachments.Single();
+        var target = _files.PathFor($"downloaded-{size}.pdf");
+        var downloaded = await c.Ana.Client.DownloadDocumentAsync(received, target, cancellationToken: Ct);
+
+        Assert.Equal(await File.ReadAllBytesAsync(original, Ct), await File.ReadAllBytesAsync(target, Ct));
+        Assert.Equal(("The ledger, as seized.", GlobeClient.MessageContentType), (opened.Text, opened.ContentType));
+        Assert.Equal([attachment.DocumentId], opened.DocumentIds);
+        Assert.Equal((attachment.DocumentId, $"ledger-{size}.pdf", "application/pdf", (long)size),
+            (received.DocumentId, received.FileName, received.MediaType, received.PlaintextLength));
+        Assert.Equal(attachment.PlaintextHash, received.PlaintextHash);
+        Assert.Equal(Blake2b256.Hash(await File.ReadAllBytesAsync(original, Ct)), downloaded.PlaintextHash);
+        Assert.Equal((long)size, downloaded.Length);
+    }
+
+    [Fact]
+    public async Task RoundTrip_64MiBDocument_IdenticalBytesAndProgressToTheEnd()
+    {
+        const int size = 64 * 1024 * 1024;
+        var c = await CastAsync();
+        var channelId = await c.SharedChannelAsync("Case 2026-250: bank statements");
+        var original = _files.Random("statements.zip", size, seed: 64);
+        var uploadProgress = new ProgressLog();
+        var downloadProgress = new ProgressLog();
+
+        var attachment = await c.Otieno.Client.UploadDocumentAsync(channelId, original, progress: uploadProgress, cancellationToken: Ct);
+        var sent = await c.Otieno.Client.SendTextAsync(channelId, "", new SendOptions(Attachments: [attachment]), Ct);
+        var opened = await c.Ana.Client.OpenAsync(sent, Ct);
+        var target = _files.PathFor("statements-received.zip");
+        await c.Ana.Client.DownloadDocumentAsync(opened.Attachments[0], target, downloadProgress, cancellationToken: Ct);
+
+        Assert.Equal(DocumentFiles.Hash(original), DocumentFiles.Hash(target));
+        Assert.Equal(size, new FileInfo(target).Length);
+        Assert.Equal("", opened.Text);
+        Assert.Equal((size, size), (uploadProgress.Last.Bytes, uploadProgress.Last.Total));
+        Assert.Equal((size, size), (downloadProgress.Last.Bytes, downloadProgress.Last.Total));
+        Assert.True(uploadProgress.Last.BytesPerSecond > 0);
+        Assert.Equal(TimeSpan.Zero, downloadProgress.Last.Remaining);
+    }
+
+    [Fact]
+    public async Task Upload_CallDroppedMidway_ResumesFromTheChunksHeldAndCompletes()
+    {
+        var c = await CastAsync();
+        var channelId = await c.SharedChannelAsync("Case 2026-251");
+        var original = _files.Random("call-records.csv", 80 * 65_536 + 123, seed: 251);
+        var progress = new ProgressLog();
+        server.Forge.AbortUploadAfter(40);
+
+        var attachment = await c.Otieno.Client.UploadDocumentAsync(channelId, original, progress: progress, cancellationToken: Ct);
+        var sent = await c.Otieno.Client.SendTextAsync(channelId, "Call records.", new SendOptions(Attachments: [attachment]), Ct);
+        var target = _files.PathFor("call-records-received.csv");
+        await c.Ana.Client.DownloadDocumentAsync((await c.Ana.Client.OpenAsync(sent, Ct)).Attachments[0], target, cancellationToken: Ct);
+
+        var calls = server.Forge.UploadCalls.Where(u => u.DocumentId == attachment.DocumentId).ToList();
+        Assert.Equal(2, calls.Count);
+        Assert.Equal(0, calls[0].FirstIndex);
+        Assert.InRange(calls[1].FirstIndex, 1, 40); // what the server had committed, not the start again
+        Assert.Equal(1, progress.Last.Resumes);
+        Assert.Equal(DocumentFiles.Hash(original), DocumentFiles.Hash(target));
+    }
+
+    [Fact]
+    public async Task Download_ChunkTamperedInStorage_FailsClearlyAndLeavesNoFile()
+    {
+        var c = await CastAsync();
+        var channelId = await c.SharedChannelAsync("Case 2026-252");
+        var original = _files.Random("contract.pdf", 3 * 65_536, seed: 252);
+        var attachment = await c.Otieno.Client.UploadDocumentAsync(channelId, original, cancellationToken: Ct);
+        var sent = await c.Otieno.Client.SendTextAsync(channelId, "The contract.", new SendOptions(Attachments: [attachment]), Ct);
+        await server.Database.ExecuteScalarAsync(
+            $"update globe.document_chunks set data = set_byte(data, 100, get_byte(data, 100) # 1) where document_id = '{attachment.DocumentId}' and index = 1");
+        var received = (await c.Ana.Client.OpenAsync(sent, Ct)).Attachments[0];
+        var target = _files.PathFor("contract-received.pdf");
+
+        var refused = await Assert.ThrowsAsync<GlobeTrustException>(() => c.Ana.Client.DownloadDocumentAsync(received, target, cancellationToken: Ct));
+
+        var tampered = Assert.IsType<DocumentChunkTamperedException>(refused.InnerException);
+        Assert.Equal(1, tampered.Position);
+        Assert.Contains(attachment.DocumentId.ToString(), refused.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(target));
+        Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(target)!, "*contract-received*"));
+    }
+
+    [Fact]
+    public async Task Download_NonMember_PermissionDeniedAuditedAndNoFile()
+    {
+        var c = await CastAsync();
+        var kenyaOnly = Guid.Parse((await c.Otieno.Client.CreateChannelAsync("Case 2026-253: Kenya only", cancellationToken: Ct)).ChannelId);
+        var original = _files.Random("witness.txt", 1000, seed: 253);
+        var attachment = await c.Otieno.Client.UploadDocumentAsync(kenyaOnly, original, cancellationToken: Ct);
+        await c.Otieno.Client.SendTextAsync(kenyaOnly, "Witness statement.", new SendOptions(Attachments: [attachment]), Ct);
+        var target = _files.PathFor("witness-leaked.txt");
+
+        var refused = await Assert.ThrowsAsync<GlobeClientException>(() =>
+            c.Ana.Client.DownloadDocumentAsync(attachment, target, cancellationToken: Ct));
+        var denials = await server.Database.ExecuteScalarAsync(
+            $"select count(*) from globe.audit where action like '/globesecure.v1.DocumentService/%' and target in ('{attachment.DocumentId}', '{kenyaOnly}') and outcome = 'denied' and actor_device_id = '{c.Ana.DeviceId}'");
+
+        Assert.Equal(StatusCode.PermissionDenied, refused.Status);
+        Assert.True((long)denials! >= 1);
+        Assert.False(File.Exists(target));
+        Assert.Equal(DocumentFiles.Hash(original),
+            DocumentFiles.Hash((await c.Wanjiru.Client.DownloadDocumentAsync(attachment, _files.PathFor("witness-kenya.txt"), cancellationToken: Ct)).Path));
+    }
+
+    [Fact]
+    public async Task Send_TwoAttachments_HeaderListsThemInOrderAndListDocumentsShowsThem()
+    {
+        var c = await CastAsync();
+        var channelId = await c.SharedChannelAsync("Case 2026-254");
+        var first = await c.Otieno.Client.UploadDocumentAsync(channelId, _files.Random("a.bin", 10, 1), cancellationToken: Ct);
+        await using var stream = new NonSeekableStream(new byte[70_000]);
+        var second = await c.Otieno.Client.UploadDocumentAsync(channelId, stream, "b.bin", length: 70_000, cancellationToken: Ct);
+
+        var sent = await c.Otieno.Client.SendTextAsync(channelId, "Two files.", new SendOptions(Attachments: [second, first]), Ct);
+        var opened = await c.Ana.Client.OpenAsync(sent, Ct);
+        var listed = await c.Ana.Client.ListDocumentsAsync(channelId, Ct);
+
+        Assert.Equal([second.DocumentId, first.DocumentId], opened.DocumentIds);
+        Assert.Equal(["b.bin", "a.bin"], opened.Attachments.Select(a => a.FileName));
+        Assert.Equal(new[] { first.DocumentId.ToString(), second.DocumentId.ToString() }.Order(), listed.Select(d => d.DocumentId).Order());
+        Assert.All(listed, d => Assert.Equal(DocumentStatus.Sealed, d.Status));
+        Assert.All(listed, d => Assert.Contains(sent.Envelope.Header.MessageId, d.MessageIds));
+    }
+}
+
+/// <summary>A server whose document limits are small: 1 MiB per document, 2 MiB per authority.</summary>
+public sealed class DocumentLimitsFixture : StoryServerFixture
+{
+    public const long MaxDocumentBytes = 1024 * 1024;
+    public const long AuthorityQuotaBytes = 2 * 1024 * 1024;
+
+    protected override void ConfigureDocuments(WebApplicationBuilder builder)
+    {
+        builder.Configuration["Globe:Documents:MaxDocumentBytes"] = MaxDocumentBytes.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        builder.Configuration["Globe:Documents:AuthorityQuotaBytes"] = AuthorityQuotaBytes.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    }
+}
+
+/// <summary>Size and quota limits: refused at BeginUpload, before the client reads (let alone sends) a byte.</summary>
+public sealed class DocumentLimitStoryTests(DocumentLimitsFixture server) : IClassFixture<DocumentLimitsFixture>
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Upload_LargerThanTheMaximum_ResourceExhaustedNamingTheLimitBeforeAnyChunk()
+    {
+        var c = await CaseCast.CreateAsync(server);
+        var channelId = await c.SharedChannelAsync("Case 2026-260");
+        await using var content = new NonSeekableStream(new byte[16]);
+
+        var refused = await Assert.ThrowsAsync<GlobeClientException>(() =>
+            c.Ana.Client.UploadDocumentAsync(channelId, content, "disk-image.raw", length: 2 * DocumentLimitsFixture.MaxDocumentBytes, cancellationToken: Ct));
+
+        Assert.Equal(StatusCode.ResourceExhausted, refused.Status);
+        Assert.Contains(DocumentLimitsFixture.MaxDocumentBytes.ToString(System.Globalization.CultureInfo.InvariantCulture), refused.Message, StringComparison.Ordinal);
+        Assert.Equal(0, content.Reads);
+        Assert.Empty(await c.Ana.Client.ListDocumentsAsync(channelId, Ct));
+
+        // The same authority's quota: two documents fit, the third does not, and nothing of it is read.
+        var fits = new byte[900 * 1024];
+        await c.Otieno.Client.UploadDocumentAsync(channelId, new MemoryStream(fits), "one.bin", cancellationToken: Ct);
+        await c.Wanjiru.Client.UploadDocumentAsync(channelId, new MemoryStream(fits), "two.bin", cancellationToken: Ct);
+        await using var third = new NonSeekableStream(fits);
+        var overQuota = await Assert.ThrowsAsync<GlobeClientException>(() =>
+            c.Otieno.Client.UploadDocumentAsync(channelId, third, "three.bin", length: fits.Length, cancellationToken: Ct));
+
+        Assert.Equal(StatusCode.ResourceExhausted, overQuota.Status);
+        Assert.Contains(DocumentLimitsFixture.AuthorityQuotaBytes.ToString(System.Globalization.CultureInfo.InvariantCulture), overQuota.Message, StringComparison.Ordinal);
+        Assert.Equal(0, third.Reads);
+        Assert.Equal(2, (await c.Otieno.Client.ListDocumentsAsync(channelId, Ct)).Count + (await c.Wanjiru.Client.ListDocumentsAsync(channelId, Ct)).Count);
+    }
+}
+
+/// <summary>Files of one test, in a directory deleted afterwards.</summary>
+internal sealed class DocumentFiles : IDisposable
+{
+    private readonly DirectoryInfo _directory = Directory.CreateTempSubdirectory("globe-documents-");
+
+    public string PathFor(string name) => Path.Combine(_directory.FullName, name);
+
+    /// <summary>A file of pseudo-random bytes, written a megabyte at a time.</summary>
+    public string Random(string name, long size, int seed)
+    {
+        var path = PathFor(name);
+        var random = new Random(seed);
+        var buffer = new byte[1024 * 1024];
+        using var file = File.Create(path);
+        for (var left = size; left > 0; left -= buffer.Length)
+        {
+            random.NextBytes(buffer);
+            file.Write(buffer, 0, (int)Math.Min(left, buffer.Length));
+        }
+
+        return path;
+    }
+
+    public static string Hash(string path)
+    {
+        using var hash = new Blake2b256();
+        using var file = File.OpenRead(path);
+        var buffer = new byte[1024 * 1024];
+        int read;
+        while ((read = file.Read(buffer)) > 0)
+        {
+            hash.Append(buffer.AsSpan(0, read));
+        }
+
+        return Convert.ToHexStringLower(hash.Finish());
+    }
+
+    public void Dispose() => _directory.Delete(recursive: true);
+}
+
+/// <summary>Every progress report, in order.</summary>
+internal sealed class ProgressLog : IProgress<TransferProgress>
+{
+    private readonly List<TransferProgress> _reports = [];
+
+    public TransferProgress Last => _reports[^1];
+
+    public void Report(TransferProgress value) => _reports.Add(value);
+}
+
+/// <summary>A stream that cannot seek (a pipe, say), counting the reads made of it.</summary>
+internal sealed class NonSeekableStream(byte[] data) : Stream
+{
+    private readonly MemoryStream _inner = new(data);
+
+    public int Reads { get; private set; }
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override int Read(byte[] buffer, int offset, int count)
+    {
+        Reads++;
+        return _inner.Read(buffer, offset, count);
+    }
+
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        Reads++;
+        return _inner.ReadAsync(buffer, cancellationToken);
+    }
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+}
