@@ -10,7 +10,7 @@ namespace GlobeSecure.Benchmarks;
 /// <summary>
 /// The real server in-process (the tests' <see cref="GlobeServerFixture"/>: Kestrel h2c on a free
 /// loopback port, a fresh database on the benchmark's PostgreSQL) with the benchmark-only echo
-/// service mapped next to the real ones.
+/// and raw streaming services mapped next to the real ones.
 /// </summary>
 internal sealed class BenchServer : GlobeServerFixture
 {
@@ -24,7 +24,11 @@ internal sealed class BenchServer : GlobeServerFixture
     protected override void Configure(WebApplicationBuilder builder) =>
         builder.Configuration["Globe:Channels:RotateAfterMessages"] = RotateAfterMessages.ToString(CultureInfo.InvariantCulture);
 
-    protected override void Map(WebApplication app) => app.MapGrpcService<EchoServer>();
+    protected override void Map(WebApplication app)
+    {
+        app.MapGrpcService<EchoServer>();
+        app.MapGrpcService<RawStreamServer>();
+    }
 }
 
 /// <summary>The unary baseline: returns its payload, with nothing else on the path but the server's own interceptors.</summary>
