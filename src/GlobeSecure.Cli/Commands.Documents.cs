@@ -116,7 +116,7 @@ internal sealed partial class Commands
                 return;
             }
 
-            var table = Table("id", "name", "size", "status", "uploaded by", "messages", "created");
+            var table = Table("id", "name", "size", "status", "user", "messages", "created");
             foreach (var d in documents)
             {
                 var name = names.GetValueOrDefault(d.DocumentId) is { } a ? Printable(a.FileName)
@@ -138,7 +138,8 @@ internal sealed partial class Commands
         var paths = (files ?? []).Select(Path.GetFullPath).ToList();
         foreach (var path in paths.Where(p => !File.Exists(p)))
         {
-            throw new CliUsageException($"--attach: there is no file at '{path}'.");
+            throw new CliUsageException(
+                $"--attach: there is no file at '{path}' (--attach takes every word after it as a file: put the message text before it).");
         }
 
         return paths;
@@ -318,7 +319,7 @@ internal sealed partial class Commands
                     error.WriteLine($"{label}: the connection broke; resuming ({_resumes})");
                 }
 
-                if (_done || (!done && now - _last < TimeSpan.FromSeconds(1)))
+                if (_done || (!done && (value.Bytes == 0 || now - _last < TimeSpan.FromSeconds(1))))
                 {
                     return;
                 }

@@ -10,16 +10,17 @@ namespace GlobeSecure.Server.Channels;
 internal sealed class ChannelAccess(ChannelReadModel read, Access access) : IChannelAccess
 {
     /// <summary>The channel, when the caller is a current member; otherwise NOT_FOUND (no such channel) or PERMISSION_DENIED (audited).</summary>
-    public async Task<ChannelRow> MemberChannelAsync(ServerCallContext context, Caller caller, Guid channelId)
+    public async Task<ChannelRow> MemberChannelAsync(ServerCallContext context, Caller caller, Guid channelId, string? target = null)
     {
         var row = await read.ChannelAsync(channelId, context.CancellationToken) ?? throw new NotFoundException("channel", channelId.ToString());
         if (row.Members.All(m => m.UserId != caller.UserId))
         {
-            await access.DenyAsync(context, caller, channelId.ToString(), "not a member of this channel");
+            await access.DenyAsync(context, caller, target ?? channelId.ToString(), "not a member of this channel");
         }
 
         return row;
     }
 
-    Task IChannelAccess.RequireMemberAsync(ServerCallContext call, Caller caller, Guid channelId) => MemberChannelAsync(call, caller, channelId);
+    Task IChannelAccess.RequireMemberAsync(ServerCallContext call, Caller caller, Guid channelId, string? target) =>
+        MemberChannelAsync(call, caller, channelId, target);
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using GlobeSecure.EventStore;
+using GlobeSecure.Server.Infrastructure;
 using Npgsql;
 
 namespace GlobeSecure.Server.Channels;
@@ -169,14 +170,5 @@ internal sealed class ChannelReadModel(NpgsqlDataSource dataSource, PostgresEven
         return result;
     }
 
-    private NpgsqlCommand Command(string sql, params object[] parameters)
-    {
-        var command = dataSource.CreateCommand(sql.Replace("{schema}", store.Schema, StringComparison.Ordinal));
-        foreach (var value in parameters)
-        {
-            command.Parameters.Add(new NpgsqlParameter { Value = value });
-        }
-
-        return command;
-    }
+    private NpgsqlCommand Command(string sql, params object[] parameters) => dataSource.SchemaCommand(store, sql, parameters);
 }

@@ -63,7 +63,7 @@ internal sealed class ChannelService(
     public override async Task<Channel> GetChannel(GetChannelRequest request, ServerCallContext context)
     {
         var caller = await access.RequireAuthenticatedAsync(context, request.ChannelId);
-        var channelId = Id("channel_id", request.ChannelId);
+        var channelId = Violations.RequiredId("channel_id", request.ChannelId);
         var row = await MemberChannelAsync(context, caller, channelId);
         await access.RecordReadAsync(context, channelId.ToString());
         return ChannelWire.ToProto(row, await RotationRequiredAsync(row, context.CancellationToken));
@@ -140,7 +140,7 @@ internal sealed class ChannelService(
     public override async Task<Contracts.V1.EpochKeyDistribution> GetEpochKey(GetEpochKeyRequest request, ServerCallContext context)
     {
         var caller = await access.RequireAuthenticatedAsync(context, request.ChannelId);
-        var channelId = Id("channel_id", request.ChannelId);
+        var channelId = Violations.RequiredId("channel_id", request.ChannelId);
         if (request.Epoch < 0)
         {
             throw new ValidationException("epoch", "must be 0 (the current epoch) or more");
@@ -566,13 +566,6 @@ internal sealed class ChannelService(
         return ChannelWire.ToProto(row, await RotationRequiredAsync(row, ct));
     }
 
-    private static Guid Id(string field, string value)
-    {
-        var v = new Violations();
-        var id = v.Id(field, value);
-        v.ThrowIfAny();
-        return id;
-    }
 
     /// <summary>Which channels the subscriber belonged to at each position: the read model's intervals, kept up to date from the stream.</summary>
     private sealed class MembershipTracker(IReadOnlyList<MembershipInterval> intervals)

@@ -1,5 +1,6 @@
 using GlobeSecure.Contracts.V1;
 using GlobeSecure.EventStore;
+using GlobeSecure.Server.Infrastructure;
 using Npgsql;
 
 namespace GlobeSecure.Server.Documents;
@@ -86,14 +87,5 @@ internal sealed class DocumentReadModel(NpgsqlDataSource dataSource, PostgresEve
         return result;
     }
 
-    private NpgsqlCommand Command(string sql, params object[] parameters)
-    {
-        var command = dataSource.CreateCommand(sql.Replace("{schema}", store.Schema, StringComparison.Ordinal));
-        foreach (var value in parameters)
-        {
-            command.Parameters.Add(new NpgsqlParameter { Value = value });
-        }
-
-        return command;
-    }
+    private NpgsqlCommand Command(string sql, params object[] parameters) => dataSource.SchemaCommand(store, sql, parameters);
 }

@@ -67,7 +67,7 @@ internal sealed class DocumentService(
         }
 
         v.ThrowIfAny();
-        await channels.RequireMemberAsync(context, caller, channelId);
+        await channels.RequireMemberAsync(context, caller, channelId, documentId.ToString());
 
         var ct = context.CancellationToken;
         var limits = options.Value;
@@ -99,7 +99,7 @@ internal sealed class DocumentService(
         }
 
         var first = requestStream.Current;
-        var documentId = Id("document_id", first.DocumentId);
+        var documentId = Violations.RequiredId("document_id", first.DocumentId);
         var row = await DocumentAsync(documentId, ct);
         if (!row.IsUploader(caller))
         {
@@ -128,21 +128,32 @@ internal sealed class DocumentService(
             var current = first;
             try
             {
+                // A stream may start below chunks_held (the client asked before a broken call had
+                // stored all it received): chunks already held are skipped, not compared; the seal's
+                // hash comparison covers what is stored.
+                var resend = current.Index >= 0 && current.Index < held ? current.Index : held;
                 while (true)
                 {
-                    if (Check(current, documentId, next, layout) is { } refusal)
+                    if (resend < held && current.Index == resend && current.DocumentId == first.DocumentId)
+                    {
+                        resend++;
+                    }
+                    else if (Check(current, documentId, next, layout) is { } refusal)
                     {
                         // What arrived before the bad chunk is kept: the client resumes from chunks_held.
                         await WriteAsync(CancellationToken.None);
                         throw refusal;
                     }
-
-                    batch.Add(current.Data.Memory);
-                    batchBytes += current.Data.Length;
-                    next++;
-                    if (batch.Count >= BatchChunks || batchBytes >= BatchBytes)
+                    else
                     {
-                        await WriteAsync(ct);
+                        resend = held;
+                        batch.Add(current.Data.Memory);
+                        batchBytes += current.Data.Length;
+                        next++;
+                        if (batch.Count >= BatchChunks || batchBytes >= BatchBytes)
+                        {
+                            await WriteAsync(ct);
+                        }
                     }
 
                     if (!await requestStream.MoveNext(ct))
@@ -155,7 +166,7 @@ internal sealed class DocumentService(
 
                 await WriteAsync(ct);
             }
-            catch (Exception e) when (e is IOException or OperationCanceledException or InvalidOperationException || (e is RpcException && batch.Count > 0))
+            catch (Exception e) when (e is IOException or OperationCanceledException or RpcException)
             {
                 // The stream broke (the client went away, the connection dropped): keep the chunks
                 // that arrived whole, so the resumed upload need not send them again.
@@ -200,7 +211,7 @@ internal sealed class DocumentService(
     public override async Task<Document> GetDocument(GetDocumentRequest request, ServerCallContext context)
     {
         var caller = await access.RequireAuthenticatedAsync(context, request.DocumentId);
-        var documentId = Id("document_id", request.DocumentId);
+        var documentId = Violations.RequiredId("document_id", request.DocumentId);
         var row = await DocumentAsync(documentId, context.CancellationToken);
         await RequireReaderAsync(context, caller, row);
         await access.RecordReadAsync(context, documentId.ToString());
@@ -245,7 +256,7 @@ internal sealed class DocumentService(
     public override async Task DownloadDocument(DownloadDocumentRequest request, IServerStreamWriter<DocumentChunk> responseStream, ServerCallContext context)
     {
         var caller = await access.RequireAuthenticatedAsync(context, request.DocumentId);
-        var documentId = Id("document_id", request.DocumentId);
+        var documentId = Violations.RequiredId("document_id", request.DocumentId);
         var ct = context.CancellationToken;
         var row = await DocumentAsync(documentId, ct);
         await RequireReaderAsync(context, caller, row);
@@ -269,7 +280,7 @@ internal sealed class DocumentService(
     public override async Task<ListDocumentsResponse> ListDocuments(ListDocumentsRequest request, ServerCallContext context)
     {
         var caller = await access.RequireAuthenticatedAsync(context, request.ChannelId);
-        var channelId = Id("channel_id", request.ChannelId);
+        var channelId = Violations.RequiredId("channel_id", request.ChannelId);
         await channels.RequireMemberAsync(context, caller, channelId);
         var ct = context.CancellationToken;
         var response = new ListDocumentsResponse();
@@ -300,7 +311,7 @@ internal sealed class DocumentService(
             await access.DenyAsync(context, caller, row.DocumentId.ToString(), "no message you may read carries this document");
         }
 
-        await channels.RequireMemberAsync(context, caller, row.ChannelId);
+        await channels.RequireMemberAsync(context, caller, row.ChannelId, row.DocumentId.ToString());
     }
 
     /// <summary>Why a chunk is refused, or null when it is the next one, of the right size.</summary>
@@ -371,12 +382,4 @@ internal sealed class DocumentService(
         DocumentStatus.Deleted => "DELETED",
         _ => "unknown",
     };
-
-    private static Guid Id(string field, string value)
-    {
-        var v = new Violations();
-        var id = v.Id(field, value);
-        v.ThrowIfAny();
-        return id;
-    }
 }

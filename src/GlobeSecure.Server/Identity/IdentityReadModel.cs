@@ -1,6 +1,7 @@
 using System.Text.Json;
 using GlobeSecure.Contracts.V1;
 using GlobeSecure.EventStore;
+using GlobeSecure.Server.Infrastructure;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -202,14 +203,5 @@ internal sealed class IdentityReadModel(NpgsqlDataSource dataSource, PostgresEve
 
     private static NpgsqlParameter Nullable(Guid? id) => new() { Value = (object?)id ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Uuid };
 
-    private NpgsqlCommand Command(string sql, params object?[] parameters)
-    {
-        var command = dataSource.CreateCommand(sql.Replace("{schema}", store.Schema, StringComparison.Ordinal));
-        foreach (var value in parameters)
-        {
-            command.Parameters.Add(value as NpgsqlParameter ?? new NpgsqlParameter { Value = value ?? DBNull.Value });
-        }
-
-        return command;
-    }
+    private NpgsqlCommand Command(string sql, params object?[] parameters) => dataSource.SchemaCommand(store, sql, parameters);
 }

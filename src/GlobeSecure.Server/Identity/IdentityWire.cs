@@ -82,6 +82,15 @@ internal sealed class Violations
         return value;
     }
 
+    /// <summary>The one id a request names, or INVALID_ARGUMENT on <paramref name="field"/>.</summary>
+    public static Guid RequiredId(string field, string value)
+    {
+        var v = new Violations();
+        var id = v.Id(field, value);
+        v.ThrowIfAny();
+        return id;
+    }
+
     public void ThrowIfAny()
     {
         if (_list.Count > 0)

@@ -73,9 +73,10 @@ internal interface IChannelAccess
 {
     /// <summary>
     /// Passes when the caller is a current member of the channel; otherwise NOT_FOUND (no such
-    /// channel) or PERMISSION_DENIED, audited with the caller's user and device.
+    /// channel) or PERMISSION_DENIED, audited with the caller's user and device and
+    /// <paramref name="target"/> (default: the channel id).
     /// </summary>
-    Task RequireMemberAsync(ServerCallContext call, Caller caller, Guid channelId);
+    Task RequireMemberAsync(ServerCallContext call, Caller caller, Guid channelId, string? target = null);
 }
 
 /// <summary>A document as a message that names it needs to see it; <paramref name="StreamId"/> at <paramref name="Version"/> is what the check rests on.</summary>

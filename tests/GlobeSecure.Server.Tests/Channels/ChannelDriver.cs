@@ -16,7 +16,7 @@ namespace GlobeSecure.Server.Tests.Channels;
 /// One network per test class: two member authorities, Alice and Bob investigating in the first,
 /// Carol in the second. Tests use fresh channels, so they do not depend on each other.
 /// </summary>
-public sealed class ChannelFixture : IdentityServerFixture
+public class ChannelFixture : IdentityServerFixture
 {
     /// <summary>Small, so that a test reaches it.</summary>
     public const int RotateAfterMessages = 5;
@@ -135,20 +135,21 @@ public sealed class ChannelDriver(NetworkDriver network, BootstrappedNetwork wor
 
     /// <summary>An envelope sealed under <paramref name="key"/> and signed by the sender's device (not sent).</summary>
     public MessageEnvelope Seal(Member sender, EpochKey key, string text, Guid? messageId = null, string handling = "H1", Guid replyTo = default,
-        Guid forwardOf = default) =>
+        Guid forwardOf = default, IReadOnlyList<Guid>? documentIds = null) =>
         MessageEnvelope.Seal(new MessageHeader(key.ChannelId, messageId ?? Guid.CreateVersion7(), sender.UserId, sender.Device.DeviceId, key.Epoch,
-            network.Now, "text/plain", handling, "4x4:B2", [], Spontaneous: replyTo == Guid.Empty, ReplyToMessageId: replyTo, ForwardOfMessageId: forwardOf),
+            network.Now, "text/plain", handling, "4x4:B2", documentIds ?? [], Spontaneous: replyTo == Guid.Empty, ReplyToMessageId: replyTo,
+            ForwardOfMessageId: forwardOf),
             Encoding.UTF8.GetBytes(text), key, sender.Device);
 
     public async Task<StoredMessage> SendAsync(Member sender, MessageEnvelope envelope) =>
         await Channels.SendMessageAsync(new SendMessageRequest { Envelope = Wire.ToProto(envelope) }, sender.Headers, cancellationToken: Ct);
 
     /// <summary>Seals <paramref name="text"/> under the channel's current epoch key (fetched and opened) and sends it.</summary>
-    public async Task<StoredMessage> SendTextAsync(Member sender, Guid channelId, string text)
+    public async Task<StoredMessage> SendTextAsync(Member sender, Guid channelId, string text, IReadOnlyList<Guid>? documentIds = null)
     {
         var channel = await Channels.GetChannelAsync(new GetChannelRequest { ChannelId = channelId.ToString() }, sender.Headers, cancellationToken: Ct);
         using var key = await OpenEpochKeyAsync(sender, channelId, channel.CurrentEpoch);
-        return await SendAsync(sender, Seal(sender, key, text));
+        return await SendAsync(sender, Seal(sender, key, text, documentIds: documentIds));
     }
 
     /// <summary>Opens a stored message as the reader's client does: the sender's chain verified, the epoch key fetched and opened.</summary>
