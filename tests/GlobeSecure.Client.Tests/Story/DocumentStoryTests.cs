@@ -98,6 +98,29 @@ public sealed class DocumentStoryTests(StoryServerFixture server) : IClassFixtur
     }
 
     [Fact]
+    public async Task Download_CallDroppedMidway_ResumesFromTheNextChunkAndVerifies()
+    {
+        var c = await CastAsync();
+        var channelId = await c.SharedChannelAsync("Case 2026-255");
+        var original = _files.Random("wiretap.wav", 48 * 65_536 + 5, seed: 255);
+        var attachment = await c.Otieno.Client.UploadDocumentAsync(channelId, original, cancellationToken: Ct);
+        var sent = await c.Otieno.Client.SendTextAsync(channelId, "Recording.", new SendOptions(Attachments: [attachment]), Ct);
+        var received = (await c.Ana.Client.OpenAsync(sent, Ct)).Attachments[0];
+        var progress = new ProgressLog();
+        server.Forge.AbortDownloadAfter(20);
+
+        var target = _files.PathFor("wiretap-received.wav");
+        await c.Ana.Client.DownloadDocumentAsync(received, target, progress, cancellationToken: Ct);
+
+        var calls = server.Forge.DownloadCalls.Where(d => d.DocumentId == attachment.DocumentId).ToList();
+        Assert.Equal(2, calls.Count);
+        Assert.Equal(0, calls[0].FromChunk);
+        Assert.InRange(calls[1].FromChunk, 1, 20); // the next chunk the client lacked, not the start again
+        Assert.Equal(1, progress.Last.Resumes);
+        Assert.Equal(DocumentFiles.Hash(original), DocumentFiles.Hash(target));
+    }
+
+    [Fact]
     public async Task Download_ChunkTamperedInStorage_FailsClearlyAndLeavesNoFile()
     {
         var c = await CastAsync();
