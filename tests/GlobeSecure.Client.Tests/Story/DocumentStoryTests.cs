@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using GlobeSecure.Contracts.V1;
 using GlobeSecure.Crypto;
+using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.AspNetCore.Builder;
 
@@ -118,6 +119,35 @@ public sealed class DocumentStoryTests(StoryServerFixture server) : IClassFixtur
         Assert.InRange(calls[1].FromChunk, 1, 20); // the next chunk the client lacked, not the start again
         Assert.Equal(1, progress.Last.Resumes);
         Assert.Equal(DocumentFiles.Hash(original), DocumentFiles.Hash(target));
+    }
+
+    [Fact]
+    public async Task Upload_NonSeekableInputBrokenAfterChunksWereLost_FailsSayingItCannotResume()
+    {
+        var c = await CastAsync();
+        var channelId = await c.SharedChannelAsync("Case 2026-256");
+        await using var pipe = new NonSeekableStream(new byte[40 * 65_536]);
+        server.Forge.AbortUploadAfter(20);
+
+        var refused = await Assert.ThrowsAsync<GlobeClientException>(() =>
+            c.Otieno.Client.UploadDocumentAsync(channelId, pipe, "stream.bin", length: 40 * 65_536, cancellationToken: Ct));
+
+        Assert.Equal(StatusCode.FailedPrecondition, refused.Status);
+        Assert.Contains("not seekable", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Open_BodyNamesADocumentItsSignedHeaderDoesNot_RefusedAsUntrusted()
+    {
+        var c = await CastAsync();
+        var channelId = await c.SharedChannelAsync("Case 2026-257");
+        var body = new MessageContent { Text = "Look at this." };
+        body.Documents.Add(new DocumentAttachment(Guid.CreateVersion7(), new byte[32], new byte[32], new byte[32], 1, "x.pdf", "application/pdf").ToProto());
+        var sent = await c.Otieno.Client.SendAsync(channelId, body.ToByteArray(), new SendOptions(ContentType: GlobeClient.MessageContentType), Ct);
+
+        var refused = await Assert.ThrowsAsync<GlobeTrustException>(() => c.Ana.Client.OpenAsync(sent, Ct));
+
+        Assert.Contains("do not name the documents its signed header lists", refused.Message, StringComparison.Ordinal);
     }
 
     [Fact]
