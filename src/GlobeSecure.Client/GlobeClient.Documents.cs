@@ -282,11 +282,17 @@ public sealed partial class GlobeClient
         }
     }
 
-    /// <summary>Whether a streaming call failed because the connection or the stream broke (then resume), rather than being refused.</summary>
+    /// <summary>
+    /// Whether a streaming call failed because the connection or the stream broke (then resume),
+    /// rather than being answered. A dropped stream surfaces as INTERNAL, UNKNOWN or CANCELLED
+    /// made up by this side's HTTP/2 stack (the status then carries the transport's exception); the
+    /// same codes sent by the server are its answer (a server error is not retried).
+    /// </summary>
     private static bool IsBroken(Exception e, CancellationToken cancellationToken) =>
         !cancellationToken.IsCancellationRequested && e switch
         {
-            RpcException rpc => rpc.StatusCode is StatusCode.Unavailable or StatusCode.Internal or StatusCode.Unknown or StatusCode.Cancelled,
+            RpcException { StatusCode: StatusCode.Unavailable } => true,
+            RpcException rpc => rpc.StatusCode is StatusCode.Internal or StatusCode.Unknown or StatusCode.Cancelled && rpc.Status.DebugException is not null,
             IOException or HttpRequestException => true,
             _ => false,
         };

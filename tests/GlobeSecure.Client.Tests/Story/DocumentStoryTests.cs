@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using GlobeSecure.Contracts.V1;
 using GlobeSecure.Crypto;
+using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.AspNetCore.Builder;
 
@@ -22,6 +23,18 @@ public sealed class DocumentStoryTests(StoryServerFixture server) : IClassFixtur
 
     public void Dispose() => _files.Dispose();
 
+    /// <summary>Otieno writes a file of random bytes, uploads it to a new channel shared with Brazil, and sends it with a text.</summary>
+    private async Task<Attached> AttachAsync(CaseCast c, string title, string fileName, int size, string text, IProgress<TransferProgress>? progress = null)
+    {
+        var channelId = await c.SharedChannelAsync(title);
+        var original = _files.Random(fileName, size, seed: size);
+        var attachment = await c.Otieno.Client.UploadDocumentAsync(channelId, original, progress: progress, cancellationToken: Ct);
+        var sent = await c.Otieno.Client.SendTextAsync(channelId, text, new SendOptions(Attachments: [attachment]), Ct);
+        return new Attached(channelId, original, attachment, sent);
+    }
+
+    private sealed record Attached(Guid ChannelId, string Original, DocumentAttachment Attachment, StoredMessage Sent);
+
     [Theory]
     [InlineData(0)]
     [InlineData(1)]
@@ -30,11 +43,8 @@ public sealed class DocumentStoryTests(StoryServerFixture server) : IClassFixtur
     public async Task RoundTrip_SizeAroundTheChunkBoundary_OtherAuthorityDownloadsIdenticalBytes(int size)
     {
         var c = await CastAsync();
-        var channelId = await c.SharedChannelAsync($"Case 2026-2{size % 100:D2}");
-        var original = _files.Random($"ledger-{size}.pdf", size, seed: size);
 
-        var attachment = await c.Otieno.Client.UploadDocumentAsync(channelId, original, cancellationToken: Ct);
-        var sent = await c.Otieno.Client.SendTextAsync(channelId, "The ledger, as seized.", new SendOptions(Attachments: [attachment]), Ct);
+        var (channelId, original, attachment, sent) = await AttachAsync(c, $"Case 2026-2{size % 100:D2}", $"ledger-{size}.pdf", size, "The ledger, as seized.");
         var opened = await c.Ana.Client.OpenAsync(await c.Ana.Client.GetMessageAsync(channelId, Guid.Parse(sent.Envelope.Header.MessageId), Ct), Ct);
         var received = opened.Attachments.Single();
         var target = _files.PathFor($"downloaded-{size}.pdf");
@@ -55,13 +65,10 @@ public sealed class DocumentStoryTests(StoryServerFixture server) : IClassFixtur
     {
         const int size = 64 * 1024 * 1024;
         var c = await CastAsync();
-        var channelId = await c.SharedChannelAsync("Case 2026-250: bank statements");
-        var original = _files.Random("statements.zip", size, seed: 64);
         var uploadProgress = new ProgressLog();
         var downloadProgress = new ProgressLog();
 
-        var attachment = await c.Otieno.Client.UploadDocumentAsync(channelId, original, progress: uploadProgress, cancellationToken: Ct);
-        var sent = await c.Otieno.Client.SendTextAsync(channelId, "", new SendOptions(Attachments: [attachment]), Ct);
+        var (_, original, _, sent) = await AttachAsync(c, "Case 2026-250: bank statements", "statements.zip", size, "", uploadProgress);
         var opened = await c.Ana.Client.OpenAsync(sent, Ct);
         var target = _files.PathFor("statements-received.zip");
         await c.Ana.Client.DownloadDocumentAsync(opened.Attachments[0], target, downloadProgress, cancellationToken: Ct);
@@ -79,13 +86,10 @@ public sealed class DocumentStoryTests(StoryServerFixture server) : IClassFixtur
     public async Task Upload_CallDroppedMidway_ResumesFromTheChunksHeldAndCompletes()
     {
         var c = await CastAsync();
-        var channelId = await c.SharedChannelAsync("Case 2026-251");
-        var original = _files.Random("call-records.csv", 80 * 65_536 + 123, seed: 251);
         var progress = new ProgressLog();
         server.Forge.AbortUploadAfter(40);
 
-        var attachment = await c.Otieno.Client.UploadDocumentAsync(channelId, original, progress: progress, cancellationToken: Ct);
-        var sent = await c.Otieno.Client.SendTextAsync(channelId, "Call records.", new SendOptions(Attachments: [attachment]), Ct);
+        var (_, original, attachment, sent) = await AttachAsync(c, "Case 2026-251", "call-records.csv", 80 * 65_536 + 123, "Call records.", progress);
         var target = _files.PathFor("call-records-received.csv");
         await c.Ana.Client.DownloadDocumentAsync((await c.Ana.Client.OpenAsync(sent, Ct)).Attachments[0], target, cancellationToken: Ct);
 
@@ -98,13 +102,59 @@ public sealed class DocumentStoryTests(StoryServerFixture server) : IClassFixtur
     }
 
     [Fact]
+    public async Task Download_CallDroppedMidway_ResumesFromTheNextChunkAndVerifies()
+    {
+        var c = await CastAsync();
+        var (_, original, attachment, sent) = await AttachAsync(c, "Case 2026-255", "wiretap.wav", 48 * 65_536 + 5, "Recording.");
+        var received = (await c.Ana.Client.OpenAsync(sent, Ct)).Attachments[0];
+        var progress = new ProgressLog();
+        server.Forge.AbortDownloadAfter(20);
+
+        var target = _files.PathFor("wiretap-received.wav");
+        await c.Ana.Client.DownloadDocumentAsync(received, target, progress, cancellationToken: Ct);
+
+        var calls = server.Forge.DownloadCalls.Where(d => d.DocumentId == attachment.DocumentId).ToList();
+        Assert.Equal(2, calls.Count);
+        Assert.Equal(0, calls[0].FromChunk);
+        Assert.InRange(calls[1].FromChunk, 1, 20); // the next chunk the client lacked, not the start again
+        Assert.Equal(1, progress.Last.Resumes);
+        Assert.Equal(DocumentFiles.Hash(original), DocumentFiles.Hash(target));
+    }
+
+    [Fact]
+    public async Task Upload_NonSeekableInputBrokenAfterChunksWereLost_FailsSayingItCannotResume()
+    {
+        var c = await CastAsync();
+        var channelId = await c.SharedChannelAsync("Case 2026-256");
+        await using var pipe = new NonSeekableStream(new byte[40 * 65_536]);
+        server.Forge.AbortUploadAfter(20);
+
+        var refused = await Assert.ThrowsAsync<GlobeClientException>(() =>
+            c.Otieno.Client.UploadDocumentAsync(channelId, pipe, "stream.bin", length: 40 * 65_536, cancellationToken: Ct));
+
+        Assert.Equal(StatusCode.FailedPrecondition, refused.Status);
+        Assert.Contains("not seekable", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Open_BodyNamesADocumentItsSignedHeaderDoesNot_RefusedAsUntrusted()
+    {
+        var c = await CastAsync();
+        var channelId = await c.SharedChannelAsync("Case 2026-257");
+        var body = new MessageContent { Text = "Look at this." };
+        body.Documents.Add(new DocumentAttachment(Guid.CreateVersion7(), new byte[32], new byte[32], new byte[32], 1, "x.pdf", "application/pdf").ToProto());
+        var sent = await c.Otieno.Client.SendAsync(channelId, body.ToByteArray(), new SendOptions(ContentType: GlobeClient.MessageContentType), Ct);
+
+        var refused = await Assert.ThrowsAsync<GlobeTrustException>(() => c.Ana.Client.OpenAsync(sent, Ct));
+
+        Assert.Contains("do not name the documents its signed header lists", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Download_ChunkTamperedInStorage_FailsClearlyAndLeavesNoFile()
     {
         var c = await CastAsync();
-        var channelId = await c.SharedChannelAsync("Case 2026-252");
-        var original = _files.Random("contract.pdf", 3 * 65_536, seed: 252);
-        var attachment = await c.Otieno.Client.UploadDocumentAsync(channelId, original, cancellationToken: Ct);
-        var sent = await c.Otieno.Client.SendTextAsync(channelId, "The contract.", new SendOptions(Attachments: [attachment]), Ct);
+        var (_, _, attachment, sent) = await AttachAsync(c, "Case 2026-252", "contract.pdf", 3 * 65_536, "The contract.");
         await server.Database.ExecuteScalarAsync(
             $"update globe.document_chunks set data = set_byte(data, 100, get_byte(data, 100) # 1) where document_id = '{attachment.DocumentId}' and index = 1");
         var received = (await c.Ana.Client.OpenAsync(sent, Ct)).Attachments[0];

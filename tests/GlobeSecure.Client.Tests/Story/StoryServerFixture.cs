@@ -102,6 +102,16 @@ internal sealed class ForgerySwitch
 
     public int TakeAbortUploadAfter() => Interlocked.Exchange(ref _abortUploadAfter, 0);
 
+    private int _abortDownloadAfter;
+
+    /// <summary>The next DownloadDocument call is aborted (its HTTP/2 stream reset) once it has written this many chunks.</summary>
+    public void AbortDownloadAfter(int chunks) => _abortDownloadAfter = chunks;
+
+    public int TakeAbortDownloadAfter() => Interlocked.Exchange(ref _abortDownloadAfter, 0);
+
+    /// <summary>Every DownloadDocument call's document and from_chunk, in arrival order.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<(Guid DocumentId, long FromChunk)> DownloadCalls { get; } = new();
+
     /// <summary>Every UploadChunks call's document and first chunk index, in arrival order.</summary>
     public System.Collections.Concurrent.ConcurrentQueue<(Guid DocumentId, long FirstIndex)> UploadCalls { get; } = new();
 }
@@ -138,8 +148,52 @@ internal sealed class WatchedUploadReader(IAsyncStreamReader<UploadChunkRequest>
     }
 }
 
+/// <summary>Writes a DownloadDocument stream for the service, aborting it after a number of chunks when told to.</summary>
+internal sealed class WatchedDownloadWriter(IServerStreamWriter<DocumentChunk> inner, ServerCallContext context, int abortAfter)
+    : IServerStreamWriter<DocumentChunk>
+{
+    private int _written;
+
+    public WriteOptions? WriteOptions
+    {
+        get => inner.WriteOptions;
+        set => inner.WriteOptions = value;
+    }
+
+    public Task WriteAsync(DocumentChunk message) => WriteAsync(message, CancellationToken.None);
+
+    public async Task WriteAsync(DocumentChunk message, CancellationToken cancellationToken)
+    {
+        if (abortAfter > 0 && _written == abortAfter)
+        {
+            context.GetHttpContext().Abort();
+            throw new IOException("The test dropped the download's connection.");
+        }
+
+        await inner.WriteAsync(message, cancellationToken);
+        _written++;
+    }
+}
+
 internal sealed class ForgingInterceptor(ForgerySwitch forge) : Interceptor
 {
+    public override Task ServerStreamingServerHandler<TRequest, TResponse>(TRequest request, IServerStreamWriter<TResponse> responseStream,
+        ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        if (request is not DownloadDocumentRequest download || responseStream is not IServerStreamWriter<DocumentChunk> chunks)
+        {
+            return continuation(request, responseStream, context);
+        }
+
+        if (Guid.TryParse(download.DocumentId, out var id))
+        {
+            forge.DownloadCalls.Enqueue((id, download.FromChunk));
+        }
+
+        return continuation(request, (IServerStreamWriter<TResponse>)(object)new WatchedDownloadWriter(chunks, context, forge.TakeAbortDownloadAfter()),
+            context);
+    }
+
     public override Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream,
         ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation) =>
         requestStream is IAsyncStreamReader<UploadChunkRequest> upload
