@@ -1,3 +1,4 @@
+using GlobeSecure.Contracts.V1;
 using GlobeSecure.EventStore;
 using Microsoft.Extensions.Options;
 
@@ -58,6 +59,15 @@ internal sealed partial class DocumentCleanup(
         foreach (var documentId in await read.EndedSinceAsync(now.AddDays(-1), SweepSize, cancellationToken))
         {
             await storage.DeleteAsync(documentId, cancellationToken);
+        }
+
+        // Hashes of uploads that another process sealed or ended: nothing will use them here again.
+        foreach (var documentId in hashes.DocumentIds)
+        {
+            if (await read.DocumentAsync(documentId, cancellationToken) is not { Status: DocumentStatus.Uploading })
+            {
+                await hashes.ForgetAsync(documentId, cancellationToken);
+            }
         }
 
         if (expired + deleted > 0)

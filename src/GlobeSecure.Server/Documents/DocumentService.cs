@@ -15,7 +15,7 @@ namespace GlobeSecure.Server.Documents;
 /// Thin gRPC surface of encrypted documents: authenticate → check who may call (audited) →
 /// validate → decide → append (with the audit entry) → map back. Chunk bytes go to
 /// <see cref="IDocumentStorage"/>, hashed as they arrive (<see cref="UploadHashes"/>), in bounded
-/// batches; downloads stream pages of chunks, awaiting each write (back-pressure).
+/// batches (<see cref="ChunkWriter"/>); downloads stream pages of chunks, awaiting each write (back-pressure).
 /// </summary>
 internal sealed class DocumentService(
     PostgresEventStore store,
@@ -25,12 +25,11 @@ internal sealed class DocumentService(
     IDocumentStorage storage,
     UploadHashes hashes,
     IChannelAccess channels,
-    IOptions<DocumentOptions> options) : Contracts.V1.DocumentService.DocumentServiceBase
+    IOptions<DocumentOptions> options,
+    IOptions<GlobeOptions> globe) : Contracts.V1.DocumentService.DocumentServiceBase
 {
-    // An upload writes when this many chunks or bytes have arrived (and at the end of the stream):
-    // one round trip per batch instead of one per chunk, and bounded memory per call.
-    private const int BatchChunks = 16;
-    private const int BatchBytes = 1024 * 1024;
+    // An UploadChunkRequest's fields around the chunk (document id, index, tags and lengths), generously.
+    private const int ChunkMessageOverhead = 256;
 
     public override async Task<Document> BeginUpload(BeginUploadRequest request, ServerCallContext context)
     {
@@ -58,6 +57,13 @@ internal sealed class DocumentService(
                 if (layout is null)
                 {
                     v.Add("ciphertext_length", $"no plaintext has {request.CiphertextLength} bytes of ciphertext under the header's chunk size {chunkSize}");
+                }
+
+                // Refused now rather than at the first chunk: a chunk must fit in one gRPC message each way.
+                var largest = Math.Min(globe.Value.Limits.MaxReceiveMessageBytes, globe.Value.Limits.MaxSendMessageBytes) - ChunkMessageOverhead;
+                if (chunkSize + ChunkLayout.TagBytes > largest)
+                {
+                    v.Add("header", $"chunk size {chunkSize} is too large for this server's message limit; use at most {largest - ChunkLayout.TagBytes}");
                 }
             }
             catch (GlobeCryptoException e)
@@ -122,8 +128,7 @@ internal sealed class DocumentService(
         {
             var held = await storage.ChunksHeldAsync(documentId, ct);
             await hash.CoverAsync(row.Header, held, layout.ChunkCount, ct);
-            var batch = new List<ReadOnlyMemory<byte>>(BatchChunks);
-            var batchBytes = 0;
+            var writer = new ChunkWriter(storage, hash, documentId, held, layout.ChunkCount);
             var next = held;
             var current = first;
             try
@@ -140,20 +145,13 @@ internal sealed class DocumentService(
                     }
                     else if (Check(current, documentId, next, layout) is { } refusal)
                     {
-                        // What arrived before the bad chunk is kept: the client resumes from chunks_held.
-                        await WriteAsync(CancellationToken.None);
                         throw refusal;
                     }
                     else
                     {
                         resend = held;
-                        batch.Add(current.Data.Memory);
-                        batchBytes += current.Data.Length;
                         next++;
-                        if (batch.Count >= BatchChunks || batchBytes >= BatchBytes)
-                        {
-                            await WriteAsync(ct);
-                        }
+                        await writer.AddAsync(current.Data.Memory);
                     }
 
                     if (!await requestStream.MoveNext(ct))
@@ -164,44 +162,15 @@ internal sealed class DocumentService(
                     current = requestStream.Current;
                 }
 
-                await WriteAsync(ct);
+                await writer.FlushAsync();
             }
-            catch (Exception e) when (e is IOException or OperationCanceledException or RpcException)
+            catch (Exception)
             {
-                // The stream broke (the client went away, the connection dropped): keep the chunks
-                // that arrived whole, so the resumed upload need not send them again.
-                await WriteAsync(CancellationToken.None);
+                // A chunk was refused, or the stream broke (the client went away, the connection
+                // dropped): keep the chunks that arrived whole before it, so the resumed upload need
+                // not send them again, and leave no write running once the call ends.
+                await writer.FlushAsync();
                 throw;
-            }
-
-            async Task WriteAsync(CancellationToken token)
-            {
-                if (batch.Count == 0)
-                {
-                    return;
-                }
-
-                var from = next - batch.Count;
-                try
-                {
-                    await storage.WriteAsync(documentId, from, batch, token);
-                }
-                catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
-                {
-                    hash.Invalidate();
-                    batch.Clear();
-                    throw new WrongStateException("Another upload call of this document stored these chunks meanwhile; ask GetDocument for chunks_held and continue from there.");
-                }
-                catch
-                {
-                    hash.Invalidate();
-                    batch.Clear();
-                    throw;
-                }
-
-                hash.Append(batch, layout.ChunkCount);
-                batch.Clear();
-                batchBytes = 0;
             }
         }
 
@@ -271,9 +240,23 @@ internal sealed class DocumentService(
         }
 
         await access.RecordReadAsync(context, documentId.ToString());
+        var next = request.FromChunk;
         await foreach (var chunk in storage.ReadAsync(documentId, request.FromChunk, ct))
         {
+            if (chunk.Index != next)
+            {
+                break;
+            }
+
             await responseStream.WriteAsync(new DocumentChunk { Index = chunk.Index, Data = UnsafeByteOperations.UnsafeWrap(chunk.Data) }, ct);
+            next++;
+        }
+
+        if (next != row.ChunkCount)
+        {
+            // Storage lost chunks of a sealed document (deleted under retention meanwhile, or by hand):
+            // say so rather than end the stream as if it were complete.
+            throw new WrongStateException($"Chunk {next} of the document is missing from storage; it was probably deleted under the retention settings.");
         }
     }
 
@@ -322,11 +305,14 @@ internal sealed class DocumentService(
             return new ValidationException("document_id", "every chunk of a stream names the same document");
         }
 
+        if (chunk.Index >= layout.ChunkCount)
+        {
+            return new ValidationException("index", $"the document has {layout.ChunkCount} chunks (0 to {layout.ChunkCount - 1}); got {chunk.Index}");
+        }
+
         if (chunk.Index != next)
         {
-            return new ValidationException("index", next >= layout.ChunkCount
-                ? $"the document has {layout.ChunkCount} chunks, all held: seal it (SealDocument)"
-                : $"expected chunk {next} (chunks are sent in order from chunks_held), got {chunk.Index}");
+            return new ValidationException("index", $"expected chunk {next} (chunks are sent in order from chunks_held), got {chunk.Index}");
         }
 
         var expected = layout.ChunkBytes(chunk.Index);

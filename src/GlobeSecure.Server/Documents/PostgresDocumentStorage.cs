@@ -48,38 +48,63 @@ internal sealed class PostgresDocumentStorage(NpgsqlDataSource dataSource, Postg
 
     public async IAsyncEnumerable<StoredChunk> ReadAsync(Guid documentId, long fromIndex, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var next = fromIndex;
-        var limit = PageChunks;
-        while (true)
+        // Each page is read whole and its connection given back before the caller writes it out
+        // (a slow reader never holds a database connection); the next page is read while this
+        // one is written, so at most two pages are in memory.
+        Task<Page>? reading = PageAsync(documentId, fromIndex, PageChunks, cancellationToken);
+        try
         {
-            // Each page is read whole and the connection returned before the caller writes it out,
-            // so a slow reader never holds a database connection.
-            var page = new List<StoredChunk>(limit);
-            await using (var command = dataSource.CreateCommand($"select index, data from {Table} where document_id = $1 and index >= $2 order by index limit $3"))
+            while (reading is not null)
             {
-                command.Parameters.Add(new NpgsqlParameter { Value = documentId });
-                command.Parameters.Add(new NpgsqlParameter { Value = next });
-                command.Parameters.Add(new NpgsqlParameter { Value = limit });
-                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-                while (await reader.ReadAsync(cancellationToken))
+                var page = await reading;
+                reading = null;
+                if (page.Chunks.Count > 0 && page.Chunks.Count == page.Limit)
                 {
-                    page.Add(new StoredChunk(reader.GetInt64(0), reader.GetFieldValue<byte[]>(1)));
+                    var chunks = page.Chunks;
+                    reading = PageAsync(documentId, chunks[^1].Index + 1, Math.Clamp(PageBytes / Math.Max(1, chunks[0].Data.Length), 1, PageChunks),
+                        cancellationToken);
+                }
+
+                foreach (var chunk in page.Chunks)
+                {
+                    yield return chunk;
                 }
             }
-
-            foreach (var chunk in page)
-            {
-                yield return chunk;
-            }
-
-            if (page.Count < limit)
-            {
-                yield break;
-            }
-
-            next = page[^1].Index + 1;
-            limit = Math.Clamp(PageBytes / Math.Max(1, page[0].Data.Length), 1, PageChunks);
         }
+        finally
+        {
+            if (reading is not null)
+            {
+                // The reader stopped early: let the prefetch end before the enumeration does.
+                try
+                {
+                    await reading;
+                }
+                catch (Exception e) when (e is OperationCanceledException or NpgsqlException)
+                {
+                    // Nobody wants that page any more.
+                }
+            }
+        }
+    }
+
+    /// <summary>Up to <paramref name="Limit"/> chunks; fewer means the end.</summary>
+    private sealed record Page(List<StoredChunk> Chunks, int Limit);
+
+    private async Task<Page> PageAsync(Guid documentId, long from, int limit, CancellationToken cancellationToken)
+    {
+        var page = new List<StoredChunk>(limit);
+        await using var command = dataSource.CreateCommand($"select index, data from {Table} where document_id = $1 and index >= $2 order by index limit $3");
+        command.Parameters.Add(new NpgsqlParameter { Value = documentId });
+        command.Parameters.Add(new NpgsqlParameter { Value = from });
+        command.Parameters.Add(new NpgsqlParameter { Value = limit });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            page.Add(new StoredChunk(reader.GetInt64(0), reader.GetFieldValue<byte[]>(1)));
+        }
+
+        return new Page(page, limit);
     }
 
     public async Task DeleteAsync(Guid documentId, CancellationToken cancellationToken)

@@ -23,6 +23,9 @@ internal sealed class UploadHashes(IDocumentStorage storage)
         return new Lease(this, documentId, running);
     }
 
+    /// <summary>The documents this process holds a hash for.</summary>
+    public IReadOnlyList<Guid> DocumentIds => [.. _running.Keys];
+
     /// <summary>Drops the document's hash (sealed, expired or deleted), once no call holds it.</summary>
     public async Task ForgetAsync(Guid documentId, CancellationToken cancellationToken)
     {

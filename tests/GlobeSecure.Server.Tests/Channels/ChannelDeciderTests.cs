@@ -306,11 +306,11 @@ public sealed class ChannelDeciderTests
     }
 
     private MessageEnvelope Message(PkiUser sender, long epoch = 1, Guid? id = null, string text = "hello", string handling = "H1", Guid replyTo = default,
-        Guid forwardOf = default)
+        Guid forwardOf = default, IReadOnlyList<Guid>? documentIds = null)
     {
         using var key = EpochKey.Generate(_channel, epoch);
-        var header = new MessageHeader(_channel, id ?? Guid.CreateVersion7(), sender.Id, sender.DeviceId, epoch, At, "text/plain", handling, "4x4:B2", [],
-            Spontaneous: replyTo == Guid.Empty, ReplyToMessageId: replyTo, ForwardOfMessageId: forwardOf);
+        var header = new MessageHeader(_channel, id ?? Guid.CreateVersion7(), sender.Id, sender.DeviceId, epoch, At, "text/plain", handling, "4x4:B2",
+            documentIds ?? [], Spontaneous: replyTo == Guid.Empty, ReplyToMessageId: replyTo, ForwardOfMessageId: forwardOf);
         return MessageEnvelope.Seal(header, Encoding.UTF8.GetBytes(text), key, sender.Device);
     }
 
@@ -425,6 +425,53 @@ public sealed class ChannelDeciderTests
     {
         Assert.Throws<NotFoundException>(() =>
             MessageDecider.Decide(Send(Message(_bob, replyTo: Guid.CreateVersion7()), _bob), Given(Created()), MessageState.Initial));
+    }
+
+    private AttachableDocument Document(PkiUser uploader, bool isSealed = true, Guid? channel = null) =>
+        new(Guid.CreateVersion7(), channel ?? _channel, uploader.Id, isSealed, "document-x", 2);
+
+    [Fact]
+    public void Send_CarryingASealedDocumentTheSenderUploadedHere_AcceptsTheMessageWithItsId()
+    {
+        var document = Document(_alice);
+
+        var events = MessageDecider.Decide(Send(Message(_alice, documentIds: [document.DocumentId]), _alice) with { Documents = [document] }, Given(Created()),
+            MessageState.Initial);
+
+        Assert.Equal([document.DocumentId], Assert.IsType<MessageAccepted>(Assert.Single(events)).Envelope.DocumentIds);
+    }
+
+    [Fact]
+    public void Send_CarryingAnUnsealedDocument_ThrowsWrongState()
+    {
+        var document = Document(_alice, isSealed: false);
+
+        var error = Assert.Throws<WrongStateException>(() => MessageDecider.Decide(
+            Send(Message(_alice, documentIds: [document.DocumentId]), _alice) with { Documents = [document] }, Given(Created()), MessageState.Initial));
+
+        Assert.Contains("not sealed", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Send_CarryingAnotherUsersOrAnUnknownDocument_ThrowsNotFound()
+    {
+        var bobs = Document(_bob);
+
+        Assert.Throws<NotFoundException>(() => MessageDecider.Decide(
+            Send(Message(_alice, documentIds: [bobs.DocumentId]), _alice) with { Documents = [bobs] }, Given(Created()), MessageState.Initial));
+        Assert.Throws<NotFoundException>(() => MessageDecider.Decide(
+            Send(Message(_alice, documentIds: [Guid.CreateVersion7()]), _alice), Given(Created()), MessageState.Initial));
+    }
+
+    [Fact]
+    public void Send_CarryingADocumentOfAnotherChannel_ThrowsWrongState()
+    {
+        var elsewhere = Document(_alice, channel: Guid.CreateVersion7());
+
+        var error = Assert.Throws<WrongStateException>(() => MessageDecider.Decide(
+            Send(Message(_alice, documentIds: [elsewhere.DocumentId]), _alice) with { Documents = [elsewhere] }, Given(Created()), MessageState.Initial));
+
+        Assert.Contains("another channel", error.Message, StringComparison.Ordinal);
     }
 
     private SubmitReceipt Receipt(PkiUser recipient, MessageEnvelope message, MessageAccepted? stored, ReceiptKind kind = ReceiptKind.Read) =>

@@ -5,6 +5,7 @@ using GlobeSecure.Server.Tests.Channels;
 using GlobeSecure.Server.Tests.Identity;
 using Google.Protobuf;
 using Grpc.Core;
+using Grpc.Net.Client;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -13,8 +14,8 @@ namespace GlobeSecure.Server.Tests.Documents;
 /// <summary>The channel world with document limits that tests can reach; fresh authorities for tests that count quota.</summary>
 public class DocumentFixture : ChannelFixture
 {
-    public const long MaxDocumentBytes = 4L * 1024 * 1024;
-    public const long QuotaBytes = 64L * 1024 * 1024;
+    public const long MaxDocumentBytes = 80L * 1024 * 1024;
+    public const long QuotaBytes = 1024L * 1024 * 1024;
 
     public static readonly TimeSpan UploadExpiry = TimeSpan.FromHours(1);
     public const int RetentionDays = 30;
@@ -84,9 +85,13 @@ public sealed class EncryptedDocument(Guid documentId, byte[] plaintext, byte[] 
 }
 
 /// <summary>What a document client does, as intent methods over the real gRPC channel.</summary>
-public sealed class DocumentDriver(NetworkDriver network)
+public sealed class DocumentDriver(GrpcChannel channel)
 {
-    public DocumentService.DocumentServiceClient Documents { get; } = new(network.Channel);
+    public DocumentDriver(NetworkDriver network) : this(network.Channel)
+    {
+    }
+
+    public DocumentService.DocumentServiceClient Documents { get; } = new(channel);
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 

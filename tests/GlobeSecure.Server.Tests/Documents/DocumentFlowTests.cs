@@ -3,6 +3,7 @@ using GlobeSecure.Crypto;
 using GlobeSecure.EventStore;
 using GlobeSecure.Server.Tests.Channels;
 using GlobeSecure.Server.Tests.Identity;
+using GlobeSecure.Testing;
 using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
@@ -27,17 +28,25 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     private static async Task<Guid> ChannelAsync(ChannelWorld w, ChannelDriver channels) =>
         Guid.Parse((await channels.CreateAsync(w.Alice, w.Alice, w.Bob)).ChannelId);
 
+    /// <summary>A fresh channel of Alice and Bob and a document of <paramref name="plaintextLength"/> bytes encrypted for it (not uploaded).</summary>
+    private async Task<Scene> SceneAsync(int plaintextLength)
+    {
+        var (w, channels, documents) = await WorldAsync();
+        return new Scene(w, channels, documents, await ChannelAsync(w, channels), await EncryptedDocument.CreateAsync(plaintextLength));
+    }
+
+    private sealed record Scene(ChannelWorld W, ChannelDriver Channels, DocumentDriver Documents, Guid ChannelId, EncryptedDocument Document);
+
     [Theory]
     [InlineData(0)]
     [InlineData(1)]
     [InlineData(DocumentCipher.DefaultChunkSize)]
     [InlineData(DocumentCipher.DefaultChunkSize + 1)]
     [InlineData((3 * 1024 * 1024) + 5)]
+    [InlineData(64 * 1024 * 1024)]
     public async Task RoundTrip_DocumentOfSize_MemberDownloadsTheSealedCiphertextAndDecryptsIt(int plaintextLength)
     {
-        var (w, channels, documents) = await WorldAsync();
-        var channelId = await ChannelAsync(w, channels);
-        var document = await EncryptedDocument.CreateAsync(plaintextLength);
+        var (w, channels, documents, channelId, document) = await SceneAsync(plaintextLength);
 
         var sealedDocument = await documents.PutAsync(w.Alice, channelId, document);
         var message = await channels.SendTextAsync(w.Alice, channelId, "Bank statements attached", [document.DocumentId]);
@@ -57,9 +66,7 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     [Fact]
     public async Task Download_FromALaterChunk_SendsTheRestOnly()
     {
-        var (w, channels, documents) = await WorldAsync();
-        var channelId = await ChannelAsync(w, channels);
-        var document = await EncryptedDocument.CreateAsync((5 * DocumentCipher.DefaultChunkSize) + 7);
+        var (w, channels, documents, channelId, document) = await SceneAsync((5 * DocumentCipher.DefaultChunkSize) + 7);
         await documents.PutAsync(w.Alice, channelId, document);
 
         var rest = await documents.DownloadAsync(w.Alice, document.DocumentId, fromChunk: 3);
@@ -70,9 +77,7 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     [Fact]
     public async Task UploadChunks_StreamBrokenMidway_ResumesFromChunksHeldAndSeals()
     {
-        var (w, channels, documents) = await WorldAsync();
-        var channelId = await ChannelAsync(w, channels);
-        var document = await EncryptedDocument.CreateAsync(40 * DocumentCipher.DefaultChunkSize);
+        var (w, channels, documents, channelId, document) = await SceneAsync(40 * DocumentCipher.DefaultChunkSize);
         await documents.BeginAsync(w.Alice, channelId, document);
 
         // Send 20 chunks, wait until the server has stored some, then drop the call.
@@ -107,9 +112,7 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     [Fact]
     public async Task UploadChunks_StreamStartingBelowChunksHeld_SkipsHeldChunksAndContinues()
     {
-        var (w, channels, documents) = await WorldAsync();
-        var channelId = await ChannelAsync(w, channels);
-        var document = await EncryptedDocument.CreateAsync(6 * DocumentCipher.DefaultChunkSize);
+        var (w, channels, documents, channelId, document) = await SceneAsync(6 * DocumentCipher.DefaultChunkSize);
         await documents.BeginAsync(w.Alice, channelId, document);
         await documents.UploadAsync(w.Alice, document, count: 4);
 
@@ -120,11 +123,32 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     }
 
     [Fact]
+    public async Task UploadChunks_ContinuedThroughAnotherServerProcess_SealRecomputesTheHashFromStorageAndTheOtherProcessForgetsItsHash()
+    {
+        var (w, _, documents, channelId, document) = await SceneAsync(6 * DocumentCipher.DefaultChunkSize);
+        await documents.BeginAsync(w.Alice, channelId, document);
+        await documents.UploadAsync(w.Alice, document, count: 2);
+        await using var replica = await server.StartReplicaAsync(Ct);
+        using var toReplica = GlobeServerFixture.ChannelTo(replica);
+        var viaReplica = new DocumentDriver(toReplica);
+
+        await viaReplica.UploadAsync(w.Alice, document, from: 2, count: 2);
+        await documents.UploadAsync(w.Alice, document, from: 4);
+        var sealedDocument = await viaReplica.SealAsync(w.Alice, document);
+        var hashes = server.Services.GetRequiredService<Server.Documents.UploadHashes>();
+        var heldHereBeforeCleanup = hashes.DocumentIds.Contains(document.DocumentId);
+        await DocumentDriver.CleanupAsync(server.Services);
+
+        Assert.Equal(document.Hash, sealedDocument.CiphertextHash.ToByteArray());
+        Assert.Equal(document.Ciphertext, await documents.DownloadAsync(w.Alice, document.DocumentId));
+        Assert.True(heldHereBeforeCleanup);
+        Assert.DoesNotContain(document.DocumentId, hashes.DocumentIds);
+    }
+
+    [Fact]
     public async Task UploadChunks_ChunkOutOfOrder_InvalidArgumentAndEarlierChunksKept()
     {
-        var (w, channels, documents) = await WorldAsync();
-        var channelId = await ChannelAsync(w, channels);
-        var document = await EncryptedDocument.CreateAsync(5 * DocumentCipher.DefaultChunkSize);
+        var (w, channels, documents, channelId, document) = await SceneAsync(5 * DocumentCipher.DefaultChunkSize);
         await documents.BeginAsync(w.Alice, channelId, document);
 
         var status = await DocumentDriver.StatusOfAsync(() =>
@@ -137,9 +161,7 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     [Fact]
     public async Task UploadChunks_ChunkOfWrongSize_InvalidArgumentAndEarlierChunksKept()
     {
-        var (w, channels, documents) = await WorldAsync();
-        var channelId = await ChannelAsync(w, channels);
-        var document = await EncryptedDocument.CreateAsync(5 * DocumentCipher.DefaultChunkSize);
+        var (w, channels, documents, channelId, document) = await SceneAsync(5 * DocumentCipher.DefaultChunkSize);
         await documents.BeginAsync(w.Alice, channelId, document);
 
         var status = await DocumentDriver.StatusOfAsync(() =>
@@ -150,11 +172,24 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     }
 
     [Fact]
+    public async Task UploadChunks_ChunkBeyondTheDeclaredLength_InvalidArgumentAndNothingMoreStored()
+    {
+        var (w, _, documents, channelId, document) = await SceneAsync(2 * DocumentCipher.DefaultChunkSize);
+        await documents.BeginAsync(w.Alice, channelId, document);
+        await documents.UploadAsync(w.Alice, document);
+
+        var refused = await Assert.ThrowsAsync<RpcException>(() =>
+            documents.UploadChunksAsync(w.Alice, document.DocumentId, [(2, document.Chunks[0])]));
+
+        Assert.Equal(StatusCode.InvalidArgument, refused.StatusCode);
+        Assert.Contains("the document has 2 chunks", refused.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal(DocumentStatus.Sealed, (await documents.SealAsync(w.Alice, document)).Status);
+    }
+
+    [Fact]
     public async Task UploadChunks_ByAnotherMember_PermissionDeniedAndNothingStored()
     {
-        var (w, channels, documents) = await WorldAsync();
-        var channelId = await ChannelAsync(w, channels);
-        var document = await EncryptedDocument.CreateAsync(100);
+        var (w, channels, documents, channelId, document) = await SceneAsync(100);
         await documents.BeginAsync(w.Alice, channelId, document);
 
         var status = await DocumentDriver.StatusOfAsync(() => documents.UploadAsync(w.Bob, document));
@@ -166,9 +201,7 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     [Fact]
     public async Task Seal_WrongHash_FailedPreconditionAndNothingSealed()
     {
-        var (w, channels, documents) = await WorldAsync();
-        var channelId = await ChannelAsync(w, channels);
-        var document = await EncryptedDocument.CreateAsync(3000);
+        var (w, channels, documents, channelId, document) = await SceneAsync(3000);
         await documents.BeginAsync(w.Alice, channelId, document);
         await documents.UploadAsync(w.Alice, document);
         var wrong = document.Hash;
@@ -188,9 +221,7 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     [Fact]
     public async Task Seal_ChunksMissing_FailedPreconditionNamingChunksHeld()
     {
-        var (w, channels, documents) = await WorldAsync();
-        var channelId = await ChannelAsync(w, channels);
-        var document = await EncryptedDocument.CreateAsync(3 * DocumentCipher.DefaultChunkSize);
+        var (w, channels, documents, channelId, document) = await SceneAsync(3 * DocumentCipher.DefaultChunkSize);
         await documents.BeginAsync(w.Alice, channelId, document);
         await documents.UploadAsync(w.Alice, document, count: 2);
 
@@ -204,9 +235,7 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     [Fact]
     public async Task Seal_AfterTheRunningHashWasLost_RecomputesFromStorage()
     {
-        var (w, channels, documents) = await WorldAsync();
-        var channelId = await ChannelAsync(w, channels);
-        var document = await EncryptedDocument.CreateAsync(3 * DocumentCipher.DefaultChunkSize);
+        var (w, channels, documents, channelId, document) = await SceneAsync(3 * DocumentCipher.DefaultChunkSize);
         await documents.BeginAsync(w.Alice, channelId, document);
         await documents.UploadAsync(w.Alice, document);
         // As after a restart, or when another replica received the chunks.
@@ -220,9 +249,7 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     [Fact]
     public async Task BeginUpload_SameRequestAgain_ReturnsTheDocumentAndADifferentOneIsAlreadyExists()
     {
-        var (w, channels, documents) = await WorldAsync();
-        var channelId = await ChannelAsync(w, channels);
-        var document = await EncryptedDocument.CreateAsync(200_000);
+        var (w, channels, documents, channelId, document) = await SceneAsync(200_000);
         await documents.BeginAsync(w.Alice, channelId, document);
         await documents.UploadAsync(w.Alice, document, count: 1);
 
@@ -236,9 +263,7 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     [Fact]
     public async Task BeginUpload_LengthNoPlaintextHas_InvalidArgumentOnCiphertextLength()
     {
-        var (w, channels, documents) = await WorldAsync();
-        var channelId = await ChannelAsync(w, channels);
-        var document = await EncryptedDocument.CreateAsync(10);
+        var (w, channels, documents, channelId, document) = await SceneAsync(10);
 
         var refused = await Assert.ThrowsAsync<RpcException>(() => documents.BeginAsync(w.Alice, channelId, document, DocumentCipher.HeaderBytes + 15));
 
@@ -248,11 +273,20 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     }
 
     [Fact]
+    public async Task RoundTrip_LargestChunkSize_FitsTheDefaultMessageLimits()
+    {
+        var (w, _, documents, channelId, _) = await SceneAsync(0);
+        var document = await EncryptedDocument.CreateAsync((2 * DocumentCipher.MaxChunkSize) + 3, DocumentCipher.MaxChunkSize);
+
+        await documents.PutAsync(w.Alice, channelId, document);
+
+        Assert.Equal(document.Ciphertext, await documents.DownloadAsync(w.Alice, document.DocumentId));
+    }
+
+    [Fact]
     public async Task BeginUpload_NonMember_PermissionDenied()
     {
-        var (w, channels, documents) = await WorldAsync();
-        var channelId = await ChannelAsync(w, channels);
-        var document = await EncryptedDocument.CreateAsync(10);
+        var (w, channels, documents, channelId, document) = await SceneAsync(10);
 
         Assert.Equal(StatusCode.PermissionDenied, await DocumentDriver.StatusOfAsync(() => documents.BeginAsync(w.Carol, channelId, document)));
     }
@@ -260,9 +294,7 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     [Fact]
     public async Task Download_NonMember_PermissionDeniedAndAuditedWithActorAndDevice()
     {
-        var (w, channels, documents) = await WorldAsync();
-        var channelId = await ChannelAsync(w, channels);
-        var document = await EncryptedDocument.CreateAsync(1000);
+        var (w, channels, documents, channelId, document) = await SceneAsync(1000);
         await documents.PutAsync(w.Alice, channelId, document);
         await channels.SendTextAsync(w.Alice, channelId, "attached", [document.DocumentId]);
         var store = server.Services.GetRequiredService<PostgresEventStore>();
@@ -288,9 +320,7 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     [Fact]
     public async Task Download_MemberBeforeAnyMessageCarriesIt_PermissionDeniedThenAllowedOnceSent()
     {
-        var (w, channels, documents) = await WorldAsync();
-        var channelId = await ChannelAsync(w, channels);
-        var document = await EncryptedDocument.CreateAsync(1000);
+        var (w, channels, documents, channelId, document) = await SceneAsync(1000);
         await documents.PutAsync(w.Alice, channelId, document);
 
         var before = await DocumentDriver.StatusOfAsync(() => documents.DownloadAsync(w.Bob, document.DocumentId));
@@ -304,11 +334,31 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     }
 
     [Fact]
+    public async Task ListDocuments_Member_SeesCarriedDocumentsAndTheirOwnUploadsNewestFirst()
+    {
+        var (w, channels, documents, channelId, unsent) = await SceneAsync(10);
+        var carried = await EncryptedDocument.CreateAsync(20);
+        var bobsOwn = await EncryptedDocument.CreateAsync(30);
+        await documents.BeginAsync(w.Alice, channelId, unsent);
+        await documents.PutAsync(w.Alice, channelId, carried);
+        await documents.PutAsync(w.Bob, channelId, bobsOwn);
+        await channels.SendTextAsync(w.Alice, channelId, "attached", [carried.DocumentId]);
+        var request = new ListDocumentsRequest { ChannelId = channelId.ToString() };
+
+        var alices = await documents.Documents.ListDocumentsAsync(request, w.Alice.Headers, cancellationToken: Ct);
+        var bobs = await documents.Documents.ListDocumentsAsync(request, w.Bob.Headers, cancellationToken: Ct);
+        var carol = await DocumentDriver.StatusOfAsync(() => documents.Documents.ListDocumentsAsync(request, w.Carol.Headers, cancellationToken: Ct).ResponseAsync);
+
+        Assert.Equal([carried.DocumentId.ToString(), unsent.DocumentId.ToString()], alices.Documents.Select(d => d.DocumentId));
+        Assert.Equal([DocumentStatus.Sealed, DocumentStatus.Uploading], alices.Documents.Select(d => d.Status));
+        Assert.Equal([bobsOwn.DocumentId.ToString(), carried.DocumentId.ToString()], bobs.Documents.Select(d => d.DocumentId));
+        Assert.Equal(StatusCode.PermissionDenied, carol);
+    }
+
+    [Fact]
     public async Task Download_Unsealed_FailedPrecondition()
     {
-        var (w, channels, documents) = await WorldAsync();
-        var channelId = await ChannelAsync(w, channels);
-        var document = await EncryptedDocument.CreateAsync(1000);
+        var (w, channels, documents, channelId, document) = await SceneAsync(1000);
         await documents.BeginAsync(w.Alice, channelId, document);
         await documents.UploadAsync(w.Alice, document);
 
@@ -318,9 +368,7 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     [Fact]
     public async Task SendMessage_UnsealedDocument_FailedPreconditionAndNothingStored()
     {
-        var (w, channels, documents) = await WorldAsync();
-        var channelId = await ChannelAsync(w, channels);
-        var document = await EncryptedDocument.CreateAsync(1000);
+        var (w, channels, documents, channelId, document) = await SceneAsync(1000);
         await documents.BeginAsync(w.Alice, channelId, document);
         await documents.UploadAsync(w.Alice, document);
 
@@ -334,9 +382,7 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     [Fact]
     public async Task SendMessage_AnotherUsersDocument_NotFoundAndNothingStored()
     {
-        var (w, channels, documents) = await WorldAsync();
-        var channelId = await ChannelAsync(w, channels);
-        var document = await EncryptedDocument.CreateAsync(1000);
+        var (w, channels, documents, channelId, document) = await SceneAsync(1000);
         await documents.PutAsync(w.Alice, channelId, document);
 
         var status = await DocumentDriver.StatusOfAsync(() => channels.SendTextAsync(w.Bob, channelId, "not mine", [document.DocumentId]));
@@ -370,9 +416,7 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     [Fact]
     public async Task Download_ChunkTamperedInStorage_ServedAsStoredAndTheCipherRejectsIt()
     {
-        var (w, channels, documents) = await WorldAsync();
-        var channelId = await ChannelAsync(w, channels);
-        var document = await EncryptedDocument.CreateAsync(3 * DocumentCipher.DefaultChunkSize);
+        var (w, channels, documents, channelId, document) = await SceneAsync(3 * DocumentCipher.DefaultChunkSize);
         var sealedDocument = await documents.PutAsync(w.Alice, channelId, document);
         var schema = server.Services.GetRequiredService<PostgresEventStore>().Schema;
         await using (var tamper = server.Database.DataSource.CreateCommand(
@@ -387,6 +431,21 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
         Assert.Equal(document.Ciphertext.Length, downloaded.Length);
         Assert.NotEqual(sealedDocument.CiphertextHash.ToByteArray(), Blake2b256.Hash(downloaded));
         await Assert.ThrowsAsync<DocumentChunkTamperedException>(() => document.DecryptAsync(downloaded));
+    }
+
+    [Fact]
+    public async Task Download_ChunkMissingFromStorage_EndsWithFailedPreconditionNotAsComplete()
+    {
+        var (w, _, documents, channelId, document) = await SceneAsync(3 * DocumentCipher.DefaultChunkSize);
+        await documents.PutAsync(w.Alice, channelId, document);
+        var schema = server.Services.GetRequiredService<PostgresEventStore>().Schema;
+        await using (var delete = server.Database.DataSource.CreateCommand($"delete from {schema}.document_chunks where document_id = $1 and index = 2"))
+        {
+            delete.Parameters.Add(new NpgsqlParameter { Value = document.DocumentId });
+            await delete.ExecuteNonQueryAsync(Ct);
+        }
+
+        Assert.Equal(StatusCode.FailedPrecondition, await DocumentDriver.StatusOfAsync(() => documents.DownloadAsync(w.Alice, document.DocumentId)));
     }
 
     private static async Task WaitForAsync(Func<Task<bool>> condition)

@@ -10,7 +10,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace GlobeSecure.Server.Tests.Documents;
 
-/// <summary>A quota small enough for tests to fill with a few declared uploads.</summary>
+/// <summary>A quota small enough for tests to fill with a few declared uploads, and gRPC messages too small for the largest chunks.</summary>
 public sealed class DocumentLimitFixture : DocumentFixture
 {
     public const long SmallQuotaBytes = 10L * 1024 * 1024;
@@ -19,6 +19,7 @@ public sealed class DocumentLimitFixture : DocumentFixture
     {
         base.Configure(builder);
         builder.Configuration["Globe:Documents:AuthorityQuotaBytes"] = SmallQuotaBytes.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        builder.Configuration["Globe:Limits:MaxReceiveMessageBytes"] = (512 * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture);
     }
 }
 
@@ -103,6 +104,36 @@ public sealed class DocumentLimitTests(DocumentLimitFixture server) : IClassFixt
         Assert.Equal(3, outcomes.Count(s => s == StatusCode.OK));
         Assert.Equal(5, outcomes.Count(s => s == StatusCode.ResourceExhausted));
         Assert.Equal(3 * length, await UsedBytesAsync(dana));
+    }
+
+    [Fact]
+    public async Task BeginUpload_ChunkSizeBeyondTheMessageLimit_InvalidArgumentBeforeAnyChunk()
+    {
+        var (dana, channelId) = await FreshAuthorityAsync();
+        var document = await EncryptedDocument.CreateAsync(10, DocumentCipher.MaxChunkSize);
+
+        var refused = await Assert.ThrowsAsync<RpcException>(() => Documents.BeginAsync(dana, channelId, document));
+
+        Assert.Equal(StatusCode.InvalidArgument, refused.StatusCode);
+        Assert.Contains("too large for this server's message limit", refused.Status.Detail, StringComparison.Ordinal);
+    }
+
+    /// <summary>The exact check under concurrency: whatever the pre-check saw, the usage row's constraint refuses the commit.</summary>
+    [Fact]
+    public async Task Append_UploadStartedBeyondTheQuotaInForce_RefusedByTheUsageConstraintAndNothingStored()
+    {
+        var (dana, channelId) = await FreshAuthorityAsync();
+        var store = server.Services.GetRequiredService<PostgresEventStore>();
+        var documentId = Guid.CreateVersion7();
+        var started = new UploadStarted(documentId, channelId, dana.UserId, dana.Device.DeviceId, dana.AuthorityId, new byte[45], 1_000_000, 65536, 16,
+            QuotaBytes: 999_999, DateTimeOffset.UtcNow.AddHours(1), DateTimeOffset.UtcNow);
+
+        var refused = await Assert.ThrowsAsync<Npgsql.PostgresException>(() =>
+            store.AppendAsync(DocumentDecider.StreamId(documentId), ExpectedVersion.NoStream, started));
+
+        Assert.Equal(DocumentProjection.QuotaConstraint, refused.ConstraintName);
+        Assert.Equal(0, await store.StreamVersionAsync(DocumentDecider.StreamId(documentId), Ct));
+        Assert.Equal(0, await UsedBytesAsync(dana));
     }
 
     [Fact]
