@@ -165,7 +165,8 @@ internal sealed partial class Commands
         };
         var attach = new Option<string[]>("--attach")
         {
-            Description = "A file to encrypt, upload and attach (repeat for several; any size; the upload resumes by itself after a broken connection)",
+            Description = "Files to encrypt, upload and attach, any size (--attach a.pdf b.zip, or repeat --attach; put the text before it); uploads resume by themselves after a broken connection",
+            HelpName = "file",
             AllowMultipleArgumentsPerToken = true,
         };
         var handling = HandlingOption("Handling code: H0, H1, H2 or H3:<conditions> (default: the channel's; a reply keeps its parent's or stricter)");

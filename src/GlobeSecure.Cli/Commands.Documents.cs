@@ -19,12 +19,13 @@ internal sealed partial class Commands
     public Command Doc()
     {
         var messageId = IdArgument("message-id", "The message that carries the documents");
-        var channel = new Option<Guid?>("--channel") { Description = "The message's channel (default: looked up among your channels)" };
+        var channel = new Option<Guid?>("--channel") { Description = "The message's channel (default: looked up among your channels)", HelpName = "channel-id" };
         var output = new Option<string?>("--out")
         {
+            HelpName = "path",
             Description = "A directory to write into (each document under the name its sender gave), or the file to write when the message carries one document (default: the current directory)",
         };
-        var document = new Option<Guid?>("--document") { Description = "Only this document of the message" };
+        var document = new Option<Guid?>("--document") { Description = "Only this document of the message", HelpName = "document-id" };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace existing files (only once the download verified)" };
         var download = new Command("download",
             "Download a message's documents: every chunk, the ciphertext hash and the plaintext hash the sender signed are verified before the file takes its name")
@@ -77,7 +78,7 @@ internal sealed partial class Commands
             }
         });
 
-        var listChannel = new Option<Guid>("--channel") { Description = "The channel", Required = true };
+        var listChannel = new Option<Guid>("--channel") { Description = "The channel", HelpName = "channel-id", Required = true };
         var list = new Command("list", "A channel's documents that messages carry, and your own uploads to it, newest first (names from the messages you can read)")
         {
             listChannel,
