@@ -184,7 +184,7 @@ public sealed partial class GlobeClient
         try
         {
             DocumentDecryptionResult result;
-            await using (var output = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
+            await using (var output = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20, FileOptions.None))
             {
                 using var key = DocumentKey.FromBytes(attachment.FileKey);
                 await using var source = new CiphertextDownload(this, document, attachment, chunkSize, meter);
@@ -587,6 +587,7 @@ public sealed partial class GlobeClient
         private readonly int _fullChunk;
         private readonly TransferMeter _meter;
         private readonly Blake2b256 _hash = new();
+        private Task _hashing = Task.CompletedTask; // the last chunk's hash, overlapping its decryption
         private readonly byte[] _header;
         private int _headerSent;
         private ReadOnlyMemory<byte> _pending;
@@ -638,11 +639,11 @@ public sealed partial class GlobeClient
                 var chunk = await _client.TransferAsync(_attachment.DocumentId, "download", NextAsync, _meter, cancellationToken);
                 if (chunk is null)
                 {
-                    End();
+                    await EndAsync();
                     return 0;
                 }
 
-                Accept(chunk);
+                await AcceptAsync(chunk);
             }
 
             var count = Math.Min(buffer.Length, _pending.Length);
@@ -669,6 +670,7 @@ public sealed partial class GlobeClient
         public override async ValueTask DisposeAsync()
         {
             _call?.Dispose();
+            await SettleHashingAsync();
             _hash.Dispose();
             await base.DisposeAsync();
         }
@@ -678,6 +680,7 @@ public sealed partial class GlobeClient
             if (disposing)
             {
                 _call?.Dispose();
+                SettleHashingAsync().GetAwaiter().GetResult();
                 _hash.Dispose();
             }
 
@@ -722,7 +725,19 @@ public sealed partial class GlobeClient
             }
         }
 
-        private void Accept(DocumentChunk chunk)
+        /// <summary>Waits for a hash still running (after a failure too) so that it never outlives the hash state.</summary>
+        private async Task SettleHashingAsync()
+        {
+            try
+            {
+                await _hashing;
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+        }
+
+        private async Task AcceptAsync(DocumentChunk chunk)
         {
             var id = _attachment.DocumentId;
             var last = _next == _document.ChunkCount - 1;
@@ -737,15 +752,19 @@ public sealed partial class GlobeClient
                 throw new GlobeTrustException($"The server served a chunk {chunk.Index} of {size} bytes for document {id}: refused.");
             }
 
-            _hash.Append(chunk.Data.Span);
+            // The previous chunk's hash first (order matters); this one's runs while the caller decrypts it.
+            await _hashing;
+            var data = chunk.Data;
+            _hashing = Task.Run(() => _hash.Append(data.Span), CancellationToken.None);
             _pending = chunk.Data.Memory;
             _next++;
             _plaintextBytes += size - DocumentCipher.ChunkOverheadBytes;
             _meter.Report(_plaintextBytes);
         }
 
-        private void End()
+        private async Task EndAsync()
         {
+            await _hashing;
             _ended = true;
             var id = _attachment.DocumentId;
             if (_next != _document.ChunkCount)
