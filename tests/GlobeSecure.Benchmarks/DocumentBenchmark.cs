@@ -61,6 +61,13 @@ internal static class DocumentBenchmark
             environment[DocumentWorker.Variables.File] = file;
             for (var rep = 0; rep < settings.Repeats; rep++)
             {
+                var storage = await StorageAloneAsync(server, file);
+                raw.AddRange(storage);
+                foreach (var m in storage)
+                {
+                    Progress($"[{rep + 1}/{settings.Repeats}] {m.Phase,-12} {m.MiBPerSecond,8:N1} MiB/s in {m.Seconds:0.00} s (PostgreSQL alone, from this process)");
+                }
+
                 foreach (var mode in rep % 2 == 0 ? new[] { "raw", "document" } : ["document", "raw"])
                 {
                     var phases = await RunWorkerAsync(mode, environment);
@@ -118,6 +125,79 @@ internal static class DocumentBenchmark
             [DocumentWorker.Variables.Network] = BenchNetwork.NetworkName,
             [DocumentWorker.Variables.Channel] = shared.ChannelId,
         };
+    }
+
+    /// <summary>
+    /// What PostgreSQL alone does with the same bytes, as the server stores them: the file in
+    /// 64 KiB + 16 rows into a table like document_chunks (storage external), one binary COPY and
+    /// commit per batch of the server's size; then read back in the server's pages. No gRPC, no
+    /// cryptography, no hashing: the ceiling the database sets on this machine.
+    /// </summary>
+    private static async Task<List<TransferMeasurement>> StorageAloneAsync(BenchServer server, string file)
+    {
+        var dataSource = server.Database.DataSource;
+        await using (var create = dataSource.CreateCommand("""
+            drop table if exists bench_chunks;
+            create table bench_chunks (document_id uuid not null, index bigint not null, data bytea not null, primary key (document_id, index));
+            alter table bench_chunks alter column data set storage external
+            """))
+        {
+            await create.ExecuteNonQueryAsync();
+        }
+
+        var id = Guid.CreateVersion7();
+        var buffer = new byte[DocumentWorker.MessageBytes];
+        var clock = Stopwatch.StartNew();
+        long bytes = 0, index = 0;
+        await using (var input = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20))
+        {
+            var done = false;
+            while (!done)
+            {
+                await using var connection = await dataSource.OpenConnectionAsync();
+                await using var copy = await connection.BeginBinaryImportAsync("copy bench_chunks (document_id, index, data) from stdin (format binary)");
+                for (var i = 0; i < Server.Documents.ChunkWriter.BatchChunks; i++)
+                {
+                    var count = await input.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false);
+                    if (count == 0)
+                    {
+                        done = true;
+                        break;
+                    }
+
+                    await copy.StartRowAsync();
+                    await copy.WriteAsync(id, NpgsqlTypes.NpgsqlDbType.Uuid);
+                    await copy.WriteAsync(index++, NpgsqlTypes.NpgsqlDbType.Bigint);
+                    await copy.WriteAsync(buffer.AsMemory(0, count), NpgsqlTypes.NpgsqlDbType.Bytea);
+                    bytes += count;
+                }
+
+                await copy.CompleteAsync();
+            }
+        }
+
+        var stored = new TransferMeasurement("store-alone", bytes, clock.Elapsed.TotalSeconds, 0, 0, null);
+        clock.Restart();
+        long read = 0;
+        for (long next = 0; next < index; next += 16)
+        {
+            await using var page = dataSource.CreateCommand("select data from bench_chunks where document_id = $1 and index >= $2 order by index limit 16");
+            page.Parameters.Add(new Npgsql.NpgsqlParameter { Value = id });
+            page.Parameters.Add(new Npgsql.NpgsqlParameter { Value = next });
+            await using var reader = await page.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                read += reader.GetFieldValue<byte[]>(0).Length;
+            }
+        }
+
+        var fetched = new TransferMeasurement("fetch-alone", read, clock.Elapsed.TotalSeconds, 0, 0, read == bytes ? null : $"read {read} of {bytes} bytes");
+        await using (var drop = dataSource.CreateCommand("drop table bench_chunks"))
+        {
+            await drop.ExecuteNonQueryAsync();
+        }
+
+        return [stored, fetched];
     }
 
     /// <summary>Runs one worker to its end; before each of its phases resets this process's peak, after it reads it.</summary>
@@ -203,6 +283,7 @@ internal static class DocumentBenchmark
         o.WriteLine();
         o.WriteLine(Invariant($"A {bytes:N0}-byte ({settings.TransferGiB} GiB) file of random bytes; {settings.Repeats} interleaved repeats, median shown. Server: the real GlobeSecure server in-process (Kestrel h2c on loopback, its own database on the benchmark's PostgreSQL, durable commits). Client: a worker process of its own per run (this executable, --document-worker), so each side's peak resident memory (VmHWM, reset before each phase) is its own."));
         o.WriteLine("Document upload: GlobeClient.UploadDocumentAsync from the file: document cipher (XChaCha20-Poly1305 chunks of 64 KiB, BLAKE2b-256 of the plaintext) in the client, one 64 KiB + 16 cipher chunk per UploadChunks message; the server hashes the ciphertext and writes the chunks to PostgreSQL; timed until SealDocument answers. Document download: GlobeClient.DownloadDocumentAsync to a file: chunks streamed from PostgreSQL, ciphertext hash checked, decrypted into a temporary file, plaintext hash checked, renamed; timed until it returns.");
+        o.WriteLine("PostgreSQL alone: the driver itself writes the file's bytes in rows of the same size into a scratch table shaped like document_chunks, one binary COPY and commit per batch of the server's size, then reads them back in pages: the database's own ceiling on this machine, with no gRPC, cryptography or hashing.");
         o.WriteLine(Invariant($"Raw upload: RawStreamService.Upload (benchmark-only, same server and interceptors, no session) client-streaming the file's bytes in {DocumentWorker.MessageBytes:N0}-byte messages to a handler that discards them. Raw download: RawStreamService.Download server-streaming as many bytes in messages of that size from one buffer in memory to a client that counts and discards them."));
         o.WriteLine();
         o.WriteLine("| workload | throughput | ÷ raw | goal | met | peak client memory | peak server memory |");
@@ -211,6 +292,10 @@ internal static class DocumentBenchmark
         o.WriteLine(Invariant($"| raw client-streaming | {rawUp:N1} MiB/s | 1.00× | baseline | | {Peak(raw, "raw-upload", m => m.ClientPeakMiB)} | {Peak(raw, "raw-upload", m => m.ServerPeakMiB)} |"));
         o.WriteLine(Invariant($"| document download | {down:N1} MiB/s | {Ratio(down, rawDown)} | ≥ {DownloadGoal:0.00}× raw | {Met(downMet)} | {Peak(documents, "download", m => m.ClientPeakMiB)} | {Peak(documents, "download", m => m.ServerPeakMiB)} |"));
         o.WriteLine(Invariant($"| raw server-streaming | {rawDown:N1} MiB/s | 1.00× | baseline | | {Peak(raw, "raw-download", m => m.ClientPeakMiB)} | {Peak(raw, "raw-download", m => m.ServerPeakMiB)} |"));
+        var storeAlone = Median(raw, "store-alone");
+        var fetchAlone = Median(raw, "fetch-alone");
+        o.WriteLine(Invariant($"| PostgreSQL alone: COPY of the same rows, {Server.Documents.ChunkWriter.BatchChunks} per commit | {storeAlone:N1} MiB/s | {Ratio(storeAlone, rawUp)} of raw upload | ceiling | | | |"));
+        o.WriteLine(Invariant($"| PostgreSQL alone: reading them back in pages of 16 | {fetchAlone:N1} MiB/s | {Ratio(fetchAlone, rawDown)} of raw download | ceiling | | | |"));
         o.WriteLine();
         o.WriteLine("Per run (in run order):");
         o.WriteLine();
