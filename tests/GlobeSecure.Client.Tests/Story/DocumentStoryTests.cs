@@ -73,6 +73,8 @@ public sealed class DocumentStoryTests(StoryServerFixture server) : IClassFixtur
         var target = _files.PathFor("statements-received.zip");
         await c.Ana.Client.DownloadDocumentAsync(opened.Attachments[0], target, downloadProgress, cancellationToken: Ct);
 
+        TestContext.Current.TestOutputHelper?.WriteLine(
+            $"64 MiB: upload {uploadProgress.Last.BytesPerSecond / (1 << 20):0} MiB/s, download {downloadProgress.Last.BytesPerSecond / (1 << 20):0} MiB/s");
         Assert.Equal(DocumentFiles.Hash(original), DocumentFiles.Hash(target));
         Assert.Equal(size, new FileInfo(target).Length);
         Assert.Equal("", opened.Text);
