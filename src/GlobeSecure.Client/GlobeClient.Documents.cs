@@ -156,6 +156,7 @@ public sealed partial class GlobeClient
     /// </exception>
     /// <exception cref="GlobeClientException">The server refused (PERMISSION_DENIED, NOT_FOUND, FAILED_PRECONDITION when not sealed).</exception>
     /// <exception cref="IOException">A file exists at <paramref name="path"/> and <paramref name="overwrite"/> is false.</exception>
+    /// <remarks>Errors name the document by id only: never its file name or the path, which may reveal what the message says.</remarks>
     public async Task<DownloadedDocument> DownloadDocumentAsync(DocumentAttachment attachment, string path,
         IProgress<TransferProgress>? progress = null, bool overwrite = false, CancellationToken cancellationToken = default)
     {
@@ -164,12 +165,12 @@ public sealed partial class GlobeClient
         var target = Path.GetFullPath(path);
         if (Directory.Exists(target))
         {
-            throw new ArgumentException($"'{target}' is a directory; name the file to write.", nameof(path));
+            throw new ArgumentException("The target path is a directory; name the file to write.", nameof(path));
         }
 
         if (!overwrite && File.Exists(target))
         {
-            throw new IOException($"'{target}' exists; choose another path or allow overwriting.");
+            throw new IOException($"A file exists at the target path of document {attachment.DocumentId}; choose another path or allow overwriting.");
         }
 
         var id = attachment.DocumentId;
@@ -201,7 +202,7 @@ public sealed partial class GlobeClient
         {
             TryDelete(temporary);
             throw new GlobeTrustException(
-                $"Document {id} does not verify ({e.Message}); the partial download was deleted and nothing was written to '{target}'.", e);
+                $"Document {id} does not verify ({e.Message}); the partial download was deleted and nothing was written to the target path.", e);
         }
         catch
         {

@@ -153,6 +153,24 @@ public sealed class DocumentStoryTests(StoryServerFixture server) : IClassFixtur
     }
 
     [Fact]
+    public async Task Download_TargetExists_RefusedUnlessOverwriteThenReplacedOnlyWhenVerified()
+    {
+        var c = await CastAsync();
+        var (_, original, _, sent) = await AttachAsync(c, "Case 2026-258", "memo.txt", 5000, "Memo.");
+        var received = (await c.Ana.Client.OpenAsync(sent, Ct)).Attachments[0];
+        var target = _files.PathFor("memo-received.txt");
+        await File.WriteAllTextAsync(target, "Ana's own notes.", Ct);
+
+        var refused = await Assert.ThrowsAsync<IOException>(() => c.Ana.Client.DownloadDocumentAsync(received, target, cancellationToken: Ct));
+        var kept = await File.ReadAllTextAsync(target, Ct);
+        await c.Ana.Client.DownloadDocumentAsync(received, target, overwrite: true, cancellationToken: Ct);
+
+        Assert.Equal("Ana's own notes.", kept);
+        Assert.DoesNotContain("memo", refused.Message, StringComparison.OrdinalIgnoreCase); // ids only: the name is the sender's secret
+        Assert.Equal(DocumentFiles.Hash(original), DocumentFiles.Hash(target));
+    }
+
+    [Fact]
     public async Task Download_ChunkTamperedInStorage_FailsClearlyAndLeavesNoFile()
     {
         var c = await CastAsync();
