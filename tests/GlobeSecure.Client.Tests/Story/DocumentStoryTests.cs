@@ -190,6 +190,23 @@ public sealed class DocumentStoryTests(StoryServerFixture server) : IClassFixtur
     }
 
     [Fact]
+    public async Task Download_ServerStatesAnotherCiphertextHash_RefusedBeforeAnyChunkIsFetched()
+    {
+        var c = await CastAsync();
+        var (_, _, attachment, sent) = await AttachAsync(c, "Case 2026-259", "invoice.pdf", 70_000, "Invoice.");
+        var received = (await c.Ana.Client.OpenAsync(sent, Ct)).Attachments[0];
+        await server.Database.ExecuteScalarAsync(
+            $"update globe.documents set ciphertext_hash = '\\x{new string('0', 64)}' where document_id = '{attachment.DocumentId}'");
+        var target = _files.PathFor("invoice-received.pdf");
+
+        var refused = await Assert.ThrowsAsync<GlobeTrustException>(() => c.Ana.Client.DownloadDocumentAsync(received, target, cancellationToken: Ct));
+
+        Assert.Contains("another ciphertext hash than the one its message signed", refused.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(server.Forge.DownloadCalls, d => d.DocumentId == attachment.DocumentId);
+        Assert.False(File.Exists(target));
+    }
+
+    [Fact]
     public async Task Download_NonMember_PermissionDeniedAuditedAndNoFile()
     {
         var c = await CastAsync();
