@@ -20,6 +20,9 @@ internal sealed partial class Commands
     // The server's limit on a message's ciphertext is 64 KiB + 16 (the tag).
     private const int MaxContentBytes = 64 * 1024;
 
+    // An attachment's entry in the message body at most: ids, key, two hashes, length, a 255-character name (UTF-8) and a media type.
+    private const int MaxAttachmentEntryBytes = 1024;
+
     public Command Channel()
     {
         var channel = new Command("channel", "Case channels: create, members, history sharing (messages: 'globe send', 'globe history', 'globe watch')");
@@ -181,6 +184,12 @@ internal sealed partial class Commands
         {
             var files = AttachedFiles(context.Get(attach));
             var content = files.Count > 0 && context.Get(text) is null ? "" : await MessageTextAsync(context.Get(text), cancellationToken);
+            if (files.Count > 0 && Encoding.UTF8.GetByteCount(content) + (files.Count * MaxAttachmentEntryBytes) > MaxContentBytes)
+            {
+                // Checked before any upload: a message refused after gigabytes went up would waste them.
+                throw new CliUsageException($"The text and {files.Count} attachment{(files.Count == 1 ? "" : "s")} do not fit in one message ({MaxContentBytes} bytes); shorten the text or send fewer files per message.");
+            }
+
             await using var session = await context.ConnectAsync(cancellationToken);
             var attachments = await UploadAsync(context, session.Client, context.Get(channelId), files, cancellationToken);
             var sent = await session.Client.SendTextAsync(context.Get(channelId), content, new SendOptions(

@@ -46,6 +46,11 @@ internal sealed partial class Commands
             }
 
             var targets = Targets(context.Get(output), wanted);
+            foreach (var (_, path) in targets.Where(t => !context.Get(overwrite) && File.Exists(t.Path)))
+            {
+                throw new CliFailureException($"'{Path.GetFullPath(path)}' exists; choose another --out or pass --overwrite.");
+            }
+
             var transfers = new TransferDisplay(context);
             var results = new List<(DocumentAttachment Attachment, DownloadedDocument Downloaded)>();
             foreach (var (attachment, path) in targets)

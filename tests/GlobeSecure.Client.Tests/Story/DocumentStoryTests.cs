@@ -73,6 +73,8 @@ public sealed class DocumentStoryTests(StoryServerFixture server) : IClassFixtur
         var target = _files.PathFor("statements-received.zip");
         await c.Ana.Client.DownloadDocumentAsync(opened.Attachments[0], target, downloadProgress, cancellationToken: Ct);
 
+        TestContext.Current.TestOutputHelper?.WriteLine(
+            $"64 MiB: upload {uploadProgress.Last.BytesPerSecond / (1 << 20):0} MiB/s, download {downloadProgress.Last.BytesPerSecond / (1 << 20):0} MiB/s");
         Assert.Equal(DocumentFiles.Hash(original), DocumentFiles.Hash(target));
         Assert.Equal(size, new FileInfo(target).Length);
         Assert.Equal("", opened.Text);
@@ -151,6 +153,24 @@ public sealed class DocumentStoryTests(StoryServerFixture server) : IClassFixtur
     }
 
     [Fact]
+    public async Task Download_TargetExists_RefusedUnlessOverwriteThenReplacedOnlyWhenVerified()
+    {
+        var c = await CastAsync();
+        var (_, original, _, sent) = await AttachAsync(c, "Case 2026-258", "memo.txt", 5000, "Memo.");
+        var received = (await c.Ana.Client.OpenAsync(sent, Ct)).Attachments[0];
+        var target = _files.PathFor("memo-received.txt");
+        await File.WriteAllTextAsync(target, "Ana's own notes.", Ct);
+
+        var refused = await Assert.ThrowsAsync<IOException>(() => c.Ana.Client.DownloadDocumentAsync(received, target, cancellationToken: Ct));
+        var kept = await File.ReadAllTextAsync(target, Ct);
+        await c.Ana.Client.DownloadDocumentAsync(received, target, overwrite: true, cancellationToken: Ct);
+
+        Assert.Equal("Ana's own notes.", kept);
+        Assert.DoesNotContain("memo", refused.Message, StringComparison.OrdinalIgnoreCase); // ids only: the name is the sender's secret
+        Assert.Equal(DocumentFiles.Hash(original), DocumentFiles.Hash(target));
+    }
+
+    [Fact]
     public async Task Download_ChunkTamperedInStorage_FailsClearlyAndLeavesNoFile()
     {
         var c = await CastAsync();
@@ -167,6 +187,23 @@ public sealed class DocumentStoryTests(StoryServerFixture server) : IClassFixtur
         Assert.Contains(attachment.DocumentId.ToString(), refused.Message, StringComparison.Ordinal);
         Assert.False(File.Exists(target));
         Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(target)!, "*contract-received*"));
+    }
+
+    [Fact]
+    public async Task Download_ServerStatesAnotherCiphertextHash_RefusedBeforeAnyChunkIsFetched()
+    {
+        var c = await CastAsync();
+        var (_, _, attachment, sent) = await AttachAsync(c, "Case 2026-259", "invoice.pdf", 70_000, "Invoice.");
+        var received = (await c.Ana.Client.OpenAsync(sent, Ct)).Attachments[0];
+        await server.Database.ExecuteScalarAsync(
+            $"update globe.documents set ciphertext_hash = '\\x{new string('0', 64)}' where document_id = '{attachment.DocumentId}'");
+        var target = _files.PathFor("invoice-received.pdf");
+
+        var refused = await Assert.ThrowsAsync<GlobeTrustException>(() => c.Ana.Client.DownloadDocumentAsync(received, target, cancellationToken: Ct));
+
+        Assert.Contains("another ciphertext hash than the one its message signed", refused.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(server.Forge.DownloadCalls, d => d.DocumentId == attachment.DocumentId);
+        Assert.False(File.Exists(target));
     }
 
     [Fact]
