@@ -21,6 +21,27 @@ internal sealed class BenchServer : GlobeServerFixture
     /// </summary>
     public const int RotateAfterMessages = 1_000_000_000;
 
+    /// <summary>
+    /// Starts the server with a database of its own on the benchmark's PostgreSQL; null, with the
+    /// reason on standard error, when it cannot.
+    /// </summary>
+    public static async Task<BenchServer?> StartAsync(BenchSettings settings)
+    {
+        // The fixture creates (and drops) its own database on the server GLOBE_TEST_DB names.
+        Environment.SetEnvironmentVariable("GLOBE_TEST_DB", settings.ConnectionString);
+        var server = new BenchServer();
+        try
+        {
+            await server.InitializeAsync();
+            return server;
+        }
+        catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException or System.Net.Sockets.SocketException)
+        {
+            await Console.Error.WriteLineAsync($"error: cannot start the server on the database of {BenchSettings.DatabaseVariable} ({settings.RedactedConnectionString}): {ex.Message}");
+            return null;
+        }
+    }
+
     protected override void Configure(WebApplicationBuilder builder) =>
         builder.Configuration["Globe:Channels:RotateAfterMessages"] = RotateAfterMessages.ToString(CultureInfo.InvariantCulture);
 

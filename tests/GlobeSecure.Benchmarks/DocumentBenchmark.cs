@@ -11,6 +11,8 @@ using Grpc.Core;
 using GlobeSecure.Testing;
 using Grpc.Net.Client;
 
+using static GlobeSecure.Benchmarks.Format;
+
 namespace GlobeSecure.Benchmarks;
 
 /// <summary>One timed phase of a worker: bytes moved, seconds, and both sides' peak resident memory.</summary>
@@ -38,15 +40,9 @@ internal static class DocumentBenchmark
         var bytes = settings.TransferGiB * 1024L * 1024 * 1024;
         var loadBefore = SystemReport.LoadAverage();
         Progress($"Documents: {settings.TransferGiB} GiB, {settings.Repeats} interleaved repeats of raw and document transfers (each an upload and a download).");
-        Environment.SetEnvironmentVariable("GLOBE_TEST_DB", settings.ConnectionString);
-        var server = new BenchServer();
-        try
+        var server = await BenchServer.StartAsync(settings);
+        if (server is null)
         {
-            await server.InitializeAsync();
-        }
-        catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException or System.Net.Sockets.SocketException)
-        {
-            await Console.Error.WriteLineAsync($"error: cannot start the server on the database of {BenchSettings.DatabaseVariable} ({settings.RedactedConnectionString}): {ex.Message}");
             return 1;
         }
 
@@ -337,17 +333,10 @@ internal static class DocumentBenchmark
     private static string Peak(List<TransferMeasurement> runs, string phase, Func<TransferMeasurement, double> value) =>
         Invariant($"{runs.Where(m => m.Phase == phase).Select(value).DefaultIfEmpty(0).Max():N0} MiB");
 
-    private static string Met(bool met) => met ? "met" : "not met";
-
     private static string Goal(bool met) => met ? "GOAL MET" : "GOAL MISSED";
 
     private static string Invalid(bool valid) => valid ? string.Empty : " [INVALID: a transfer failed]";
 
-    private static string Ratio(double a, double b) => b <= 0 ? "n/a" : (a / b).ToString("0.00", CultureInfo.InvariantCulture) + "×";
-
-    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
-
-    private static void Progress(FormattableString text) => Console.Error.WriteLine(text.ToString(CultureInfo.InvariantCulture));
 }
 
 /// <summary>The raw baselines: a client stream whose messages are discarded, and a server stream from one buffer in memory.</summary>
