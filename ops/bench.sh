@@ -11,11 +11,18 @@
 #           send → delivered-to-subscriber latency p50/p99, vs a unary 1 KiB
 #           gRPC echo at the same concurrency on the same server; lost and
 #           duplicated messages counted.
+#   documents  a document (1 GiB by default) uploaded and downloaded through
+#           the client library (encrypted, hashed, stored in PostgreSQL;
+#           hash-checked, decrypted, checked) vs raw gRPC client-streaming
+#           of the same bytes in the same 64 KiB messages to a handler that
+#           discards them, and server-streaming from memory; the client runs
+#           in a worker process so each side's peak memory is its own.
 #
-# usage: ops/bench.sh [--only all|store|crypto|channels] [--seconds N]
-#                     [--warmup N] [--repeats N] [--document-mib N] [--help]
+# usage: ops/bench.sh [--only all|store|crypto|channels|documents] [--seconds N]
+#                     [--warmup N] [--repeats N] [--document-mib N]
+#                     [--transfer-gib N] [--help]
 #
-#   --only W          crypto, store, channels, or all (default); --only crypto
+#   --only W          crypto, store, channels, documents, or all (default); --only crypto
 #                     starts no PostgreSQL
 #   --seconds N       each measurement window, seconds (default 5); crypto uses
 #                     it for envelope and signature rates
@@ -23,6 +30,8 @@
 #   --repeats N       interleaved measurements per workload; the median is
 #                     reported (default 3)
 #   --document-mib N  the crypto benchmark's document size (default 256)
+#   --transfer-gib N  the document benchmark's size in GiB (default 1; memory is
+#                     also checked at 4: --transfer-gib 4 --repeats 1)
 #
 #   GLOBE_BENCH_DB  Npgsql connection string of a database the store benchmark
 #                   may write to (it drops and recreates schema "bench" and

@@ -9,6 +9,7 @@
 #   investigator opens a case channel and writes → invites the Brazilian authority (the earlier
 #   message is not readable for the newcomer until he shares that epoch with her) → messages both
 #   ways, watched live with signed receipts → the decrypted history on each side → the Brazilian
+#   investigator attaches an evidence file, the Kenyan one downloads and verifies it → the Brazilian
 #   authority is removed, a newer message is sent, and the removed investigator fails to read →
 #   invited back, she reads the channel again except the message sent in her absence.
 #
@@ -361,6 +362,26 @@ run_as brazil-investigator history "$CHANNEL"
 
 step "Otieno lists the receipts of his message: each signature verified against Ana's device certificate"
 run_as kenya-investigator receipts "$CHANNEL" "$KENYA_MESSAGE"
+
+step "Ana attaches evidence: the file is encrypted on her machine under a fresh key as it streams up; its key and hashes travel in her signed message"
+FILES="$SECRETS/files"
+mkdir -p "$FILES/received"
+EVIDENCE="$FILES/account-statements-2019-2024.pdf"
+head -c 3300000 /dev/urandom >"$EVIDENCE"
+WITH_FILE=$(run_as brazil-investigator --json send "$CHANNEL" \
+  "The account statements, as received from the bank (2019–2024)." --attach "$EVIDENCE")
+FILE_MESSAGE=$(json_field messageId <<<"$WITH_FILE")
+[ -n "$FILE_MESSAGE" ] || die "no message id for the attachment"
+say "Ana sent message $FILE_MESSAGE with $(basename "$EVIDENCE") ($(wc -c <"$EVIDENCE") bytes)"
+
+step "Otieno downloads it: every chunk, the ciphertext hash and the plaintext hash Ana signed are checked before the file takes its name"
+run_as kenya-investigator doc list --channel "$CHANNEL"
+run_as kenya-investigator doc download "$FILE_MESSAGE" --channel "$CHANNEL" --out "$FILES/received/"
+SENT_HASH=$(sha256sum <"$EVIDENCE" | cut -d' ' -f1)
+RECEIVED_HASH=$(sha256sum <"$FILES/received/$(basename "$EVIDENCE")" | cut -d' ' -f1)
+[ "$SENT_HASH" = "$RECEIVED_HASH" ] || die "the downloaded file differs from the one sent ($SENT_HASH vs $RECEIVED_HASH)"
+say "SHA-256 of the file Ana sent:          $SENT_HASH"
+say "SHA-256 of the file Otieno downloaded: $RECEIVED_HASH (identical)"
 
 step "Otieno removes the Brazilian authority: the next epoch's key is sealed only to Kenya's devices"
 run_as kenya-investigator channel remove "$CHANNEL" --authority "$BRAZIL"

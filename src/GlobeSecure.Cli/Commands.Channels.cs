@@ -20,6 +20,9 @@ internal sealed partial class Commands
     // The server's limit on a message's ciphertext is 64 KiB + 16 (the tag).
     private const int MaxContentBytes = 64 * 1024;
 
+    // An attachment's entry in the message body at most: ids, key, two hashes, length, a 255-character name (UTF-8) and a media type.
+    private const int MaxAttachmentEntryBytes = 1024;
+
     public Command Channel()
     {
         var channel = new Command("channel", "Case channels: create, members, history sharing (messages: 'globe send', 'globe history', 'globe watch')");
@@ -160,26 +163,41 @@ internal sealed partial class Commands
         var channelId = IdArgument("channel-id", "The channel");
         var text = new Argument<string?>("text")
         {
-            Description = "The message; absent or '-': read from standard input",
+            Description = "The message; absent or '-': read from standard input (absent with --attach: no text)",
             Arity = ArgumentArity.ZeroOrOne,
+        };
+        var attach = new Option<string[]>("--attach")
+        {
+            Description = "Files to encrypt, upload and attach, any size (--attach a.pdf b.zip, or repeat --attach; put the text before it); uploads resume by themselves after a broken connection",
+            HelpName = "file",
+            AllowMultipleArgumentsPerToken = true,
         };
         var handling = HandlingOption("Handling code: H0, H1, H2 or H3:<conditions> (default: the channel's; a reply keeps its parent's or stricter)");
         var grade = new Option<string?>("--grade") { Description = "Evaluation grade: 4x4:<A|B|C|X><1-4> (e.g. 4x4:B2) or 3x5x2:<1-3><A-E><P|C> (e.g. 3x5x2:1AP)" };
         var spontaneous = new Option<bool>("--spontaneous") { Description = "The information is shared without a prior request" };
         var replyTo = new Option<Guid?>("--reply-to") { Description = "The message of this channel this one replies to" };
-        var command = new Command("send", "Send a message to a channel: encrypted and signed on this device")
+        var command = new Command("send", "Send a message to a channel, with attached files if you like: encrypted and signed on this device")
         {
-            channelId, text, handling, grade, spontaneous, replyTo,
+            channelId, text, handling, grade, spontaneous, replyTo, attach,
         };
         command.Handle(options, environment, async (context, cancellationToken) =>
         {
-            var content = await MessageTextAsync(context.Get(text), cancellationToken);
+            var files = AttachedFiles(context.Get(attach));
+            var content = files.Count > 0 && context.Get(text) is null ? "" : await MessageTextAsync(context.Get(text), cancellationToken);
+            if (files.Count > 0 && Encoding.UTF8.GetByteCount(content) + (files.Count * MaxAttachmentEntryBytes) > MaxContentBytes)
+            {
+                // Checked before any upload: a message refused after gigabytes went up would waste them.
+                throw new CliUsageException($"The text and {files.Count} attachment{(files.Count == 1 ? "" : "s")} do not fit in one message ({MaxContentBytes} bytes); shorten the text or send fewer files per message.");
+            }
+
             await using var session = await context.ConnectAsync(cancellationToken);
+            var attachments = await UploadAsync(context, session.Client, context.Get(channelId), files, cancellationToken);
             var sent = await session.Client.SendTextAsync(context.Get(channelId), content, new SendOptions(
                 HandlingCode: context.Get(handling),
                 EvaluationGrade: context.Get(grade),
                 Spontaneous: context.Get(spontaneous),
-                ReplyTo: context.Get(replyTo)), cancellationToken);
+                ReplyTo: context.Get(replyTo),
+                Attachments: attachments), cancellationToken);
             var header = sent.Envelope.Header;
             if (context.Json)
             {
@@ -191,11 +209,16 @@ internal sealed partial class Commands
                     epoch = header.Epoch,
                     handlingCode = header.HandlingCode,
                     evaluationGrade = NullIfEmpty(header.EvaluationGrade),
+                    documents = attachments.Count == 0 ? null : attachments.Select(AttachmentJson).ToArray(),
                 });
                 return;
             }
 
             context.Unwrapped($"Sent message {header.MessageId} at position {sent.Position} (epoch {header.Epoch}, {Marks(header.HandlingCode, header.EvaluationGrade, header.Spontaneous)}).");
+            foreach (var a in attachments)
+            {
+                context.Unwrapped($"  attached document {a.DocumentId}: {Printable(a.FileName)} ({Size(a.PlaintextLength)}, BLAKE2b-256 {a.PlaintextHashHex})");
+            }
         });
         return command;
     }
@@ -764,6 +787,15 @@ internal sealed partial class Commands
         return string.Join(' ', marks);
     }
 
+    private static object AttachmentJson(DocumentAttachment a) => new
+    {
+        documentId = a.DocumentId,
+        fileName = a.FileName,
+        mediaType = a.MediaType,
+        length = a.PlaintextLength,
+        plaintextHash = a.PlaintextHashHex,
+    };
+
     private static string Time(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 
     private static string? NullIfEmpty(string value) => value.Length == 0 ? null : value;
@@ -843,8 +875,9 @@ internal sealed partial class Commands
                 contentType = m.ContentType,
                 readable = true,
                 verified = true,
-                text = IsText(m.ContentType) ? m.Text : null,
+                text = IsText(m.ContentType) || m.ContentType == GlobeClient.MessageContentType ? m.Text : null,
                 size = m.Content.Length,
+                documents = m.Attachments.Count == 0 ? null : m.Attachments.Select(AttachmentJson).ToArray(),
             };
         }
 
@@ -862,10 +895,24 @@ internal sealed partial class Commands
             var extra = (m.ReplyTo is { } r ? $" · reply to {r}" : "") + (m.ForwardOf is { } f ? $" · forward of {f}" : "");
             context.Unwrapped($"#{m.Position}  {Time(m.SentAt)}  [{Marks(m.HandlingCode, m.EvaluationGrade, m.Spontaneous)}]  {Authorities.Of(m.SenderAuthorityId)}");
             context.Unwrapped($"      user {m.SenderUserId} · message {m.MessageId}{extra}");
-            var body = IsText(m.ContentType) ? Printable(m.Text) : $"({m.Content.Length} bytes of {Printable(m.ContentType)})";
-            foreach (var line in body.Split('\n'))
+            var body = IsText(m.ContentType) || m.ContentType == GlobeClient.MessageContentType ? Printable(m.Text)
+                : $"({m.Content.Length} bytes of {Printable(m.ContentType)})";
+            if (body.Length > 0 || m.Attachments.Count == 0)
             {
-                context.Unwrapped("      │ " + line.TrimEnd('\r'));
+                foreach (var line in body.Split('\n'))
+                {
+                    context.Unwrapped("      │ " + line.TrimEnd('\r'));
+                }
+            }
+
+            foreach (var a in m.Attachments)
+            {
+                context.Unwrapped($"      + {Printable(a.FileName)} ({Size(a.PlaintextLength)}, {Printable(a.MediaType)}) · document {a.DocumentId}");
+            }
+
+            if (m.Attachments.Count > 0)
+            {
+                context.Unwrapped($"      (download: globe doc download {m.MessageId} --channel {m.ChannelId})");
             }
         }
 

@@ -33,7 +33,7 @@ internal static class GlobeCli
 
     public static RootCommand Build(GlobalOptions options, CliEnvironment environment)
     {
-        var root = new RootCommand("globe: the GlobeSecure command line (network, authorities, users, devices, directory, case channels)");
+        var root = new RootCommand("globe: the GlobeSecure command line (network, authorities, users, devices, directory, case channels, documents)");
         foreach (var option in options.All)
         {
             root.Options.Add(option);
@@ -54,6 +54,7 @@ internal static class GlobeCli
         root.Subcommands.Add(commands.Watch());
         root.Subcommands.Add(commands.Consent());
         root.Subcommands.Add(commands.Receipts());
+        root.Subcommands.Add(commands.Doc());
         return root;
     }
 

@@ -237,10 +237,28 @@ public sealed partial class GlobeClient
     /// re-seals once under the newer epoch if another member rotated in between. Idempotent by
     /// <see cref="SendOptions.MessageId"/>.
     /// </summary>
+    /// <remarks>
+    /// With <see cref="SendOptions.Attachments"/>, <paramref name="content"/> is the message's text
+    /// in UTF-8 (possibly empty) and the body sent is a <see cref="MessageContent"/> holding it and
+    /// every attachment's key and hashes (content type <see cref="MessageContentType"/>); the signed
+    /// header lists the documents in the same order. The server refuses documents that are not
+    /// sealed, not uploaded to this channel, or not uploaded by this user.
+    /// </remarks>
     public async Task<StoredMessage> SendAsync(Guid channelId, ReadOnlyMemory<byte> content, SendOptions? options = null,
         CancellationToken cancellationToken = default)
     {
         options ??= new SendOptions();
+        if (options.Attachments is { Count: > 0 } attachments)
+        {
+            (content, options) = (WithAttachments(content, attachments), options with
+            {
+                ContentType = MessageContentType,
+                DocumentIds = options.DocumentIds is { Count: > 0 }
+                    ? throw new ArgumentException("Give attachments or document ids, not both: attachments name their documents.", nameof(options))
+                    : [.. attachments.Select(a => a.DocumentId)],
+            });
+        }
+
         var me = await MeAsync(cancellationToken);
         var messageId = options.MessageId ?? Guid.CreateVersion7();
         var channel = await GetChannelAsync(channelId, cancellationToken);
@@ -296,6 +314,12 @@ public sealed partial class GlobeClient
     {
         ArgumentNullException.ThrowIfNull(original);
         var opened = await OpenAsync(original, cancellationToken);
+        if (opened.DocumentIds.Count > 0)
+        {
+            throw new GlobeClientException(StatusCode.FailedPrecondition, null,
+                $"Message {opened.MessageId} carries documents, which belong to their channel: download them and attach them to a new message instead.");
+        }
+
         if (opened.HandlingCode is "H1" or "H2" &&
             (consent is null || consent.Status != ConsentStatus.Granted || consent.MessageId != opened.MessageId.ToString() ||
              consent.TargetChannelId != targetChannelId.ToString()))
@@ -354,9 +378,61 @@ public sealed partial class GlobeClient
             throw new GlobeTrustException($"Message {header.MessageId} does not verify ({e.Message}): refused.", e);
         }
 
+        var (text, attachments) = ReadContent(header, content);
         return new OpenedMessage(header.ChannelId, header.MessageId, message.Position, header.SenderUserId, header.SenderDeviceId, sender.AuthorityId,
             header.Epoch, header.SentAt, message.AcceptedAt.ToDateTimeOffset(), header.ContentType, header.HandlingCode, header.EvaluationGrade,
-            header.Spontaneous, NullIfEmpty(header.ReplyToMessageId), NullIfEmpty(header.ForwardOfMessageId), header.DocumentIds, content);
+            header.Spontaneous, NullIfEmpty(header.ReplyToMessageId), NullIfEmpty(header.ForwardOfMessageId), header.DocumentIds, content)
+        {
+            MessageText = text,
+            Attachments = attachments,
+        };
+    }
+
+    /// <summary>The body of a message with attachments: its text and every document's key and hashes.</summary>
+    private static ReadOnlyMemory<byte> WithAttachments(ReadOnlyMemory<byte> text, IReadOnlyList<DocumentAttachment> attachments)
+    {
+        string decoded;
+        try
+        {
+            decoded = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(text.Span);
+        }
+        catch (DecoderFallbackException e)
+        {
+            throw new ArgumentException("With attachments, the content is the message's text and must be UTF-8.", nameof(text), e);
+        }
+
+        var body = new MessageContent { Text = decoded };
+        body.Documents.AddRange(attachments.Select(a => a.ToProto()));
+        return body.ToByteArray();
+    }
+
+    /// <summary>
+    /// A body of <see cref="MessageContentType"/>: its text and attachments, which must name exactly
+    /// the documents of the signed header, in order. Other content types have neither.
+    /// </summary>
+    private static (string? Text, IReadOnlyList<DocumentAttachment> Attachments) ReadContent(CryptoHeader header, byte[] content)
+    {
+        if (!string.Equals(header.ContentType, MessageContentType, StringComparison.Ordinal))
+        {
+            return (null, []);
+        }
+
+        try
+        {
+            var body = MessageContent.Parser.ParseFrom(content);
+            var attachments = body.Documents.Select(Wire.FromProto).ToList();
+            if (!attachments.Select(a => a.DocumentId).SequenceEqual(header.DocumentIds))
+            {
+                throw new GlobeTrustException(
+                    $"Message {header.MessageId}'s attachments do not name the documents its signed header lists, in the same order: refused.");
+            }
+
+            return (body.Text, attachments);
+        }
+        catch (Exception e) when (e is InvalidProtocolBufferException or GlobeCryptoException)
+        {
+            throw new GlobeTrustException($"Message {header.MessageId}'s body is not a valid message with attachments ({e.Message}): refused.", e);
+        }
     }
 
     /// <summary>
@@ -719,7 +795,8 @@ public sealed partial class GlobeClient
 /// <param name="ForwardOf">The message of another channel whose content this one forwards (use <see cref="GlobeClient.ForwardAsync"/>).</param>
 /// <param name="ContentType">A MIME type; default application/octet-stream (text: <see cref="GlobeClient.SendTextAsync"/>).</param>
 /// <param name="MessageId">The message id; null for a new one. Retrying with the same id is safe.</param>
-/// <param name="DocumentIds">Documents the message carries keys for.</param>
+/// <param name="DocumentIds">Documents the message carries keys for (a body of your own making); prefer <paramref name="Attachments"/>.</param>
+/// <param name="Attachments">Documents uploaded to the channel (<see cref="GlobeClient.UploadDocumentAsync(Guid, string, string?, IProgress{TransferProgress}?, CancellationToken)"/>) that the message carries: their keys and hashes go into its encrypted body, their ids into its signed header.</param>
 public sealed record SendOptions(
     string? HandlingCode = null,
     string? EvaluationGrade = null,
@@ -728,7 +805,8 @@ public sealed record SendOptions(
     Guid? ForwardOf = null,
     string ContentType = "application/octet-stream",
     Guid? MessageId = null,
-    IReadOnlyList<Guid>? DocumentIds = null);
+    IReadOnlyList<Guid>? DocumentIds = null,
+    IReadOnlyList<DocumentAttachment>? Attachments = null);
 
 /// <summary>A message decrypted and verified by <see cref="GlobeClient.OpenAsync"/>.</summary>
 public sealed record OpenedMessage(
@@ -750,8 +828,13 @@ public sealed record OpenedMessage(
     IReadOnlyList<Guid> DocumentIds,
     byte[] Content)
 {
-    /// <summary>The content as UTF-8 text.</summary>
-    public string Text => Encoding.UTF8.GetString(Content);
+    /// <summary>The message's text: from the body of a message with attachments, else the content as UTF-8.</summary>
+    public string Text => MessageText ?? Encoding.UTF8.GetString(Content);
+
+    /// <summary>The documents the message carries, in the order of its signed header (each verified to be listed there).</summary>
+    public IReadOnlyList<DocumentAttachment> Attachments { get; init; } = [];
+
+    internal string? MessageText { get; init; }
 
     /// <summary>Ids only: the content is never part of a string form.</summary>
     public override string ToString() => $"OpenedMessage({ChannelId}/{MessageId}, {HandlingCode})";

@@ -44,6 +44,7 @@ public sealed partial class GlobeClient : IAsyncDisposable
     private readonly AuthService.AuthServiceClient _auth;
     private readonly DirectoryService.DirectoryServiceClient _directory;
     private readonly ChannelService.ChannelServiceClient _channels;
+    private readonly DocumentService.DocumentServiceClient _documents;
     private readonly DirectoryState _directoryState;
 
     /// <summary>Opens a channel to the server (no call is made yet).</summary>
@@ -69,6 +70,8 @@ public sealed partial class GlobeClient : IAsyncDisposable
         _auth = new AuthService.AuthServiceClient(authenticated);
         _directory = new DirectoryService.DirectoryServiceClient(authenticated);
         _channels = new ChannelService.ChannelServiceClient(authenticated);
+        _documents = new DocumentService.DocumentServiceClient(authenticated);
+        _transfers = TransferPipeline(options);
         _directoryState = new DirectoryState(options.DirectoryHead);
         Anchors = options.PinnedRootKeys.Count > 0 ? new TrustAnchors(options.PinnedRootKeys) : null;
     }

@@ -44,6 +44,16 @@ public sealed class GlobeClientOptions
     /// <summary>The clock (tests); default the system clock.</summary>
     public TimeProvider Clock { get; init; } = TimeProvider.System;
 
+    /// <summary>
+    /// How many times a document upload or download resumes after a broken connection (each time
+    /// from the first chunk the server lacks, or the next chunk to receive) before it gives up.
+    /// Default 8.
+    /// </summary>
+    public int TransferRetries { get; init; } = 8;
+
+    /// <summary>The first pause before resuming a transfer; it doubles (with jitter) up to 30 s. Default 500 ms.</summary>
+    public TimeSpan TransferRetryDelay { get; init; } = TimeSpan.FromMilliseconds(500);
+
     /// <summary>A handler for the HTTP/2 connection (tests, proxies); null for the default.</summary>
     public HttpMessageHandler? HttpHandler { get; init; }
 }

@@ -262,6 +262,43 @@ public static class Wire
             receipt.Signature.ToByteArray());
     }
 
+    /// <summary>A document as a message's body carries it.</summary>
+    public static V1.AttachedDocument ToProto(this DocumentAttachment attachment)
+    {
+        ArgumentNullException.ThrowIfNull(attachment);
+        return new V1.AttachedDocument
+        {
+            DocumentId = attachment.DocumentId.ToString(),
+            FileKey = ByteString.CopyFrom(attachment.FileKey),
+            PlaintextHash = ByteString.CopyFrom(attachment.PlaintextHash),
+            CiphertextHash = ByteString.CopyFrom(attachment.CiphertextHash),
+            PlaintextLength = attachment.PlaintextLength,
+            FileName = attachment.FileName,
+            MediaType = attachment.MediaType,
+        };
+    }
+
+    /// <summary>A document from a message's body; throws <see cref="MalformedInputException"/> for a key or hash of the wrong size, or a name with directories.</summary>
+    public static DocumentAttachment FromProto(V1.AttachedDocument document)
+    {
+        ArgumentNullException.ThrowIfNull(document);
+        if (document.FileKey.Length != 32 || document.PlaintextHash.Length != Blake2b256.HashBytes ||
+            document.CiphertextHash.Length != Blake2b256.HashBytes || document.PlaintextLength < 0)
+        {
+            throw new MalformedInputException($"The attachment of document '{Truncate(document.DocumentId)}' has a key, hash or length of the wrong size.");
+        }
+
+        var name = document.FileName;
+        if (name.Length is 0 or > 255 || name.IndexOfAny(['/', '\\']) >= 0 || name is "." or ".." || name.Any(char.IsControl))
+        {
+            throw new MalformedInputException($"The attachment of document '{Truncate(document.DocumentId)}' has a file name that is not a plain base name.");
+        }
+
+        return new DocumentAttachment(ParseId(document.DocumentId, "document id"), document.FileKey.ToByteArray(), document.PlaintextHash.ToByteArray(),
+            document.CiphertextHash.ToByteArray(), document.PlaintextLength, name,
+            document.MediaType.Length == 0 ? "application/octet-stream" : document.MediaType);
+    }
+
     /// <summary>A UUID from the wire; throws <see cref="MalformedInputException"/> naming <paramref name="what"/> otherwise.</summary>
     public static Guid ParseId(string text, string what) =>
         Guid.TryParse(text, out var id) ? id : throw new MalformedInputException($"The {what} '{Truncate(text)}' is not a UUID.");

@@ -99,11 +99,19 @@ public static class DocumentCipher
     /// <summary>How far (in chunks) a failed chunk is searched for elsewhere, to name reordering and duplication.</summary>
     internal const int DiagnosisWindow = 256;
 
+    /// <summary>Bytes a chunk's ciphertext adds to its plaintext (the Poly1305 tag).</summary>
+    public const int ChunkOverheadBytes = Primitives.TagBytes;
+
     /// <summary>Bytes of ciphertext for a plaintext of the given length.</summary>
-    public static long CiphertextLength(long plaintextLength, int chunkSize = DefaultChunkSize)
+    public static long CiphertextLength(long plaintextLength, int chunkSize = DefaultChunkSize) =>
+        HeaderBytes + plaintextLength + (ChunkCount(plaintextLength, chunkSize) * Primitives.TagBytes);
+
+    /// <summary>Chunks of a plaintext of the given length: at least one (an empty document is one empty final chunk).</summary>
+    public static long ChunkCount(long plaintextLength, int chunkSize = DefaultChunkSize)
     {
-        var chunks = plaintextLength == 0 ? 1 : (plaintextLength + chunkSize - 1) / chunkSize;
-        return HeaderBytes + plaintextLength + (chunks * Primitives.TagBytes);
+        ArgumentOutOfRangeException.ThrowIfNegative(plaintextLength);
+        ArgumentOutOfRangeException.ThrowIfLessThan(chunkSize, 1);
+        return plaintextLength == 0 ? 1 : ((plaintextLength - 1) / chunkSize) + 1;
     }
 
     /// <summary>
@@ -298,7 +306,7 @@ public static class DocumentCipher
         return ((int)chunkSize, new Guid(header.Slice(13, 16), bigEndian: true));
     }
 
-    private static byte[] WriteHeader(int chunkSize, Guid documentId, byte[] noncePrefix)
+    internal static byte[] WriteHeader(int chunkSize, Guid documentId, byte[] noncePrefix)
     {
         if (noncePrefix.Length != NoncePrefixBytes)
         {
@@ -368,8 +376,8 @@ public static class DocumentCipher
         ArrayPool<byte>.Shared.Return(buffer);
     }
 
-    /// <summary>Per-document nonce and associated-data buffers, patched per chunk rather than rebuilt.</summary>
-    private sealed class ChunkState : IDisposable
+    /// <summary>Per-document nonce and associated-data buffers, patched per chunk rather than rebuilt (not thread-safe).</summary>
+    internal sealed class ChunkState : IDisposable
     {
         private readonly byte[] _key;
         private readonly byte[] _nonce = new byte[Primitives.NonceBytes];
@@ -407,4 +415,104 @@ public static class DocumentCipher
             BinaryPrimitives.WriteInt64BigEndian(_aad.AsSpan(_finalOffset), final ? 1 : 0);
         }
     }
+}
+
+/// <summary>
+/// The document cipher one chunk at a time, for a caller that sends chunks as they are made and
+/// may have to make some again: a resumed upload re-encrypts only from the chunk the server lacks,
+/// with the same key, nonce prefix and header, and gets the very bytes
+/// <see cref="DocumentCipher.EncryptAsync(Stream, Stream, DocumentKey, Guid, int, CancellationToken)"/>
+/// writes (<see cref="Header"/> then chunk 0, 1, …). Encrypting the same index twice is safe only
+/// because it is the same plaintext at the same position: never feed a chunk index different
+/// plaintext. Not thread-safe; Dispose clears the key copy.
+/// </summary>
+public sealed class DocumentEncryptor : IDisposable
+{
+    private readonly byte[] _header;
+    private readonly DocumentCipher.ChunkState _state;
+    private bool _disposed;
+
+    private DocumentEncryptor(byte[] header, DocumentKey key)
+    {
+        (ChunkSize, DocumentId) = DocumentCipher.ReadHeader(header);
+        _header = header;
+        _state = new DocumentCipher.ChunkState(header, key);
+    }
+
+    /// <summary>A new document: a fresh random nonce prefix and its header.</summary>
+    public static DocumentEncryptor Create(DocumentKey key, Guid documentId, int chunkSize = DocumentCipher.DefaultChunkSize) =>
+        Create(key, documentId, chunkSize, Primitives.Random(DocumentCipher.NoncePrefixBytes));
+
+    /// <summary>A new document with a chosen nonce prefix: test vectors only.</summary>
+    internal static DocumentEncryptor Create(DocumentKey key, Guid documentId, int chunkSize, byte[] noncePrefix)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        if (chunkSize is < DocumentCipher.MinChunkSize or > DocumentCipher.MaxChunkSize)
+        {
+            throw new ArgumentOutOfRangeException(nameof(chunkSize),
+                $"A chunk size is {DocumentCipher.MinChunkSize} to {DocumentCipher.MaxChunkSize} bytes.");
+        }
+
+        return new DocumentEncryptor(DocumentCipher.WriteHeader(chunkSize, documentId, noncePrefix), key);
+    }
+
+    /// <summary>
+    /// Continues a document whose header was made before (by <see cref="Create(DocumentKey, Guid, int)"/>
+    /// or <see cref="DocumentCipher"/>): same key, same header, so chunk i comes out as it did then.
+    /// </summary>
+    /// <exception cref="DocumentFormatException">The header is not a document header this library writes.</exception>
+    public static DocumentEncryptor Resume(DocumentKey key, ReadOnlySpan<byte> header)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        if (header.Length != DocumentCipher.HeaderBytes)
+        {
+            throw new DocumentFormatException($"A document header is {DocumentCipher.HeaderBytes} bytes, not {header.Length}.");
+        }
+
+        return new DocumentEncryptor(header.ToArray(), key);
+    }
+
+    /// <summary>The document id in the header.</summary>
+    public Guid DocumentId { get; }
+
+    /// <summary>Plaintext bytes per chunk (every chunk but the last holds exactly this many).</summary>
+    public int ChunkSize { get; }
+
+    /// <summary>The 45-byte header: the ciphertext's first bytes.</summary>
+    public ReadOnlySpan<byte> Header => _header;
+
+    /// <summary>
+    /// Encrypts chunk <paramref name="index"/> into <paramref name="output"/> (at least
+    /// plaintext length + <see cref="DocumentCipher.ChunkOverheadBytes"/> bytes) and returns the
+    /// bytes written. Every chunk but the final one holds exactly <see cref="ChunkSize"/> bytes;
+    /// the final one 0 to <see cref="ChunkSize"/>.
+    /// </summary>
+    public int EncryptChunk(long index, ReadOnlySpan<byte> plaintext, bool final, Span<byte> output)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        if (final ? plaintext.Length > ChunkSize : plaintext.Length != ChunkSize)
+        {
+            throw new ArgumentException(final
+                ? $"The final chunk holds at most {ChunkSize} bytes, not {plaintext.Length}."
+                : $"Every chunk but the final one holds exactly {ChunkSize} bytes, not {plaintext.Length}.", nameof(plaintext));
+        }
+
+        if (output.Length < plaintext.Length + DocumentCipher.ChunkOverheadBytes)
+        {
+            throw new ArgumentException($"The output needs {plaintext.Length + DocumentCipher.ChunkOverheadBytes} bytes.", nameof(output));
+        }
+
+        return _state.Encrypt(output, plaintext, index, final);
+    }
+
+    /// <summary>Clears the key copy.</summary>
+    public void Dispose()
+    {
+        _state.Dispose();
+        _disposed = true;
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => $"DocumentEncryptor({DocumentId})";
 }

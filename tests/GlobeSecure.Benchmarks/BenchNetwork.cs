@@ -34,7 +34,13 @@ internal sealed class BenchNetwork(GlobeServerFixture server, GrpcChannel channe
     private SigningKeyPair? _rootKey;
     private BenchMember? _administrator;
 
+    /// <summary>The name the network is bootstrapped with (clients expect it when authenticating).</summary>
+    public const string NetworkName = "GlobE Benchmark Network";
+
     private static DateTimeOffset Now => TimeProvider.System.GetUtcNow();
+
+    /// <summary>The network root's public key, which clients pin.</summary>
+    public SigningPublicKey RootPublicKey => RootKey.PublicKey;
 
     private SigningKeyPair RootKey => _rootKey ?? throw new InvalidOperationException("Bootstrap first.");
 
@@ -52,7 +58,7 @@ internal sealed class BenchNetwork(GlobeServerFixture server, GrpcChannel channe
         await _network.BootstrapAsync(new BootstrapRequest
         {
             BootstrapCode = code,
-            NetworkName = "GlobE Benchmark Network",
+            NetworkName = NetworkName,
             RootKey = ByteString.CopyFrom(_rootKey.PublicKey.ToArray()),
             AdministratorUserId = userId.ToString(),
             AdministratorName = "First Administrator",

@@ -10,7 +10,7 @@ namespace GlobeSecure.Benchmarks;
 /// <summary>
 /// The real server in-process (the tests' <see cref="GlobeServerFixture"/>: Kestrel h2c on a free
 /// loopback port, a fresh database on the benchmark's PostgreSQL) with the benchmark-only echo
-/// service mapped next to the real ones.
+/// and raw streaming services mapped next to the real ones.
 /// </summary>
 internal sealed class BenchServer : GlobeServerFixture
 {
@@ -21,10 +21,35 @@ internal sealed class BenchServer : GlobeServerFixture
     /// </summary>
     public const int RotateAfterMessages = 1_000_000_000;
 
+    /// <summary>
+    /// Starts the server with a database of its own on the benchmark's PostgreSQL; null, with the
+    /// reason on standard error, when it cannot.
+    /// </summary>
+    public static async Task<BenchServer?> StartAsync(BenchSettings settings)
+    {
+        // The fixture creates (and drops) its own database on the server GLOBE_TEST_DB names.
+        Environment.SetEnvironmentVariable("GLOBE_TEST_DB", settings.ConnectionString);
+        var server = new BenchServer();
+        try
+        {
+            await server.InitializeAsync();
+            return server;
+        }
+        catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException or System.Net.Sockets.SocketException)
+        {
+            await Console.Error.WriteLineAsync($"error: cannot start the server on the database of {BenchSettings.DatabaseVariable} ({settings.RedactedConnectionString}): {ex.Message}");
+            return null;
+        }
+    }
+
     protected override void Configure(WebApplicationBuilder builder) =>
         builder.Configuration["Globe:Channels:RotateAfterMessages"] = RotateAfterMessages.ToString(CultureInfo.InvariantCulture);
 
-    protected override void Map(WebApplication app) => app.MapGrpcService<EchoServer>();
+    protected override void Map(WebApplication app)
+    {
+        app.MapGrpcService<EchoServer>();
+        app.MapGrpcService<RawStreamServer>();
+    }
 }
 
 /// <summary>The unary baseline: returns its payload, with nothing else on the path but the server's own interceptors.</summary>

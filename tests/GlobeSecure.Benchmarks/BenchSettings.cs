@@ -10,6 +10,7 @@ internal enum BenchSelection
     Store,
     Crypto,
     Channels,
+    Documents,
 }
 
 /// <summary>What the driver measures and against which database (from GLOBE_BENCH_DB and the command line).</summary>
@@ -18,27 +19,36 @@ internal enum BenchSelection
 /// on; null when only the crypto benchmark runs (it needs none).
 /// </param>
 /// <param name="DocumentMiB">Size of the document the crypto benchmark encrypts and decrypts.</param>
-internal sealed record BenchSettings(string? ConnectionString, TimeSpan Measure, TimeSpan Warmup, int Repeats, BenchSelection Only, int DocumentMiB)
+/// <param name="TransferGiB">Size of the document the document benchmark uploads and downloads.</param>
+internal sealed record BenchSettings(string? ConnectionString, TimeSpan Measure, TimeSpan Warmup, int Repeats, BenchSelection Only, int DocumentMiB,
+    int TransferGiB = BenchSettings.DefaultTransferGiB)
 {
+    public const int DefaultTransferGiB = 1;
+
     public const string DatabaseVariable = "GLOBE_BENCH_DB";
 
     public const int DefaultDocumentMiB = 256;
 
     public const string Usage = """
-        usage: GlobeSecure.Benchmarks [--only all|store|crypto|channels] [--seconds N] [--warmup N] [--repeats N]
-                                      [--document-mib N]
+        usage: GlobeSecure.Benchmarks [--only all|store|crypto|channels|documents] [--seconds N] [--warmup N]
+                                      [--repeats N] [--document-mib N] [--transfer-gib N]
 
           --only W          which workloads: store (event store vs raw INSERT), crypto (document
                             cipher, envelopes, Argon2id, self-test vs raw libsodium), channels
                             (1 KiB channel messages from 64 callers, send → delivered to a
                             subscriber, vs a unary 1 KiB gRPC echo on the same in-process server),
-                            or all (default)
+                            documents (a document uploaded and downloaded through the client
+                            library vs raw gRPC client- and server-streaming of the same bytes,
+                            with each side's peak memory), or all (default)
           --seconds N       length of each measurement window in seconds (default 5); the crypto
                             benchmark uses it for envelope and signature rates
           --warmup N        seconds run before each window and not counted (default 1); for the
                             crypto benchmark, 0 skips its untimed first pass of each workload
           --repeats N       measurements per workload; the median is reported (default 3)
           --document-mib N  document size for the crypto benchmark, in MiB, 1 to 1024 (default 256)
+          --transfer-gib N  document size for the document benchmark, in GiB, 1 to 16 (default 1);
+                            needs about three times as much free disk (the file, its stored
+                            chunks and their WAL)
 
         GLOBE_BENCH_DB (required unless --only crypto) is an Npgsql connection string to an empty
         database the driver may write to: the store benchmark drops and recreates schema "bench"
@@ -53,6 +63,8 @@ internal sealed record BenchSettings(string? ConnectionString, TimeSpan Measure,
 
     public bool RunsChannels => Only is BenchSelection.All or BenchSelection.Channels;
 
+    public bool RunsDocuments => Only is BenchSelection.All or BenchSelection.Documents;
+
     /// <summary>Parses the arguments; returns null and writes why to <paramref name="error"/> when they are wrong.</summary>
     public static BenchSettings? Parse(string[] args, out string? error)
     {
@@ -61,6 +73,7 @@ internal sealed record BenchSettings(string? ConnectionString, TimeSpan Measure,
         var repeats = 3;
         var only = BenchSelection.All;
         var documentMiB = DefaultDocumentMiB;
+        var transferGiB = DefaultTransferGiB;
         for (var i = 0; i < args.Length; i++)
         {
             var arg = args[i];
@@ -94,6 +107,9 @@ internal sealed record BenchSettings(string? ConnectionString, TimeSpan Measure,
                 case "--document-mib" when int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var d) && d is >= 1 and <= 1024:
                     documentMiB = d;
                     break;
+                case "--transfer-gib" when int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var t) && t is >= 1 and <= 16:
+                    transferGiB = t;
+                    break;
                 default:
                     error = $"unknown option or bad value: {arg} {value}";
                     return null;
@@ -102,7 +118,7 @@ internal sealed record BenchSettings(string? ConnectionString, TimeSpan Measure,
 
         if (only == BenchSelection.Crypto)
         {
-            return new BenchSettings(null, TimeSpan.FromSeconds(seconds), TimeSpan.FromSeconds(warmup), repeats, only, documentMiB);
+            return new BenchSettings(null, TimeSpan.FromSeconds(seconds), TimeSpan.FromSeconds(warmup), repeats, only, documentMiB, transferGiB);
         }
 
         var configured = Environment.GetEnvironmentVariable(DatabaseVariable);
@@ -133,7 +149,7 @@ internal sealed record BenchSettings(string? ConnectionString, TimeSpan Measure,
         builder.Pooling = true;
         builder.MaxPoolSize = Math.Max(builder.MaxPoolSize, 64);
         builder.ApplicationName ??= "globe-bench";
-        return new BenchSettings(builder.ConnectionString, TimeSpan.FromSeconds(seconds), TimeSpan.FromSeconds(warmup), repeats, only, documentMiB);
+        return new BenchSettings(builder.ConnectionString, TimeSpan.FromSeconds(seconds), TimeSpan.FromSeconds(warmup), repeats, only, documentMiB, transferGiB);
     }
 
     private static BenchSelection? SelectionOf(string value) => value switch
@@ -142,6 +158,7 @@ internal sealed record BenchSettings(string? ConnectionString, TimeSpan Measure,
         "store" => BenchSelection.Store,
         "crypto" => BenchSelection.Crypto,
         "channels" => BenchSelection.Channels,
+        "documents" => BenchSelection.Documents,
         _ => null,
     };
 

@@ -12,6 +12,8 @@ using HdrHistogram;
 using MessageEnvelope = GlobeSecure.Crypto.MessageEnvelope;
 using MessageHeader = GlobeSecure.Crypto.MessageHeader;
 
+using static GlobeSecure.Benchmarks.Format;
+
 namespace GlobeSecure.Benchmarks;
 
 /// <summary>One measurement window of one side: throughput and latency percentiles, in milliseconds.</summary>
@@ -51,16 +53,9 @@ internal static class ChannelBenchmark
         var perRun = settings.Warmup + settings.Measure;
         Progress($"Channels: setup, then {runs} measurements of {perRun.TotalSeconds:0.#} s ({settings.Warmup.TotalSeconds:0.#} s warm-up + {settings.Measure.TotalSeconds:0.#} s counted): about {(runs * perRun).TotalMinutes:0.0} min");
 
-        // The fixture creates (and drops) its own database on the server GLOBE_TEST_DB names.
-        Environment.SetEnvironmentVariable("GLOBE_TEST_DB", settings.ConnectionString);
-        var server = new BenchServer();
-        try
+        var server = await BenchServer.StartAsync(settings);
+        if (server is null)
         {
-            await server.InitializeAsync();
-        }
-        catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException or System.Net.Sockets.SocketException)
-        {
-            await Console.Error.WriteLineAsync($"error: cannot start the server on the database of {BenchSettings.DatabaseVariable} ({settings.RedactedConnectionString}): {ex.Message}");
             return 1;
         }
 
@@ -175,19 +170,12 @@ internal static class ChannelBenchmark
         return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
     }
 
-    private static string Met(bool met) => met ? "met" : "not met";
-
     private static string Rate(double perSecond) => perSecond.ToString("N0", CultureInfo.InvariantCulture);
-
-    private static string Ratio(double a, double b) => b <= 0 ? "n/a" : (a / b).ToString("0.00", CultureInfo.InvariantCulture) + "×";
 
     private static string Invalid(List<LatencyMeasurement> runs) => runs.Any(m => m.Error is not null) ? " (INVALID)" : string.Empty;
 
     private static string Failure(LatencyMeasurement m) => m.Error is null ? string.Empty : $" — FAILED: {m.Error.GetType().Name}: {m.Error.Message}";
 
-    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
-
-    private static void Progress(FormattableString text) => Console.Error.WriteLine(text.ToString(CultureInfo.InvariantCulture));
 }
 
 /// <summary>

@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Globalization;
 using GlobeSecure.Crypto;
 
+using static GlobeSecure.Benchmarks.Format;
+
 namespace GlobeSecure.Benchmarks;
 
 /// <summary>
@@ -393,10 +395,4 @@ internal static class CryptoBenchmark
     }
 
     private static string PerRun(IEnumerable<double> values) => string.Join(", ", values.Select(v => v.ToString("N0", CultureInfo.InvariantCulture)));
-
-    private static string Ratio(double a, double b) => b <= 0 ? "n/a" : (a / b).ToString("0.00", CultureInfo.InvariantCulture) + "×";
-
-    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
-
-    private static void Progress(FormattableString text) => Console.Error.WriteLine(text.ToString(CultureInfo.InvariantCulture));
 }

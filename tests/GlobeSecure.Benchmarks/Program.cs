@@ -1,9 +1,16 @@
 // Benchmarks of what the issues set goals for, each next to a raw baseline measured in the same
 // run (ops/bench.sh): the cryptography (document cipher, envelopes, Argon2id, known-answer
 // self-test) against raw libsodium, event store appends against raw Npgsql INSERTs, and channel
-// messaging (send → delivered to a subscriber) against a unary gRPC echo on the same server.
+// messaging (send → delivered to a subscriber) against a unary gRPC echo on the same server, and
+// document upload and download against raw gRPC streaming of the same bytes.
 // A report, not a test: it exits 0 whether or not the goals are met.
 using GlobeSecure.Benchmarks;
+
+if (args is [DocumentWorker.Flag, var mode])
+{
+    // The document benchmark's client side, started by the driver below in a process of its own.
+    return await DocumentWorker.RunAsync(mode);
+}
 
 var settings = BenchSettings.Parse(args, out var error);
 if (settings is null)
@@ -35,7 +42,16 @@ if (settings.RunsStore)
 
 if (settings.RunsChannels)
 {
-    return await ChannelBenchmark.RunAsync(settings);
+    var code = await ChannelBenchmark.RunAsync(settings);
+    if (code != 0)
+    {
+        return code;
+    }
+}
+
+if (settings.RunsDocuments)
+{
+    return await DocumentBenchmark.RunAsync(settings);
 }
 
 return 0;

@@ -1,6 +1,8 @@
 using System.Globalization;
 using Npgsql;
 
+using static GlobeSecure.Benchmarks.Format;
+
 namespace GlobeSecure.Benchmarks;
 
 /// <summary>
@@ -201,13 +203,7 @@ internal static class StoreBenchmark
 
     private static string Rate(double perSecond) => perSecond.ToString("N0", CultureInfo.InvariantCulture);
 
-    private static string Ratio(double a, double b) => b <= 0 ? "n/a" : (a / b).ToString("0.00", CultureInfo.InvariantCulture) + "×";
-
     private static string Invalid(List<Measurement> runs) => runs.Any(m => m.Error is not null) ? " (INVALID)" : string.Empty;
 
     private static string Failure(Measurement m) => m.Error is null ? string.Empty : $" — FAILED: {m.Error.GetType().Name}: {m.Error.Message}";
-
-    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
-
-    private static void Progress(FormattableString text) => Console.Error.WriteLine(text.ToString(CultureInfo.InvariantCulture));
 }

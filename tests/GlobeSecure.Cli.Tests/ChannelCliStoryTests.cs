@@ -193,6 +193,49 @@ public sealed class ChannelCliStoryTests(CliNetworkFixture server) : IClassFixtu
         Assert.Equal(1, show.ExitCode);
     }
 
+    [Fact]
+    public async Task Documents_SendAttachListAndDownload_OtherAuthorityGetsIdenticalVerifiedFiles()
+    {
+        var network = await SetUpAsync();
+        var channel = (await RunJsonAsync("kenya-investigator", "channel", "create", "--title", "Case 115 – evidence")).GetProperty("channelId").GetString()!;
+        await RunJsonAsync("kenya-investigator", "channel", "invite", channel, "--authority", network.Brazil);
+        var ledger = Path.Combine(_cli.Home, "ledger.pdf");
+        var bytes = new byte[200_000];
+        new Random(115).NextBytes(bytes);
+        await File.WriteAllBytesAsync(ledger, bytes, TestContext.Current.CancellationToken);
+        var notes = _cli.WriteFile("notes.txt", "Seized on 3 March.");
+
+        var send = await _cli.RunAsync("--profile", "kenya-investigator", "--json", "send", channel, "Evidence attached.", "--attach", ledger, "--attach", notes);
+        var sent = JsonDocument.Parse(send.Output).RootElement;
+        var messageId = sent.GetProperty("messageId").GetString()!;
+        var listed = await RunJsonAsync("brazil-investigator", "doc", "list", "--channel", channel);
+        var into = Path.Combine(_cli.Home, "received") + Path.DirectorySeparatorChar;
+        var downloaded = await RunJsonAsync("brazil-investigator", "doc", "download", messageId, "--out", into);
+        var again = await _cli.RunAsync("--profile", "brazil-investigator", "doc", "download", messageId, "--channel", channel, "--out", into);
+        var history = await _cli.RunAsync("--profile", "brazil-investigator", "history", channel);
+        var missing = await _cli.RunAsync("--profile", "kenya-investigator", "send", channel, "--attach", Path.Combine(_cli.Home, "nowhere.pdf"));
+
+        Assert.True(send.ExitCode == 0, send.Error);
+        Assert.Contains("upload ledger.pdf: 195.3 KiB of 195.3 KiB (100%)", send.Error, StringComparison.Ordinal);
+        Assert.Equal(["ledger.pdf", "notes.txt"], sent.GetProperty("documents").EnumerateArray().Select(d => d.GetProperty("fileName").GetString()));
+        Assert.Equal(["ledger.pdf", "notes.txt"], listed.EnumerateArray().Select(d => d.GetProperty("fileName").GetString()).Order());
+        Assert.All(listed.EnumerateArray(), d => Assert.Equal("sealed", d.GetProperty("status").GetString()));
+        Assert.Contains(listed.EnumerateArray(), d => d.GetProperty("plaintextLength").GetInt64() == 200_000);
+        Assert.Equal(bytes, await File.ReadAllBytesAsync(Path.Combine(into, "ledger.pdf"), TestContext.Current.CancellationToken));
+        Assert.Equal("Seized on 3 March.", await File.ReadAllTextAsync(Path.Combine(into, "notes.txt"), TestContext.Current.CancellationToken));
+        Assert.Equal(channel, downloaded.GetProperty("channelId").GetString());
+        Assert.Equal(sent.GetProperty("documents")[0].GetProperty("plaintextHash").GetString(),
+            downloaded.GetProperty("documents").EnumerateArray().Single(d => d.GetProperty("fileName").GetString() == "ledger.pdf").GetProperty("plaintextHash").GetString());
+        Assert.Equal(1, again.ExitCode);
+        Assert.Contains("exists", again.ErrorLine, StringComparison.Ordinal);
+        Assert.True(history.ExitCode == 0, history.Error);
+        Assert.Contains("│ Evidence attached.", history.Output, StringComparison.Ordinal);
+        Assert.Contains("+ ledger.pdf (195.3 KiB, application/pdf)", history.Output, StringComparison.Ordinal);
+        Assert.Contains($"globe doc download {messageId} --channel {channel}", history.Output, StringComparison.Ordinal);
+        Assert.Equal(2, missing.ExitCode);
+        Assert.Contains("--attach: there is no file", missing.ErrorLine, StringComparison.Ordinal);
+    }
+
     /// <summary>The membership story of ops/demo.sh, once per server: two authorities, each with an investigator.</summary>
     private async Task<CliNetwork> SetUpAsync()
     {

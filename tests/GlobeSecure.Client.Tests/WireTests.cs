@@ -70,4 +70,52 @@ public sealed class WireTests
 
         Assert.Throws<MalformedInputException>(() => GlobeSecure.Contracts.V1.Role.Unspecified.ToDeviceRole());
     }
+
+    private static DocumentAttachment Attachment(string name = "ledger.pdf") =>
+        new(Guid.CreateVersion7(), new byte[32], Blake2b256.Hash([1]), Blake2b256.Hash([2]), 1234, name, "application/pdf");
+
+    [Fact]
+    public void Attachment_ThroughProto_RoundTripsEveryField()
+    {
+        var attachment = Attachment();
+
+        var back = Wire.FromProto(attachment.ToProto());
+
+        Assert.Equal((attachment.DocumentId, attachment.PlaintextLength, attachment.FileName, attachment.MediaType),
+            (back.DocumentId, back.PlaintextLength, back.FileName, back.MediaType));
+        Assert.Equal(attachment.FileKey, back.FileKey);
+        Assert.Equal(attachment.PlaintextHash, back.PlaintextHash);
+        Assert.Equal(attachment.CiphertextHash, back.CiphertextHash);
+        Assert.DoesNotContain(attachment.FileName, attachment.ToString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("../../.bashrc")]
+    [InlineData("reports/ledger.pdf")]
+    [InlineData("c:\\ledger.pdf")]
+    [InlineData("..")]
+    [InlineData("")]
+    [InlineData("ledger\u001b[2J.pdf")]
+    public void FromProto_AttachmentFileNameNotABaseName_IsMalformed(string name)
+    {
+        var proto = Attachment().ToProto();
+        proto.FileName = name;
+
+        Assert.Throws<MalformedInputException>(() => Wire.FromProto(proto));
+    }
+
+    [Fact]
+    public void FromProto_AttachmentKeyOrHashOfWrongSize_IsMalformed()
+    {
+        var shortKey = Attachment().ToProto();
+        shortKey.FileKey = Google.Protobuf.ByteString.CopyFrom(new byte[31]);
+        var shortHash = Attachment().ToProto();
+        shortHash.CiphertextHash = Google.Protobuf.ByteString.CopyFrom(new byte[16]);
+        var negative = Attachment().ToProto();
+        negative.PlaintextLength = -1;
+
+        Assert.Throws<MalformedInputException>(() => Wire.FromProto(shortKey));
+        Assert.Throws<MalformedInputException>(() => Wire.FromProto(shortHash));
+        Assert.Throws<MalformedInputException>(() => Wire.FromProto(negative));
+    }
 }

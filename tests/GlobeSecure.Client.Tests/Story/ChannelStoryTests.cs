@@ -14,24 +14,10 @@ public sealed class ChannelStoryTests(StoryServerFixture server) : IClassFixture
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     // One cast per fixture (applications are rate-limited per address); tests use fresh channels.
-    private static readonly ConditionalWeakTable<StoryServerFixture, Task<ChannelCast>> Casts = new();
+    private static readonly ConditionalWeakTable<StoryServerFixture, Task<CaseCast>> Casts = new();
 
     /// <summary>Kenya: Otieno and Wanjiru investigate; Brazil: Ana.</summary>
-    private Task<ChannelCast> CastAsync() => Casts.GetValue(server, CreateCastAsync);
-
-    private static async Task<ChannelCast> CreateCastAsync(StoryServerFixture server)
-    {
-        var network = await server.NetworkAsync();
-        var lukas = await network.AddNetworkAdministratorAsync();
-        var suffix = Guid.NewGuid().ToString("N")[..6];
-        var (kenyaId, kenyaCode) = await network.ApproveAuthorityAsync(lukas, $"EACC {suffix}", "KE");
-        var (brazilId, brazilCode) = await network.ApproveAuthorityAsync(lukas, $"Polícia Federal {suffix}", "BR");
-        var kenyaAdmin = await network.AuthorityAdministratorAsync(kenyaId, kenyaCode);
-        var brazilAdmin = await network.AuthorityAdministratorAsync(brazilId, brazilCode);
-        return new ChannelCast(network, lukas, kenyaId, brazilId, kenyaAdmin, brazilAdmin,
-            await network.UserAsync(kenyaAdmin, "Otieno Mwangi"), await network.UserAsync(kenyaAdmin, "Wanjiru Kamau"),
-            await network.UserAsync(brazilAdmin, "Ana Ribeiro"));
-    }
+    private Task<CaseCast> CastAsync() => Casts.GetValue(server, CaseCast.CreateAsync);
 
     [Fact]
     public async Task Exchange_TwoAuthorities_BothWaysDecryptedWithSenderAuthorityAndHandling()
@@ -258,20 +244,11 @@ public sealed class ChannelStoryTests(StoryServerFixture server) : IClassFixture
         Assert.Empty(await observer.Client.ListChannelsAsync(Ct));
     }
 
-    /// <summary>Otieno's channel with Brazil added: Otieno, Wanjiru and Ana are members, epoch 2.</summary>
-    private static async Task<Guid> SharedChannelAsync(ChannelCast c, string title)
-    {
-        var channelId = Guid.Parse((await c.Otieno.Client.CreateChannelAsync(title, cancellationToken: Ct)).ChannelId);
-        await c.Otieno.Client.AddMembersAsync(channelId, authorityIds: [c.Brazil], cancellationToken: Ct);
-        return channelId;
-    }
+    private static Task<Guid> SharedChannelAsync(CaseCast c, string title) => c.SharedChannelAsync(title);
 
     private static Guid MessageIdOf(StoredMessage message) => Guid.Parse(message.Envelope.Header.MessageId);
 
     private static ChannelInfoView? View(Crypto.ChannelInfo? info) => info is null ? null : new ChannelInfoView(info.Title, info.Description);
 
     private sealed record ChannelInfoView(string Title, string Description);
-
-    private sealed record ChannelCast(TestNetwork Network, Participant SecondAdministrator, Guid Kenya, Guid Brazil, Participant KenyaAdmin,
-        Participant BrazilAdmin, Participant Otieno, Participant Wanjiru, Participant Ana);
 }

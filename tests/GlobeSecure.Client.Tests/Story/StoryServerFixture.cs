@@ -33,9 +33,10 @@ public enum Forgery
 /// <summary>
 /// The real server with a switch that makes it behave like a compromised one: an interceptor
 /// (the innermost, next to the service) rewrites FindDevices answers. The network is bootstrapped
-/// once per fixture through <see cref="GlobeClient"/>.
+/// once per fixture through <see cref="GlobeClient"/>. It can also break a document upload once
+/// (<see cref="ForgerySwitch.AbortUploadAfter"/>), as a dropped connection would.
 /// </summary>
-public sealed class StoryServerFixture : GlobeServerFixture
+public class StoryServerFixture : GlobeServerFixture
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private TestNetwork? _network;
@@ -63,6 +64,12 @@ public sealed class StoryServerFixture : GlobeServerFixture
         builder.Configuration["Globe:Channels:RotateAfterMessages"] = RotateAfterMessages.ToString(System.Globalization.CultureInfo.InvariantCulture);
         builder.Services.AddSingleton(Forge);
         builder.Services.AddGrpc(options => options.Interceptors.Add<ForgingInterceptor>());
+        ConfigureDocuments(builder);
+    }
+
+    /// <summary>Document limits of this fixture's server (the defaults here).</summary>
+    protected virtual void ConfigureDocuments(WebApplicationBuilder builder)
+    {
     }
 
     public override async ValueTask DisposeAsync()
@@ -87,10 +94,112 @@ internal sealed class ForgerySwitch
     public void BeforeNextSend(Func<Task> action) => _beforeNextSend = action;
 
     public Func<Task>? TakeBeforeNextSend() => Interlocked.Exchange(ref _beforeNextSend, null);
+
+    private int _abortUploadAfter;
+
+    /// <summary>The next UploadChunks call is aborted (its HTTP/2 stream reset) once it has read this many chunks.</summary>
+    public void AbortUploadAfter(int chunks) => _abortUploadAfter = chunks;
+
+    public int TakeAbortUploadAfter() => Interlocked.Exchange(ref _abortUploadAfter, 0);
+
+    private int _abortDownloadAfter;
+
+    /// <summary>The next DownloadDocument call is aborted (its HTTP/2 stream reset) once it has written this many chunks.</summary>
+    public void AbortDownloadAfter(int chunks) => _abortDownloadAfter = chunks;
+
+    public int TakeAbortDownloadAfter() => Interlocked.Exchange(ref _abortDownloadAfter, 0);
+
+    /// <summary>Every DownloadDocument call's document and from_chunk, in arrival order.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<(Guid DocumentId, long FromChunk)> DownloadCalls { get; } = new();
+
+    /// <summary>Every UploadChunks call's document and first chunk index, in arrival order.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<(Guid DocumentId, long FirstIndex)> UploadCalls { get; } = new();
+}
+
+/// <summary>Reads an UploadChunks stream for the service, recording where it starts and aborting it when told to.</summary>
+internal sealed class WatchedUploadReader(IAsyncStreamReader<UploadChunkRequest> inner, ServerCallContext context, ForgerySwitch forge)
+    : IAsyncStreamReader<UploadChunkRequest>
+{
+    private readonly int _abortAfter = forge.TakeAbortUploadAfter();
+    private int _read;
+
+    public UploadChunkRequest Current => inner.Current;
+
+    public async Task<bool> MoveNext(CancellationToken cancellationToken)
+    {
+        if (_abortAfter > 0 && _read == _abortAfter)
+        {
+            // A real broken call: the stream is reset on the wire; the service sees its body fail.
+            context.GetHttpContext().Abort();
+            throw new IOException("The test dropped the upload's connection.");
+        }
+
+        if (!await inner.MoveNext(cancellationToken))
+        {
+            return false;
+        }
+
+        if (_read++ == 0 && Guid.TryParse(inner.Current.DocumentId, out var id))
+        {
+            forge.UploadCalls.Enqueue((id, inner.Current.Index));
+        }
+
+        return true;
+    }
+}
+
+/// <summary>Writes a DownloadDocument stream for the service, aborting it after a number of chunks when told to.</summary>
+internal sealed class WatchedDownloadWriter(IServerStreamWriter<DocumentChunk> inner, ServerCallContext context, int abortAfter)
+    : IServerStreamWriter<DocumentChunk>
+{
+    private int _written;
+
+    public WriteOptions? WriteOptions
+    {
+        get => inner.WriteOptions;
+        set => inner.WriteOptions = value;
+    }
+
+    public Task WriteAsync(DocumentChunk message) => WriteAsync(message, CancellationToken.None);
+
+    public async Task WriteAsync(DocumentChunk message, CancellationToken cancellationToken)
+    {
+        if (abortAfter > 0 && _written == abortAfter)
+        {
+            context.GetHttpContext().Abort();
+            throw new IOException("The test dropped the download's connection.");
+        }
+
+        await inner.WriteAsync(message, cancellationToken);
+        _written++;
+    }
 }
 
 internal sealed class ForgingInterceptor(ForgerySwitch forge) : Interceptor
 {
+    public override Task ServerStreamingServerHandler<TRequest, TResponse>(TRequest request, IServerStreamWriter<TResponse> responseStream,
+        ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        if (request is not DownloadDocumentRequest download || responseStream is not IServerStreamWriter<DocumentChunk> chunks)
+        {
+            return continuation(request, responseStream, context);
+        }
+
+        if (Guid.TryParse(download.DocumentId, out var id))
+        {
+            forge.DownloadCalls.Enqueue((id, download.FromChunk));
+        }
+
+        return continuation(request, (IServerStreamWriter<TResponse>)(object)new WatchedDownloadWriter(chunks, context, forge.TakeAbortDownloadAfter()),
+            context);
+    }
+
+    public override Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream,
+        ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation) =>
+        requestStream is IAsyncStreamReader<UploadChunkRequest> upload
+            ? continuation((IAsyncStreamReader<TRequest>)(object)new WatchedUploadReader(upload, context, forge), context)
+            : continuation(requestStream, context);
+
     public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context,
         UnaryServerMethod<TRequest, TResponse> continuation)
     {

@@ -1,6 +1,7 @@
 using GlobeSecure.Contracts.V1;
 using GlobeSecure.Crypto;
 using GlobeSecure.EventStore;
+using GlobeSecure.Server.Documents;
 using GlobeSecure.Server.Tests.Channels;
 using GlobeSecure.Server.Tests.Identity;
 using GlobeSecure.Testing;
@@ -77,14 +78,18 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
     [Fact]
     public async Task UploadChunks_StreamBrokenMidway_ResumesFromChunksHeldAndSeals()
     {
-        var (w, channels, documents, channelId, document) = await SceneAsync(40 * DocumentCipher.DefaultChunkSize);
+        // Two storage batches and some: the first is stored while the call is alive, the rest is not.
+        const int batch = ChunkWriter.BatchChunks;
+        const int total = (2 * batch) + 8;
+        const int sent = batch + 4;
+        var (w, channels, documents, channelId, document) = await SceneAsync(total * DocumentCipher.DefaultChunkSize);
         await documents.BeginAsync(w.Alice, channelId, document);
 
-        // Send 20 chunks, wait until the server has stored some, then drop the call.
+        // Send a batch and a few chunks, wait until the server has stored the batch, then drop the call.
         using (var broken = new CancellationTokenSource())
         {
             using var call = documents.Documents.UploadChunks(w.Alice.Headers, cancellationToken: broken.Token);
-            for (var i = 0; i < 20; i++)
+            for (var i = 0; i < sent; i++)
             {
                 await call.RequestStream.WriteAsync(new UploadChunkRequest
                 {
@@ -94,7 +99,7 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
                 }, Ct);
             }
 
-            await WaitForAsync(async () => (await documents.GetAsync(w.Alice, document.DocumentId)).ChunksHeld >= 16);
+            await WaitForAsync(async () => (await documents.GetAsync(w.Alice, document.DocumentId)).ChunksHeld >= batch);
             await broken.CancelAsync();
             await Assert.ThrowsAnyAsync<RpcException>(() => call.ResponseAsync);
         }
@@ -103,8 +108,8 @@ public sealed class DocumentFlowTests(DocumentFixture server) : IClassFixture<Do
         var resumed = await documents.UploadAsync(w.Alice, document, from: held);
         var sealedDocument = await documents.SealAsync(w.Alice, document);
 
-        Assert.InRange(held, 16, 20);
-        Assert.Equal(40, resumed.ChunksHeld);
+        Assert.InRange(held, batch, sent);
+        Assert.Equal(total, resumed.ChunksHeld);
         Assert.Equal(DocumentStatus.Sealed, sealedDocument.Status);
         Assert.Equal(document.Ciphertext, await documents.DownloadAsync(w.Alice, document.DocumentId));
     }
