@@ -5,7 +5,7 @@
 #   GLOBE_DB       Npgsql connection string; when set it is used as is.
 #                  When unset, the embedded cluster of ops/run.sh (.globe/pg) is used: started
 #                  if it is not running (and stopped again afterwards), reused if it is.
-#   GLOBE_PG_PORT  port of that embedded cluster (default 55432, 127.0.0.1 only)
+#   GLOBE_PG_PORT  port of that embedded cluster (default 15432, 127.0.0.1 only)
 #
 # Only the code goes to stdout (so `code=$(ops/bootstrap-code.sh)` works); everything else goes
 # to stderr. Exits non-zero, with a message, if the network is already bootstrapped.
@@ -42,7 +42,7 @@ trap 'exit 143' TERM
 
 # The embedded cluster of ops/run.sh, created the same way if this runs first.
 use_embedded_pg() {
-  local port=${GLOBE_PG_PORT:-55432} running_port sockdir
+  local port=${GLOBE_PG_PORT:-$GLOBE_PG_DEFAULT_PORT} running_port sockdir
   case "$port" in ''|*[!0-9]*) die "GLOBE_PG_PORT must be a number, not '$port'";; esac
   PG_BIN=$(globe_ensure_pg) || die "PostgreSQL is not available"
   mkdir -p "$GLOBE_HOME" "$PGDATA_DIR" "$RUN_DIR"

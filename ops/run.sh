@@ -4,7 +4,7 @@
 #   GLOBE_DB       Npgsql connection string; when set it is used as is.
 #                  When unset, a private PostgreSQL cluster under .globe/ is
 #                  started (created on first run) and the server uses it.
-#   GLOBE_PG_PORT  port of that embedded cluster (default 55432, 127.0.0.1 only)
+#   GLOBE_PG_PORT  port of that embedded cluster (default 15432, 127.0.0.1 only)
 #   GLOBE_LISTEN   URL the server listens on (default http://127.0.0.1:5080)
 #
 # Extra arguments are passed to `dotnet run`. Ctrl-C stops the server and then
@@ -96,7 +96,7 @@ check_pg_can_reach() {
 }
 
 start_embedded_pg() {
-  local port=${GLOBE_PG_PORT:-55432} running_port
+  local port=${GLOBE_PG_PORT:-$GLOBE_PG_DEFAULT_PORT} running_port
   case "$port" in ''|*[!0-9]*) die "GLOBE_PG_PORT must be a number, not '$port'";; esac
 
   PG_BIN=$(globe_ensure_pg) || die "PostgreSQL is not available"

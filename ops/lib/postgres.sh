@@ -12,6 +12,11 @@
 # GLOBE_PG_BINDIR, when set to a directory holding initdb, wins over the search.
 # Only the bin directory is ever written to stdout; progress goes to stderr.
 
+# The embedded cluster's default port (ops/run.sh, ops/bootstrap-code.sh): below Linux's
+# ephemeral port range (32768-60999), so an outgoing connection never holds it first.
+# shellcheck disable=SC2034  # used by the scripts that source this file
+GLOBE_PG_DEFAULT_PORT=15432
+
 globe_pg_bindir() {
   local d best
   if [ -n "${GLOBE_PG_BINDIR:-}" ] && [ -x "${GLOBE_PG_BINDIR}/initdb" ]; then
