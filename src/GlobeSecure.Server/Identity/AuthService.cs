@@ -62,6 +62,7 @@ internal sealed class AuthService(
     TimeProvider clock,
     IAuthorities authorities,
     IdentityReadModel read,
+    IDeviceDirectory directory,
     IOptions<IdentityOptions> options) : Contracts.V1.AuthService.AuthServiceBase
 {
     /// <summary>
@@ -194,7 +195,10 @@ internal sealed class AuthService(
 
         var user = await read.UserAsync(device.UserId, cancellationToken);
         var authority = await authorities.FindAsync(device.AuthorityId, cancellationToken);
-        return new DeviceStanding(device.DeviceId, device.UserId, device.Certificate?.SigningKey, device.Status == DeviceStatus.Certified,
+        // Certified means its whole chain verifies now: a device below a revoked (or expired)
+        // issuer is not trusted by clients (protocol §5.2), so it gets no session either.
+        var certified = device.Status == DeviceStatus.Certified && await directory.VerifiedDeviceAsync(deviceId, cancellationToken) is not null;
+        return new DeviceStanding(device.DeviceId, device.UserId, device.Certificate?.SigningKey, certified,
             user?.Status == UserStatus.Active, authority?.Status == AuthorityStatus.Active);
     }
 }

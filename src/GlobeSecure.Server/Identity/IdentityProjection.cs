@@ -143,6 +143,7 @@ internal sealed class IdentityProjection : IInlineProjection
                 case DeviceRevoked e:
                     await ExecuteAsync(context, $"update {s}.identity_devices set status = 'Revoked', revocation = $2::json where device_id = $1",
                         cancellationToken, e.DeviceId, e.Revocation is null ? null : Json(e.Revocation));
+                    await EndSessionsAtAndBelowAsync(context, e.DeviceId, stored.RecordedAt, cancellationToken);
                     if (e.Revocation is not null)
                     {
                         var revocation = e.Revocation.ToCrypto();
@@ -197,6 +198,22 @@ internal sealed class IdentityProjection : IInlineProjection
             position + 1, kind.ToString(), content, signature, link, rootKey, certificate is null ? null : Json(certificate),
             revocation is null ? null : Json(revocation), stored.RecordedAt);
     }
+
+    /// <summary>
+    /// Ends the sessions of a revoked device and of every device certified below it, at any depth:
+    /// their certificate chains stop verifying with it (protocol §5.2), so they lose their sessions
+    /// at once, as clients stop trusting them.
+    /// </summary>
+    private static Task EndSessionsAtAndBelowAsync(ProjectionContext context, Guid deviceId, DateTimeOffset at, CancellationToken cancellationToken) =>
+        ExecuteAsync(context, $"""
+            with recursive chain(device_id) as (
+                select $1::uuid
+                union
+                select d.device_id from {context.Schema}.identity_devices d
+                join chain c on (d.certificate->>'issuerDeviceId')::uuid = c.device_id)
+            update {context.Schema}.identity_sessions set ended_at = $2
+            where ended_at is null and device_id in (select device_id from chain)
+            """, cancellationToken, deviceId, at);
 
     private static Task EndAuthoritySessionsAsync(ProjectionContext context, Guid authorityId, DateTimeOffset at, CancellationToken cancellationToken) =>
         ExecuteAsync(context, $"""

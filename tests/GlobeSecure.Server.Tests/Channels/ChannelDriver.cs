@@ -124,6 +124,11 @@ public sealed class ChannelDriver(NetworkDriver network, BootstrappedNetwork wor
             NextEpoch = Wire.ToProto(await DistributionAsync(by, Guid.Parse(channel.ChannelId), channel.CurrentEpoch + 1, members)),
         }, by.Headers, cancellationToken: Ct);
 
+    /// <summary>The devices an epoch was sealed to, as the caller's copy of its signed distribution lists them.</summary>
+    public async Task<IReadOnlyList<Guid>> RecipientsAsync(Member caller, Guid channelId, long epoch) =>
+        [.. (await Channels.GetEpochKeyAsync(new GetEpochKeyRequest { ChannelId = channelId.ToString(), Epoch = epoch }, caller.Headers, cancellationToken: Ct))
+            .Recipients.Select(r => Guid.Parse(r.DeviceId))];
+
     /// <summary>The caller's key for an epoch: fetched, the creator's chain verified, opened with the caller's device keys.</summary>
     public async Task<EpochKey> OpenEpochKeyAsync(Member caller, Guid channelId, long epoch)
     {

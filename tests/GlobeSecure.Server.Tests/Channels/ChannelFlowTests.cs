@@ -246,26 +246,27 @@ public sealed class ChannelFlowTests(ChannelFixture server) : IClassFixture<Chan
     }
 
     [Fact]
-    public async Task SendMessage_IssuerOfTheSendersCertificateRevokedAfterASend_NextSendIsRefused()
+    public async Task SendMessage_IssuerOfTheSendersCertificateRevokedAfterASend_SessionEndsAndNothingMoreIsStored()
     {
         var (w, channels) = await WorldAsync();
         var prosecution = await _driver.AdmitAuthorityAsync(w.Network.Administrator, w.SecondAdmin, $"Prosecution {Guid.NewGuid():N}", "RW",
             AuthorityKind.Prosecution);
         var frank = await ChannelFixture.InvestigatorAsync(_driver, prosecution, "Frank");
         var channel = await channels.CreateAsync(frank, frank);
+        channel = await channels.AddAuthorityAsync(frank, channel, w.Alice.AuthorityId, frank, w.Alice, w.Bob);
         var channelId = Guid.Parse(channel.ChannelId);
-        using var key = await channels.OpenEpochKeyAsync(frank, channelId, 1);
+        using var key = await channels.OpenEpochKeyAsync(frank, channelId, channel.CurrentEpoch);
         await channels.SendAsync(frank, channels.Seal(frank, key, "while the chain verifies"));
 
         await _driver.RevokeDeviceAsync(w.Network.Administrator, prosecution.Certificate, "administrator's laptop stolen");
         var refused = await Assert.ThrowsAsync<RpcException>(() => channels.SendAsync(frank, channels.Seal(frank, key, "after the issuer's revocation")));
 
-        Assert.Equal(StatusCode.PermissionDenied, refused.StatusCode);
-        Assert.Single(await channels.HistoryAsync(frank, channelId));
+        Assert.Equal(StatusCode.Unauthenticated, refused.StatusCode);
+        Assert.Single(await channels.HistoryAsync(w.Alice, channelId));
     }
 
     [Fact]
-    public async Task IssuerRevoked_MembersDeviceBelowItIsDroppedFromTheNextEpochAndGetsNoKey()
+    public async Task IssuerRevoked_MembersDeviceBelowItLosesItsSessionAndIsDroppedFromTheNextEpoch()
     {
         var (w, channels) = await WorldAsync();
         var prosecution = await _driver.AdmitAuthorityAsync(w.Network.Administrator, w.SecondAdmin, $"Prosecution {Guid.NewGuid():N}", "TZ",
@@ -280,16 +281,20 @@ public sealed class ChannelFlowTests(ChannelFixture server) : IClassFixture<Chan
         request.UserIds.Add(gina.UserId.ToString());
         channel = await channels.Channels.AddMembersAsync(request, w.Alice.Headers, cancellationToken: Ct);
 
-        // The administrator who certified Gina's device loses theirs: Gina's chain stops verifying (protocol §5.2).
+        // The administrator who certified Gina's device loses theirs: Gina's chain stops verifying
+        // (protocol §5.2), so her session ends and she cannot open another one.
         await _driver.RevokeDeviceAsync(w.Network.Administrator, prosecution.Certificate, "administrator's laptop stolen");
+        var ginasCall = await Assert.ThrowsAsync<RpcException>(() => channels.OpenEpochKeyAsync(gina, Guid.Parse(channel.ChannelId), 2));
+        var ginasLogin = await Assert.ThrowsAsync<RpcException>(() => _driver.AuthenticateAsync(gina.Device));
         var due = await channels.Channels.GetChannelAsync(new GetChannelRequest { ChannelId = channel.ChannelId }, w.Alice.Headers, cancellationToken: Ct);
         var rotated = await channels.RotateAsync(w.Alice, due, w.Alice, w.Bob, gina);
-        var ginasKey = await Assert.ThrowsAsync<RpcException>(() => channels.OpenEpochKeyAsync(gina, Guid.Parse(channel.ChannelId), 3));
 
+        Assert.Equal(StatusCode.Unauthenticated, ginasCall.StatusCode);
+        Assert.Equal(StatusCode.Unauthenticated, ginasLogin.StatusCode);
         Assert.True(due.RotationRequired);
         Assert.Equal(3, rotated.CurrentEpoch);
         Assert.Contains(rotated.Members, m => m.UserId == gina.UserId.ToString());
-        Assert.Equal(StatusCode.NotFound, ginasKey.StatusCode);
+        Assert.DoesNotContain(await channels.RecipientsAsync(w.Alice, Guid.Parse(channel.ChannelId), 3), d => d == gina.Device.DeviceId);
     }
 
     [Fact]
