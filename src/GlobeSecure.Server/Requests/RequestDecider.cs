@@ -126,10 +126,13 @@ internal static class RequestDecider
             ? RequestSide.Requesting
             : RequestSide.Requested;
 
-    /// <summary>The actions allowed now, spontaneous disclosures taken into account.</summary>
+    /// <summary>
+    /// The actions allowed now. A spontaneous disclosure asks nothing, so it is never started,
+    /// answered or declined; its acknowledgement is its outcome, after which the discloser may close it.
+    /// </summary>
     public static IReadOnlyList<RequestAction> AllowedNow(RequestState state) =>
         !Allowed.TryGetValue(state.Stage, out var actions) ? []
-        : state.Draft is { Spontaneous: true } ? [.. actions.Where(a => !NotForDisclosures.Contains(a))]
+        : state.Draft is { Spontaneous: true } ? [.. actions.Where(a => !NotForDisclosures.Contains(a)), .. state.Stage == RequestStage.Acknowledged ? [RequestAction.Close] : Array.Empty<RequestAction>()]
         : actions;
 
     public static RequestState Evolve(RequestState state, object @event) => @event switch
