@@ -315,4 +315,38 @@ public sealed class RequestDeciderTests
         Assert.Equal([RequestAction.RequestClarification, RequestAction.Withdraw, RequestAction.Close], RequestDecider.AllowedNow(state));
         Assert.IsType<RequestClosed>(Assert.Single(Then(state, ByRequester(RequestAction.Close))));
     }
+
+    [Fact]
+    public void Withdraw_Draft_RecordsWithdrawnAndOnlyCloseRemains()
+    {
+        var withdrawn = Assert.IsType<RequestWithdrawn>(Assert.Single(Then(Given(Drafted()), ByRequester(RequestAction.Withdraw, withdraw: WithdrawReason.SentInError))));
+
+        Assert.Equal([RequestAction.Close], RequestDecider.AllowedNow(Given(Drafted(), withdrawn)));
+    }
+
+    [Fact]
+    public void Withdraw_UnknownReason_ValidationFailsOnReason() =>
+        Assert.Equal("reason", Assert.Single(Assert.Throws<ValidationException>(() =>
+            RequestDecider.Decide(ByRequester(RequestAction.Withdraw, withdraw: (WithdrawReason)42), Given(Drafted(), Sent()))).Violations).Field);
+
+    [Fact]
+    public void Decline_WhileClarificationPending_RecordsDeclinedAndClosesTheQuestion()
+    {
+        var declined = Assert.Single(Then(Given(Drafted(), Sent(), Asked()), ByRequested(RequestAction.Decline, decline: DeclineReason.InsufficientInformation)));
+
+        Assert.Null(Given(Drafted(), Sent(), Asked(), declined).OpenQuestionId);
+    }
+
+    [Fact]
+    public void Act_SendThroughActOnRequest_IsAProgrammingError() =>
+        Assert.Throws<ArgumentException>(() => RequestDecider.Decide(ByRequester(RequestAction.Send), Given(Drafted())));
+
+    [Fact]
+    public void Allowed_EveryStageAfterCreation_HasARowAndEveryActionHasOneSide()
+    {
+        var stages = Enum.GetValues<RequestStage>().Where(s => s != RequestStage.None);
+
+        Assert.All(stages, s => Assert.True(RequestDecider.Allowed.ContainsKey(s), $"{s} has no row"));
+        Assert.Equal(4, Enum.GetValues<RequestAction>().Count(a => RequestDecider.SideOf(a) == RequestSide.Requesting));
+    }
 }
