@@ -1,4 +1,5 @@
 using GlobeSecure.Server.Infrastructure;
+using Microsoft.Extensions.Configuration;
 using GlobeSecure.Server.Requests;
 
 namespace GlobeSecure.Server.Tests.Requests;
@@ -66,6 +67,24 @@ public sealed class RequestDeadlineTests
             "Globe:Requests:Deadlines:Emergency:Answer must be a positive duration, e.g. 7.00:00:00.",
         ], options.Problems());
         Assert.Throws<ArgumentException>(() => new RequestDeadlinePolicy(options));
+    }
+
+    [Fact]
+    public void Bind_ConfigurationSection_OverridesOnlyTheSettingsGiven()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Globe:Requests:Deadlines:Normal:Acknowledge"] = "2.00:00:00",
+            ["Globe:Requests:Deadlines:Emergency:Answer"] = "06:00:00",
+            ["Globe:Requests:Deadlines:Emergency:Acknowledge"] = "01:00:00",
+        }).Build();
+        var options = new RequestDeadlineOptions();
+
+        configuration.GetSection(RequestDeadlineOptions.Section).Bind(options);
+
+        Assert.Equal((TimeSpan.FromDays(2), TimeSpan.FromDays(7)), (options.Normal.Acknowledge, options.Normal.Answer));
+        Assert.Equal((TimeSpan.FromHours(1), TimeSpan.FromHours(6)), (options.Emergency.Acknowledge, options.Emergency.Answer));
+        Assert.Empty(options.Problems());
     }
 
     [Fact]
