@@ -120,8 +120,10 @@ internal sealed class RequestDeadlinePolicy
 
         if (requested > answerBy)
         {
+            var latest = answerBy.ToUniversalTime();
             throw new ValidationException("answer_by",
-                $"may only shorten the {urgency.ToString().ToLowerInvariant()} answer deadline: at the latest {answerBy.ToUniversalTime():yyyy-MM-dd'T'HH:mm:ss'Z'} ({Describe(defaults.Answer)} after sending)");
+                $"may only shorten the {urgency.ToString().ToLowerInvariant()} answer deadline: at the latest {latest:yyyy-MM-dd'T'HH:mm:ss'Z'} "
+                + $"({Describe(defaults.Answer)} after sending)");
         }
 
         return new SendDeadlines(acknowledgeBy < requested ? acknowledgeBy : requested, requested);

@@ -130,10 +130,21 @@ internal static class RequestDecider
     /// The actions allowed now. A spontaneous disclosure asks nothing, so it is never started,
     /// answered or declined; its acknowledgement is its outcome, after which the discloser may close it.
     /// </summary>
-    public static IReadOnlyList<RequestAction> AllowedNow(RequestState state) =>
-        !Allowed.TryGetValue(state.Stage, out var actions) ? []
-        : state.Draft is { Spontaneous: true } ? [.. actions.Where(a => !NotForDisclosures.Contains(a)), .. state.Stage == RequestStage.Acknowledged ? [RequestAction.Close] : Array.Empty<RequestAction>()]
-        : actions;
+    public static IReadOnlyList<RequestAction> AllowedNow(RequestState state)
+    {
+        if (!Allowed.TryGetValue(state.Stage, out var actions) || state.Draft is not { Spontaneous: true })
+        {
+            return actions ?? [];
+        }
+
+        List<RequestAction> forDisclosure = [.. actions.Where(a => !NotForDisclosures.Contains(a))];
+        if (state.Stage == RequestStage.Acknowledged)
+        {
+            forDisclosure.Add(RequestAction.Close);
+        }
+
+        return forDisclosure;
+    }
 
     public static RequestState Evolve(RequestState state, object @event) => @event switch
     {
