@@ -183,11 +183,36 @@ public sealed class TemplateFlowTests(ChannelFixture server) : IClassFixture<Cha
     }
 
     [Fact]
-    public async Task List_Anonymous_IsUnauthenticated()
+    public async Task Seed_SecondServerStartsOnTheSameDatabase_PublishesNothingMore()
     {
-        var error = await Assert.ThrowsAsync<RpcException>(() => Client.ListTemplatesAsync(new ListTemplatesRequest(), cancellationToken: Ct).ResponseAsync);
+        var store = server.Services.GetRequiredService<PostgresEventStore>();
+        var streamId = TemplateDecider.StreamId("request-for-information");
+
+        await using (var second = await server.StartReplicaAsync(Ct))
+        {
+            await second.StopAsync(Ct);
+        }
+
+        Assert.Equal(1, await store.StreamVersionAsync(streamId, Ct));
+    }
+
+    [Theory]
+    [InlineData("ListTemplates")]
+    [InlineData("GetTemplate")]
+    [InlineData("PublishTemplate")]
+    public async Task Call_Anonymous_IsUnauthenticatedAndAuditedAsDenied(string rpc)
+    {
+        var call = rpc switch
+        {
+            "ListTemplates" => Client.ListTemplatesAsync(new ListTemplatesRequest(), cancellationToken: Ct).ResponseAsync,
+            "GetTemplate" => Client.GetTemplateAsync(new GetTemplateRequest { TemplateId = "request-for-information" }, cancellationToken: Ct).ResponseAsync,
+            _ => (Task)Client.PublishTemplateAsync(new PublishTemplateRequest { Template = Sample() }, cancellationToken: Ct).ResponseAsync,
+        };
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => call);
 
         Assert.Equal(StatusCode.Unauthenticated, error.StatusCode);
+        Assert.Contains(await AuditAsync(), e => e.Entry.Action == $"/globesecure.v1.TemplateService/{rpc}" && e.Entry.Outcome == AuditOutcome.Denied);
     }
 
     private static List<string> Violations(RpcException error) =>
