@@ -33,7 +33,7 @@ internal static class GlobeCli
 
     public static RootCommand Build(GlobalOptions options, CliEnvironment environment)
     {
-        var root = new RootCommand("globe: the GlobeSecure command line (network, authorities, users, devices, directory, case channels, documents)");
+        var root = new RootCommand("globe: the GlobeSecure command line (network, authorities, users, devices, directory, case channels, documents, request templates)");
         foreach (var option in options.All)
         {
             root.Options.Add(option);
@@ -55,6 +55,7 @@ internal static class GlobeCli
         root.Subcommands.Add(commands.Consent());
         root.Subcommands.Add(commands.Receipts());
         root.Subcommands.Add(commands.Doc());
+        root.Subcommands.Add(commands.Template());
         return root;
     }
 

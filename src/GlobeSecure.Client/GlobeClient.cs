@@ -45,6 +45,7 @@ public sealed partial class GlobeClient : IAsyncDisposable
     private readonly DirectoryService.DirectoryServiceClient _directory;
     private readonly ChannelService.ChannelServiceClient _channels;
     private readonly DocumentService.DocumentServiceClient _documents;
+    private readonly TemplateService.TemplateServiceClient _templates;
     private readonly DirectoryState _directoryState;
 
     /// <summary>Opens a channel to the server (no call is made yet).</summary>
@@ -71,6 +72,7 @@ public sealed partial class GlobeClient : IAsyncDisposable
         _directory = new DirectoryService.DirectoryServiceClient(authenticated);
         _channels = new ChannelService.ChannelServiceClient(authenticated);
         _documents = new DocumentService.DocumentServiceClient(authenticated);
+        _templates = new TemplateService.TemplateServiceClient(authenticated);
         _transfers = TransferPipeline(options);
         _directoryState = new DirectoryState(options.DirectoryHead);
         Anchors = options.PinnedRootKeys.Count > 0 ? new TrustAnchors(options.PinnedRootKeys) : null;

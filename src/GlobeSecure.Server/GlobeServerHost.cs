@@ -3,6 +3,7 @@ using GlobeSecure.Server.Channels;
 using GlobeSecure.Server.Documents;
 using GlobeSecure.Server.Identity;
 using GlobeSecure.Server.Membership;
+using GlobeSecure.Server.Templates;
 using GlobeSecure.Server.Infrastructure;
 
 namespace GlobeSecure.Server;
@@ -23,6 +24,7 @@ public static class GlobeServerHost
         builder.Services.AddMembership();
         builder.Services.AddChannels();
         builder.Services.AddDocuments();
+        builder.Services.AddTemplates();
         configure?.Invoke(builder);
 
         var app = builder.Build();
@@ -31,6 +33,7 @@ public static class GlobeServerHost
         app.MapMembership();
         app.MapChannels();
         app.MapDocuments();
+        app.MapTemplates();
         return app;
     }
 
