@@ -3,6 +3,7 @@ using GlobeSecure.Server.Channels;
 using GlobeSecure.Server.Documents;
 using GlobeSecure.Server.Identity;
 using GlobeSecure.Server.Membership;
+using GlobeSecure.Server.Requests;
 using GlobeSecure.Server.Templates;
 using GlobeSecure.Server.Infrastructure;
 
@@ -25,6 +26,7 @@ public static class GlobeServerHost
         builder.Services.AddChannels();
         builder.Services.AddDocuments();
         builder.Services.AddTemplates();
+        builder.Services.AddRequests();
         configure?.Invoke(builder);
 
         var app = builder.Build();
@@ -34,6 +36,7 @@ public static class GlobeServerHost
         app.MapChannels();
         app.MapDocuments();
         app.MapTemplates();
+        app.MapRequests();
         return app;
     }
 

@@ -23,4 +23,7 @@ internal sealed class ChannelAccess(ChannelReadModel read, Access access) : ICha
 
     Task IChannelAccess.RequireMemberAsync(ServerCallContext call, Caller caller, Guid channelId, string? target) =>
         MemberChannelAsync(call, caller, channelId, target);
+
+    async Task<bool> IChannelAccess.HasMemberOfAuthorityAsync(Guid channelId, Guid authorityId, CancellationToken cancellationToken) =>
+        await read.ChannelAsync(channelId, cancellationToken) is { } row && row.Members.Any(m => m.AuthorityId == authorityId);
 }

@@ -77,6 +77,9 @@ internal interface IChannelAccess
     /// <paramref name="target"/> (default: the channel id).
     /// </summary>
     Task RequireMemberAsync(ServerCallContext call, Caller caller, Guid channelId, string? target = null);
+
+    /// <summary>Whether the channel exists and has a current member of <paramref name="authorityId"/> (a request's thread must reach the requested authority).</summary>
+    Task<bool> HasMemberOfAuthorityAsync(Guid channelId, Guid authorityId, CancellationToken cancellationToken);
 }
 
 /// <summary>A document as a message that names it needs to see it; <paramref name="StreamId"/> at <paramref name="Version"/> is what the check rests on.</summary>

@@ -1,0 +1,140 @@
+using GlobeSecure.Contracts.V1;
+using GlobeSecure.EventStore;
+using GlobeSecure.Server.Identity;
+using GlobeSecure.Server.Infrastructure;
+using GlobeSecure.Server.Templates;
+using Grpc.Core;
+
+namespace GlobeSecure.Server.Requests;
+
+/// <summary>
+/// Thin gRPC surface of information requests: authorise (investigators and authority
+/// administrators; the decider decides the side and answers NOT_FOUND to other authorities) →
+/// validate → decide → append with the audit entry → map back.
+/// </summary>
+internal sealed class RequestService(PostgresEventStore store, Access access, TimeProvider clock, RequestDeadlinePolicy policy, TemplateReadModel templates,
+    IChannelAccess channels) : Contracts.V1.RequestService.RequestServiceBase
+{
+    private static readonly Role[] Parties = [Role.Investigator, Role.AuthorityAdministrator];
+
+    public override async Task<InformationRequest> CreateRequest(CreateRequestRequest request, ServerCallContext context)
+    {
+        var caller = await access.RequireRoleAsync(context, request.RequestId, Parties);
+        var v = new Violations();
+        var requestId = v.Id("request_id", request.RequestId);
+        var requested = v.Id("requested_authority_id", request.RequestedAuthorityId);
+        var channelId = v.Id("channel_id", request.ChannelId);
+        var urgency = RequestWire.Urgency(v, request.Urgency);
+        if (request.TemplateId.Length == 0)
+        {
+            v.Add("template_id", "required: the id of a published template");
+        }
+
+        if (request.TemplateVersion < 1)
+        {
+            v.Add("template_version", "must be a published version, 1 or more");
+        }
+
+        v.ThrowIfAny();
+        if (await templates.FindAsync(request.TemplateId, request.TemplateVersion, context.CancellationToken) is null)
+        {
+            throw new ValidationException("template_version", $"template {request.TemplateId} has no published version {request.TemplateVersion}");
+        }
+
+        await channels.RequireMemberAsync(context, caller, channelId, requestId.ToString());
+        if (!await channels.HasMemberOfAuthorityAsync(channelId, requested, context.CancellationToken))
+        {
+            throw new ValidationException("channel_id", "the channel must include a member of the requested authority: add the authority to it first");
+        }
+
+        var command = new CreateRequest(requestId, Actor(caller), requested, RequestWire.TemplateKey(request.TemplateId), (int)request.TemplateVersion, urgency,
+            request.AnswerBy?.ToDateTimeOffset(), request.Spontaneous, channelId, policy, clock.GetUtcNow());
+        var (state, _) = await store.DecideAsync(RequestDecider.StreamId(requestId), RequestState.Initial, RequestDecider.Evolve,
+            s => RequestDecider.Decide(command, s), access.Allowed(context, requestId.ToString()), cancellationToken: context.CancellationToken);
+        return RequestWire.ToProto(state, request.TemplateId, caller.AuthorityId);
+    }
+
+    public override async Task<InformationRequest> SendRequest(SendRequestRequest request, ServerCallContext context)
+    {
+        var caller = await access.RequireRoleAsync(context, request.RequestId, Parties);
+        var requestId = Id(request.RequestId);
+        var (state, _) = await store.DecideAsync(RequestDecider.StreamId(requestId), RequestState.Initial, RequestDecider.Evolve,
+            s => RequestDecider.Decide(new SendRequest(requestId, Actor(caller), policy, clock.GetUtcNow()), s), access.Allowed(context, requestId.ToString()),
+            cancellationToken: context.CancellationToken);
+        return await ToProtoAsync(state, caller, context.CancellationToken);
+    }
+
+    public override Task<InformationRequest> Acknowledge(RequestActionRequest request, ServerCallContext context) =>
+        ActAsync(request.RequestId, RequestAction.Acknowledge, context);
+
+    public override Task<InformationRequest> StartWork(RequestActionRequest request, ServerCallContext context) =>
+        ActAsync(request.RequestId, RequestAction.Start, context);
+
+    public override Task<InformationRequest> Answer(RequestActionRequest request, ServerCallContext context) =>
+        ActAsync(request.RequestId, RequestAction.Answer, context);
+
+    public override Task<InformationRequest> PartiallyAnswer(RequestActionRequest request, ServerCallContext context) =>
+        ActAsync(request.RequestId, RequestAction.PartiallyAnswer, context);
+
+    public override Task<InformationRequest> Close(RequestActionRequest request, ServerCallContext context) =>
+        ActAsync(request.RequestId, RequestAction.Close, context);
+
+    public override Task<InformationRequest> Decline(DeclineInformationRequest request, ServerCallContext context) =>
+        ActAsync(request.RequestId, RequestAction.Decline, context, decline: RequestWire.Decline(request.Reason));
+
+    public override Task<InformationRequest> Withdraw(WithdrawInformationRequest request, ServerCallContext context) =>
+        ActAsync(request.RequestId, RequestAction.Withdraw, context, withdraw: RequestWire.Withdraw(request.Reason));
+
+    public override Task<InformationRequest> RequestClarification(ClarificationRequest request, ServerCallContext context) =>
+        ActAsync(request.RequestId, RequestAction.RequestClarification, context, question: request.QuestionId);
+
+    public override Task<InformationRequest> ProvideClarification(ClarificationRequest request, ServerCallContext context) =>
+        ActAsync(request.RequestId, RequestAction.ProvideClarification, context, question: request.QuestionId);
+
+    public override async Task<InformationRequest> GetRequest(GetRequestRequest request, ServerCallContext context)
+    {
+        var caller = await access.RequireRoleAsync(context, request.RequestId, Parties);
+        var requestId = Id(request.RequestId);
+        var (state, _) = await store.AggregateStreamAsync(RequestDecider.StreamId(requestId), RequestState.Initial, RequestDecider.Evolve, context.CancellationToken);
+        if (state.Draft is not { } draft
+            || (caller.AuthorityId != draft.RequestingAuthorityId && (caller.AuthorityId != draft.RequestedAuthorityId || state.Stage == RequestStage.Draft)))
+        {
+            throw new NotFoundException("request", requestId.ToString());
+        }
+
+        await access.RecordReadAsync(context, requestId.ToString());
+        return await ToProtoAsync(state, caller, context.CancellationToken);
+    }
+
+    private async Task<InformationRequest> ActAsync(string rawId, RequestAction action, ServerCallContext context, DeclineReason? decline = null,
+        WithdrawReason? withdraw = null, string? question = null)
+    {
+        var caller = await access.RequireRoleAsync(context, rawId, Parties);
+        var v = new Violations();
+        var requestId = v.Id("request_id", rawId);
+        var questionId = question is null ? (Guid?)null : v.Id("question_id", question);
+        v.ThrowIfAny();
+        var (state, _) = await store.DecideAsync(RequestDecider.StreamId(requestId), RequestState.Initial, RequestDecider.Evolve,
+            s => RequestDecider.Decide(new ActOnRequest(requestId, action, Actor(caller), clock.GetUtcNow(), questionId, decline, withdraw), s),
+            access.Allowed(context, requestId.ToString()), cancellationToken: context.CancellationToken);
+        return await ToProtoAsync(state, caller, context.CancellationToken);
+    }
+
+    /// <summary>The wire form, with the template's slug found back from its derived key.</summary>
+    private async Task<InformationRequest> ToProtoAsync(RequestState state, Caller caller, CancellationToken ct)
+    {
+        var key = state.Draft!.TemplateId;
+        var slug = (await templates.ListAsync(allVersions: false, ct)).Select(t => t.TemplateId).FirstOrDefault(id => RequestWire.TemplateKey(id) == key) ?? "";
+        return RequestWire.ToProto(state, slug, caller.AuthorityId);
+    }
+
+    private static RequestActor Actor(Caller caller) => new(caller.UserId, caller.AuthorityId);
+
+    private static Guid Id(string raw)
+    {
+        var v = new Violations();
+        var id = v.Id("request_id", raw);
+        v.ThrowIfAny();
+        return id;
+    }
+}

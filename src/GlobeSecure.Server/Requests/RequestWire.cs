@@ -1,0 +1,70 @@
+using System.Security.Cryptography;
+using System.Text;
+using GlobeSecure.Contracts.V1;
+using GlobeSecure.Server.Identity;
+using Google.Protobuf.WellKnownTypes;
+
+namespace GlobeSecure.Server.Requests;
+
+/// <summary>Proto ⇄ domain for information requests.</summary>
+internal static class RequestWire
+{
+    /// <summary>
+    /// The decider names templates by Guid while templates are named by slug (ADR 0007): the Guid is
+    /// derived from the slug (SHA-256 of a fixed prefix and the slug, first 16 bytes), so the same
+    /// slug always gives the same Guid and no mapping table is needed.
+    /// </summary>
+    public static Guid TemplateKey(string templateId) =>
+        new(SHA256.HashData(Encoding.UTF8.GetBytes($"globesecure/template/{templateId}")).AsSpan(0, 16));
+
+    public static UrgencyLevel Urgency(Violations v, Urgency urgency)
+    {
+        if (urgency is Contracts.V1.Urgency.Normal or Contracts.V1.Urgency.Urgent or Contracts.V1.Urgency.Emergency)
+        {
+            return (UrgencyLevel)(int)urgency;
+        }
+
+        v.Add("urgency", "required: URGENCY_NORMAL, URGENCY_URGENT or URGENCY_EMERGENCY");
+        return UrgencyLevel.Normal;
+    }
+
+    public static DeclineReason? Decline(DeclineReasonCategory reason) =>
+        reason == DeclineReasonCategory.Unspecified ? null : (DeclineReason)(int)reason;
+
+    public static WithdrawReason? Withdraw(WithdrawReasonCategory reason) =>
+        reason == WithdrawReasonCategory.Unspecified ? null : (WithdrawReason)(int)reason;
+
+    public static InformationRequest ToProto(RequestState state, string templateSlug, Guid callerAuthorityId)
+    {
+        var d = state.Draft ?? throw new ArgumentException("The request does not exist.", nameof(state));
+        var side = callerAuthorityId == d.RequestingAuthorityId ? RequestSide.Requesting : RequestSide.Requested;
+        var proto = new InformationRequest
+        {
+            RequestId = d.RequestId.ToString(),
+            RequestingAuthorityId = d.RequestingAuthorityId.ToString(),
+            RequestingUserId = d.RequestingUserId.ToString(),
+            RequestedAuthorityId = d.RequestedAuthorityId.ToString(),
+            TemplateId = templateSlug,
+            TemplateVersion = d.TemplateVersion,
+            Urgency = (Urgency)(int)d.Urgency,
+            Spontaneous = d.Spontaneous,
+            ChannelId = d.ChannelId.ToString(),
+            Status = (RequestStatus)(int)state.Stage,
+            DraftedAt = Timestamp.FromDateTimeOffset(d.DraftedAt),
+            SentAt = Ts(state.SentAt),
+            AcknowledgeBy = Ts(state.AcknowledgeBy),
+            AnswerBy = Ts(state.AnswerBy ?? d.RequestedAnswerBy),
+            AcknowledgedAt = Ts(state.AcknowledgedAt),
+            FirstAnswerAt = Ts(state.FirstAnswerAt),
+            DeclineReason = state.DeclineReason is { } dr ? (DeclineReasonCategory)(int)dr : DeclineReasonCategory.Unspecified,
+            WithdrawReason = state.WithdrawReason is { } wr ? (WithdrawReasonCategory)(int)wr : WithdrawReasonCategory.Unspecified,
+            OpenQuestionId = state.OpenQuestionId?.ToString() ?? "",
+            AcknowledgeOverdue = state.AcknowledgeOverdue,
+            AnswerOverdue = state.AnswerOverdue,
+        };
+        proto.AllowedActions.Add(RequestDecider.AllowedNow(state).Where(a => RequestDecider.SideOf(a) == side).Select(RequestDecider.Name));
+        return proto;
+    }
+
+    private static Timestamp? Ts(DateTimeOffset? at) => at is { } t ? Timestamp.FromDateTimeOffset(t) : null;
+}

@@ -1,0 +1,33 @@
+using GlobeSecure.Server.Infrastructure;
+using Microsoft.Extensions.Options;
+
+namespace GlobeSecure.Server.Requests;
+
+/// <summary>Information requests between authorities: lifecycle, deadlines by urgency (docs/requests.md).</summary>
+internal static class RequestsFeature
+{
+    public static IServiceCollection AddRequests(this IServiceCollection services)
+    {
+        services.AddEventTypes(r => r
+            .Register<RequestDrafted>("requests.drafted")
+            .Register<RequestSent>("requests.sent")
+            .Register<RequestAcknowledged>("requests.acknowledged")
+            .Register<RequestWorkStarted>("requests.work-started")
+            .Register<RequestAnswered>("requests.answered")
+            .Register<RequestPartiallyAnswered>("requests.partially-answered")
+            .Register<RequestDeclined>("requests.declined")
+            .Register<RequestWithdrawn>("requests.withdrawn")
+            .Register<RequestClosed>("requests.closed")
+            .Register<ClarificationRequested>("requests.clarification-requested")
+            .Register<ClarificationProvided>("requests.clarification-provided")
+            .Register<RequestMarkedOverdue>("requests.marked-overdue"));
+        services.AddOptions<RequestDeadlineOptions>()
+            .BindConfiguration(RequestDeadlineOptions.Section)
+            .Validate(o => o.Problems().Count == 0, "Invalid Globe:Requests:Deadlines: each urgency needs positive Acknowledge and Answer durations, Acknowledge no longer than Answer.")
+            .ValidateOnStart();
+        services.AddSingleton(sp => new RequestDeadlinePolicy(sp.GetRequiredService<IOptions<RequestDeadlineOptions>>().Value));
+        return services;
+    }
+
+    public static void MapRequests(this WebApplication app) => app.MapGrpcService<RequestService>();
+}

@@ -1,0 +1,206 @@
+using GlobeSecure.Contracts.V1;
+using GlobeSecure.EventStore;
+using GlobeSecure.Server.Tests.Channels;
+using GlobeSecure.Server.Tests.Identity;
+using Grpc.Core;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace GlobeSecure.Server.Tests.Requests;
+
+/// <summary>The channel world plus a third authority (Dave's) that is party to none of the requests.</summary>
+public sealed class RequestFixture : ChannelFixture
+{
+    private Member? _dave;
+
+    public async Task<(ChannelWorld World, Member Dave)> RequestWorldAsync(NetworkDriver driver)
+    {
+        var world = await WorldAsync(driver);
+        if (_dave is null)
+        {
+            var bureau = await driver.AdmitAuthorityAsync(world.Network.Administrator, world.SecondAdmin, "Financial Intelligence Unit", "TZ");
+            _dave = await InvestigatorAsync(driver, bureau, "Dave");
+        }
+
+        return (world, _dave);
+    }
+}
+
+/// <summary>Information requests through a real gRPC channel to a real server on real PostgreSQL: Alice (commission) asks Carol (police).</summary>
+public sealed class RequestFlowTests(RequestFixture server) : IClassFixture<RequestFixture>, IDisposable
+{
+    private const string SeedTemplate = "request-for-information";
+    private readonly NetworkDriver _driver = new(server);
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private RequestService.RequestServiceClient Requests => new(_driver.Channel);
+
+    public void Dispose() => _driver.Dispose();
+
+    private async Task<(ChannelWorld World, Member Dave, Channel Thread)> ArrangeAsync()
+    {
+        var (world, dave) = await server.RequestWorldAsync(_driver);
+        var channels = new ChannelDriver(_driver, world.Network);
+        var thread = await channels.CreateAsync(world.Alice, world.Alice, world.Bob);
+        thread = await channels.AddAuthorityAsync(world.Alice, thread, world.Carol.AuthorityId, world.Alice, world.Bob, world.Carol);
+        return (world, dave, thread);
+    }
+
+    private async Task<InformationRequest> DraftAsync(Member by, Member to, Channel thread, Urgency urgency = Urgency.Normal, bool spontaneous = false) =>
+        await Requests.CreateRequestAsync(new CreateRequestRequest
+        {
+            RequestId = Guid.CreateVersion7().ToString(), RequestedAuthorityId = to.AuthorityId.ToString(), TemplateId = SeedTemplate, TemplateVersion = 1,
+            Urgency = urgency, Spontaneous = spontaneous, ChannelId = thread.ChannelId,
+        }, by.Headers, cancellationToken: Ct);
+
+    private static RequestActionRequest Act(InformationRequest r) => new() { RequestId = r.RequestId };
+
+    private async Task<IReadOnlyList<StoredAuditEntry>> AuditAsync() =>
+        await server.Services.GetRequiredService<PostgresEventStore>().ReadAuditAsync(0, 100_000, Ct);
+
+    [Fact]
+    public async Task Lifecycle_TwoAuthoritiesWithClarification_ReachesClosedWithDeadlinesAndAudit()
+    {
+        var (w, _, thread) = await ArrangeAsync();
+        var draft = await DraftAsync(w.Alice, w.Carol, thread, Urgency.Urgent);
+        Assert.Equal(RequestStatus.Draft, draft.Status);
+        Assert.Equal(SeedTemplate, draft.TemplateId);
+        Assert.Equal(["send", "withdraw"], draft.AllowedActions);
+
+        var sent = await Requests.SendRequestAsync(new SendRequestRequest { RequestId = draft.RequestId }, w.Alice.Headers, cancellationToken: Ct);
+        Assert.Equal(RequestStatus.Sent, sent.Status);
+        Assert.Equal(TimeSpan.FromDays(3), sent.AnswerBy.ToDateTimeOffset() - sent.SentAt.ToDateTimeOffset());
+
+        var asCarol = await Requests.GetRequestAsync(new GetRequestRequest { RequestId = draft.RequestId }, w.Carol.Headers, cancellationToken: Ct);
+        Assert.Contains("acknowledge", asCarol.AllowedActions);
+        Assert.DoesNotContain("withdraw", asCarol.AllowedActions);
+
+        await Requests.AcknowledgeAsync(Act(draft), w.Carol.Headers, cancellationToken: Ct);
+        await Requests.StartWorkAsync(Act(draft), w.Carol.Headers, cancellationToken: Ct);
+        var question = Guid.CreateVersion7().ToString();
+        var asked = await Requests.RequestClarificationAsync(new ClarificationRequest { RequestId = draft.RequestId, QuestionId = question }, w.Carol.Headers,
+            cancellationToken: Ct);
+        Assert.Equal(RequestStatus.ClarificationRequested, asked.Status);
+        Assert.Equal(question, asked.OpenQuestionId);
+
+        var resumed = await Requests.ProvideClarificationAsync(new ClarificationRequest { RequestId = draft.RequestId, QuestionId = question }, w.Alice.Headers,
+            cancellationToken: Ct);
+        Assert.Equal(RequestStatus.InProgress, resumed.Status);
+
+        await Requests.PartiallyAnswerAsync(Act(draft), w.Carol.Headers, cancellationToken: Ct);
+        var answered = await Requests.AnswerAsync(Act(draft), w.Carol.Headers, cancellationToken: Ct);
+        Assert.Equal(RequestStatus.Answered, answered.Status);
+        Assert.NotNull(answered.FirstAnswerAt);
+
+        var closed = await Requests.CloseAsync(Act(draft), w.Alice.Headers, cancellationToken: Ct);
+        Assert.Equal(RequestStatus.Closed, closed.Status);
+        Assert.Empty(closed.AllowedActions);
+
+        var audit = await AuditAsync();
+        Assert.Contains(audit, e => e.Entry.Action == "/globesecure.v1.RequestService/Close" && e.Entry.Outcome == AuditOutcome.Allowed
+            && e.Entry.Target == draft.RequestId);
+    }
+
+    [Fact]
+    public async Task Decline_WithReason_IsRecordedAndOnlyCloseRemains()
+    {
+        var (w, _, thread) = await ArrangeAsync();
+        var draft = await DraftAsync(w.Alice, w.Carol, thread);
+        await Requests.SendRequestAsync(new SendRequestRequest { RequestId = draft.RequestId }, w.Alice.Headers, cancellationToken: Ct);
+
+        var declined = await Requests.DeclineAsync(
+            new DeclineInformationRequest { RequestId = draft.RequestId, Reason = DeclineReasonCategory.LegalImpediment }, w.Carol.Headers, cancellationToken: Ct);
+
+        Assert.Equal(RequestStatus.Declined, declined.Status);
+        Assert.Equal(DeclineReasonCategory.LegalImpediment, declined.DeclineReason);
+        Assert.Empty(declined.AllowedActions);
+        var asAlice = await Requests.GetRequestAsync(new GetRequestRequest { RequestId = draft.RequestId }, w.Alice.Headers, cancellationToken: Ct);
+        Assert.Equal(["close"], asAlice.AllowedActions);
+    }
+
+    [Fact]
+    public async Task Answer_BeforeAcknowledged_FailedPreconditionNamingAllowedActionsAndChangesNothing()
+    {
+        var (w, _, thread) = await ArrangeAsync();
+        var draft = await DraftAsync(w.Alice, w.Carol, thread);
+        await Requests.SendRequestAsync(new SendRequestRequest { RequestId = draft.RequestId }, w.Alice.Headers, cancellationToken: Ct);
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => Requests.AnswerAsync(Act(draft), w.Carol.Headers, cancellationToken: Ct).ResponseAsync);
+
+        Assert.Equal(StatusCode.FailedPrecondition, error.StatusCode);
+        Assert.Contains("allowed now: acknowledge (requested authority)", error.Status.Detail, StringComparison.Ordinal);
+        var after = await Requests.GetRequestAsync(new GetRequestRequest { RequestId = draft.RequestId }, w.Alice.Headers, cancellationToken: Ct);
+        Assert.Equal(RequestStatus.Sent, after.Status);
+    }
+
+    [Fact]
+    public async Task Acknowledge_ByRequestingSide_PermissionDeniedAndChangesNothing()
+    {
+        var (w, _, thread) = await ArrangeAsync();
+        var draft = await DraftAsync(w.Alice, w.Carol, thread);
+        await Requests.SendRequestAsync(new SendRequestRequest { RequestId = draft.RequestId }, w.Alice.Headers, cancellationToken: Ct);
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => Requests.AcknowledgeAsync(Act(draft), w.Alice.Headers, cancellationToken: Ct).ResponseAsync);
+
+        Assert.Equal(StatusCode.PermissionDenied, error.StatusCode);
+        var after = await Requests.GetRequestAsync(new GetRequestRequest { RequestId = draft.RequestId }, w.Carol.Headers, cancellationToken: Ct);
+        Assert.Equal(RequestStatus.Sent, after.Status);
+    }
+
+    [Fact]
+    public async Task AnyCall_ByThirdAuthority_NotFoundAuditedAndChangesNothing()
+    {
+        var (w, dave, thread) = await ArrangeAsync();
+        var draft = await DraftAsync(w.Alice, w.Carol, thread);
+        await Requests.SendRequestAsync(new SendRequestRequest { RequestId = draft.RequestId }, w.Alice.Headers, cancellationToken: Ct);
+
+        var read = await Assert.ThrowsAsync<RpcException>(() =>
+            Requests.GetRequestAsync(new GetRequestRequest { RequestId = draft.RequestId }, dave.Headers, cancellationToken: Ct).ResponseAsync);
+        var ack = await Assert.ThrowsAsync<RpcException>(() => Requests.AcknowledgeAsync(Act(draft), dave.Headers, cancellationToken: Ct).ResponseAsync);
+        var withdraw = await Assert.ThrowsAsync<RpcException>(() =>
+            Requests.WithdrawAsync(new WithdrawInformationRequest { RequestId = draft.RequestId }, dave.Headers, cancellationToken: Ct).ResponseAsync);
+
+        Assert.All([read, ack, withdraw], e => Assert.Equal(StatusCode.NotFound, e.StatusCode));
+        var after = await Requests.GetRequestAsync(new GetRequestRequest { RequestId = draft.RequestId }, w.Alice.Headers, cancellationToken: Ct);
+        Assert.Equal(RequestStatus.Sent, after.Status);
+        var audit = await AuditAsync();
+        Assert.Contains(audit, e => e.Entry.Action == "/globesecure.v1.RequestService/Acknowledge" && e.Entry.Outcome != AuditOutcome.Allowed
+            && e.Entry.ActorUserId == dave.UserId);
+    }
+
+    [Fact]
+    public async Task Draft_ReadByRequestedAuthority_NotFound()
+    {
+        var (w, _, thread) = await ArrangeAsync();
+        var draft = await DraftAsync(w.Alice, w.Carol, thread);
+
+        var error = await Assert.ThrowsAsync<RpcException>(() =>
+            Requests.GetRequestAsync(new GetRequestRequest { RequestId = draft.RequestId }, w.Carol.Headers, cancellationToken: Ct).ResponseAsync);
+
+        Assert.Equal(StatusCode.NotFound, error.StatusCode);
+    }
+
+    [Fact]
+    public async Task Create_UnknownTemplateVersionAndChannelWithoutRequestedAuthority_InvalidArgumentAndNothingStored()
+    {
+        var (w, dave, thread) = await ArrangeAsync();
+        var requestId = Guid.CreateVersion7().ToString();
+
+        var badTemplate = await Assert.ThrowsAsync<RpcException>(() => Requests.CreateRequestAsync(new CreateRequestRequest
+        {
+            RequestId = requestId, RequestedAuthorityId = w.Carol.AuthorityId.ToString(), TemplateId = SeedTemplate, TemplateVersion = 99,
+            Urgency = Urgency.Normal, ChannelId = thread.ChannelId,
+        }, w.Alice.Headers, cancellationToken: Ct).ResponseAsync);
+        var wrongThread = await Assert.ThrowsAsync<RpcException>(() => Requests.CreateRequestAsync(new CreateRequestRequest
+        {
+            RequestId = requestId, RequestedAuthorityId = dave.AuthorityId.ToString(), TemplateId = SeedTemplate, TemplateVersion = 1,
+            Urgency = Urgency.Normal, ChannelId = thread.ChannelId,
+        }, w.Alice.Headers, cancellationToken: Ct).ResponseAsync);
+
+        Assert.Equal(StatusCode.InvalidArgument, badTemplate.StatusCode);
+        Assert.Equal(StatusCode.InvalidArgument, wrongThread.StatusCode);
+        var missing = await Assert.ThrowsAsync<RpcException>(() =>
+            Requests.GetRequestAsync(new GetRequestRequest { RequestId = requestId }, w.Alice.Headers, cancellationToken: Ct).ResponseAsync);
+        Assert.Equal(StatusCode.NotFound, missing.StatusCode);
+    }
+}
