@@ -7,8 +7,8 @@ namespace GlobeSecure.Server.Infrastructure;
 // owns users, devices, codes and sessions. Each side implements its interface and registers it
 // in its AddX(); the other side depends only on the interface.
 
-/// <summary>An authority as other features need to see it.</summary>
-internal sealed record AuthorityView(Guid AuthorityId, string Name, AuthorityKind Kind, AuthorityStatus Status);
+/// <summary>An authority as other features need to see it; <paramref name="Country"/> is its State (ISO 3166-1 alpha-2).</summary>
+internal sealed record AuthorityView(Guid AuthorityId, string Name, AuthorityKind Kind, AuthorityStatus Status, string Country = "");
 
 /// <summary>Implemented by Membership.</summary>
 internal interface IAuthorities

@@ -84,11 +84,12 @@ internal sealed class MembershipReadModel(NpgsqlDataSource dataSource, PostgresE
 
     public async Task<AuthorityView?> FindAsync(Guid authorityId, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(Sql("select name, kind, status from {schema}.authorities where authority_id = $1"));
+        await using var command = dataSource.CreateCommand(Sql("select name, kind, status, country from {schema}.authorities where authority_id = $1"));
         command.Parameters.Add(new NpgsqlParameter { Value = authorityId });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken)
-            ? new AuthorityView(authorityId, reader.GetString(0), Enum.Parse<AuthorityKind>(reader.GetString(1)), StatusFromWire(reader.GetString(2)))
+            ? new AuthorityView(authorityId, reader.GetString(0), Enum.Parse<AuthorityKind>(reader.GetString(1)), StatusFromWire(reader.GetString(2)),
+                reader.GetString(3))
             : null;
     }
 

@@ -13,7 +13,7 @@ namespace GlobeSecure.Server.Requests;
 /// validate → decide → append with the audit entry → map back.
 /// </summary>
 internal sealed class RequestService(PostgresEventStore store, Access access, TimeProvider clock, RequestDeadlinePolicy policy, TemplateReadModel templates,
-    IChannelAccess channels) : Contracts.V1.RequestService.RequestServiceBase
+    IChannelAccess channels, RequestReadModel read, IAuthorities authorities) : Contracts.V1.RequestService.RequestServiceBase
 {
     private static readonly Role[] Parties = [Role.Investigator, Role.AuthorityAdministrator];
 
@@ -106,6 +106,61 @@ internal sealed class RequestService(PostgresEventStore store, Access access, Ti
         return await ToProtoAsync(state, caller, context.CancellationToken);
     }
 
+    public override async Task<ListRequestsResponse> ListRequests(ListRequestsRequest request, ServerCallContext context)
+    {
+        var caller = await access.RequireRoleAsync(context, null, Parties);
+        var v = new Violations();
+        if (request.Limit is < 0 or > 500)
+        {
+            v.Add("limit", "1 to 500, or 0 for 100");
+        }
+
+        if (!Enum.IsDefined(request.Direction))
+        {
+            v.Add("direction", "REQUEST_DIRECTION_INCOMING, REQUEST_DIRECTION_OUTGOING or unset for both");
+        }
+
+        if (request.Statuses.Any(s => s == RequestStatus.Unspecified || !Enum.IsDefined(s)))
+        {
+            v.Add("statuses", "only defined statuses");
+        }
+
+        v.ThrowIfAny();
+        var rows = await read.ListAsync(caller.AuthorityId, (RequestDirection)(int)request.Direction, [.. request.Statuses.Select(s => (RequestStage)(int)s)],
+            request.OverdueOnly, request.Limit == 0 ? 100 : request.Limit, context.CancellationToken);
+        var slugs = await SlugsAsync(context.CancellationToken);
+        var response = new ListRequestsResponse();
+        response.Requests.Add(rows.Select(r => RequestWire.ToProto(r, slugs.GetValueOrDefault(r.Draft!.TemplateId, ""), caller.AuthorityId)));
+        await access.RecordReadAsync(context);
+        return response;
+    }
+
+    public override async Task<GetStatisticsResponse> GetStatistics(GetStatisticsRequest request, ServerCallContext context)
+    {
+        var caller = await access.RequireRoleAsync(context, null, Role.NetworkAdministrator, Role.Investigator, Role.AuthorityAdministrator);
+        var everything = caller.Role == Role.NetworkAdministrator;
+        var period = new StatisticsPeriod(request.From?.ToDateTimeOffset(), request.To?.ToDateTimeOffset());
+        if (period is { From: { } from, To: { } to } && to <= from)
+        {
+            throw new ValidationException("to", "must be after from");
+        }
+
+        var rows = await read.SentAsync(everything ? null : caller.AuthorityId, context.CancellationToken);
+        var countries = new Dictionary<Guid, string>();
+        foreach (var id in rows.SelectMany(r => new[] { r.Draft!.RequestingAuthorityId, r.Draft.RequestedAuthorityId }).Distinct())
+        {
+            countries[id] = (await authorities.FindAsync(id, context.CancellationToken))?.Country ?? "";
+        }
+
+        var groups = RequestStatistics.Compute(rows.Select(r => RequestSummary.Of(r, countries[r.Draft!.RequestingAuthorityId], countries[r.Draft.RequestedAuthorityId])),
+            period);
+        var own = caller.AuthorityId.ToString();
+        var response = new GetStatisticsResponse();
+        response.Groups.Add(groups.Where(g => everything || (g.Key.Scope == StatisticsScope.Authority && g.Key.Id == own)).Select(RequestWire.ToProto));
+        await access.RecordReadAsync(context, everything ? null : own);
+        return response;
+    }
+
     private async Task<InformationRequest> ActAsync(string rawId, RequestAction action, ServerCallContext context, DeclineReason? decline = null,
         WithdrawReason? withdraw = null, string? question = null)
     {
@@ -121,12 +176,12 @@ internal sealed class RequestService(PostgresEventStore store, Access access, Ti
     }
 
     /// <summary>The wire form, with the template's slug found back from its derived key.</summary>
-    private async Task<InformationRequest> ToProtoAsync(RequestState state, Caller caller, CancellationToken ct)
-    {
-        var key = state.Draft!.TemplateId;
-        var slug = (await templates.ListAsync(allVersions: false, ct)).Select(t => t.TemplateId).FirstOrDefault(id => RequestWire.TemplateKey(id) == key) ?? "";
-        return RequestWire.ToProto(state, slug, caller.AuthorityId);
-    }
+    private async Task<InformationRequest> ToProtoAsync(RequestState state, Caller caller, CancellationToken ct) =>
+        RequestWire.ToProto(state, (await SlugsAsync(ct)).GetValueOrDefault(state.Draft!.TemplateId, ""), caller.AuthorityId);
+
+    /// <summary>Template slugs by their derived key (<see cref="RequestWire.TemplateKey"/>).</summary>
+    private async Task<Dictionary<Guid, string>> SlugsAsync(CancellationToken ct) =>
+        (await templates.ListAsync(allVersions: false, ct)).Select(t => t.TemplateId).Distinct().ToDictionary(RequestWire.TemplateKey);
 
     private static RequestActor Actor(Caller caller) => new(caller.UserId, caller.AuthorityId);
 

@@ -66,5 +66,31 @@ internal static class RequestWire
         return proto;
     }
 
+    public static StatisticsGroup ToProto(KeyValuePair<StatisticsKey, RequestFigures> group)
+    {
+        var (key, f) = (group.Key, group.Value);
+        var proto = new StatisticsGroup
+        {
+            Scope = key.Scope == StatisticsScope.Authority ? Contracts.V1.StatisticsScope.Authority : Contracts.V1.StatisticsScope.Country,
+            As = key.As == RequestSide.Requesting ? RequestParty.Requesting : RequestParty.Requested,
+            Id = key.Id,
+            Total = f.Total,
+            TimeToAcknowledge = ToProto(f.TimeToAcknowledge),
+            TimeToAnswer = ToProto(f.TimeToAnswer),
+            AcknowledgeOverdue = f.AcknowledgeOverdue,
+            AnswerOverdue = f.AnswerOverdue,
+        };
+        proto.ByStatus.Add(f.ByStage.Select(p => new StatusCount { Status = (RequestStatus)(int)p.Key, Count = p.Value }));
+        proto.ByUrgency.Add(f.ByUrgency.Select(p => new UrgencyCount { Urgency = (Urgency)(int)p.Key, Count = p.Value }));
+        return proto;
+    }
+
+    private static Contracts.V1.DurationFigures ToProto(DurationFigures d) => new()
+    {
+        Count = d.Count,
+        Median = d.Median is { } m ? Duration.FromTimeSpan(m) : null,
+        Percentile90 = d.Percentile90 is { } p ? Duration.FromTimeSpan(p) : null,
+    };
+
     private static Timestamp? Ts(DateTimeOffset? at) => at is { } t ? Timestamp.FromDateTimeOffset(t) : null;
 }

@@ -1,3 +1,4 @@
+using GlobeSecure.EventStore;
 using GlobeSecure.Server.Infrastructure;
 using Microsoft.Extensions.Options;
 
@@ -26,6 +27,14 @@ internal static class RequestsFeature
             .Validate(o => o.Problems().Count == 0, "Invalid Globe:Requests:Deadlines: each urgency needs positive Acknowledge and Answer durations, Acknowledge no longer than Answer.")
             .ValidateOnStart();
         services.AddSingleton(sp => new RequestDeadlinePolicy(sp.GetRequiredService<IOptions<RequestDeadlineOptions>>().Value));
+        services.AddOptions<RequestOverdueOptions>()
+            .BindConfiguration(RequestOverdueOptions.Section)
+            .Validate(o => o.Interval > TimeSpan.Zero, "Globe:Requests:Overdue:Interval must be a positive duration, e.g. 00:01:00.")
+            .ValidateOnStart();
+        services.AddSingleton<IInlineProjection, RequestProjection>();
+        services.AddSingleton<RequestReadModel>();
+        services.AddSingleton<RequestOverdue>();
+        services.AddHostedService(sp => sp.GetRequiredService<RequestOverdue>());
         return services;
     }
 

@@ -8,7 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace GlobeSecure.Server.Tests.Requests;
 
 /// <summary>The channel world plus a third authority (Dave's) that is party to none of the requests.</summary>
-public sealed class RequestFixture : ChannelFixture
+public class RequestFixture : ChannelFixture
 {
     private Member? _dave;
 
