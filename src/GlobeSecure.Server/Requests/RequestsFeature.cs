@@ -24,8 +24,8 @@ internal static class RequestsFeature
             .Register<RequestMarkedOverdue>("requests.marked-overdue"));
         services.AddOptions<RequestDeadlineOptions>()
             .BindConfiguration(RequestDeadlineOptions.Section)
-            .Validate(o => o.Problems().Count == 0, "Invalid Globe:Requests:Deadlines: each urgency needs positive Acknowledge and Answer durations, Acknowledge no longer than Answer.")
             .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<RequestDeadlineOptions>, DeadlineOptionsValidation>();
         services.AddSingleton(sp => new RequestDeadlinePolicy(sp.GetRequiredService<IOptions<RequestDeadlineOptions>>().Value));
         services.AddOptions<RequestOverdueOptions>()
             .BindConfiguration(RequestOverdueOptions.Section)
@@ -39,4 +39,11 @@ internal static class RequestsFeature
     }
 
     public static void MapRequests(this WebApplication app) => app.MapGrpcService<RequestService>();
+}
+
+/// <summary>Start-up check of <see cref="RequestDeadlineOptions"/>: every problem, by its setting path.</summary>
+internal sealed class DeadlineOptionsValidation : IValidateOptions<RequestDeadlineOptions>
+{
+    public ValidateOptionsResult Validate(string? name, RequestDeadlineOptions options) =>
+        options.Problems() is { Count: > 0 } problems ? ValidateOptionsResult.Fail(problems) : ValidateOptionsResult.Success;
 }
