@@ -1,5 +1,6 @@
 using GlobeSecure.Contracts.V1;
 using GlobeSecure.EventStore;
+using GlobeSecure.Server.Infrastructure;
 using Microsoft.Extensions.Options;
 
 namespace GlobeSecure.Server.Documents;
@@ -78,27 +79,8 @@ internal sealed partial class DocumentCleanup(
         return (expired, deleted);
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await Task.Delay(options.Value.CleanupInterval, clock, stoppingToken);
-                await RunOnceAsync(stoppingToken);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-#pragma warning disable CA1031 // A failed pass (database briefly away) must not stop the next one.
-            catch (Exception e)
-#pragma warning restore CA1031
-            {
-                LogPassFailed(logger, e);
-            }
-        }
-    }
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        PeriodicPass.RunAsync(() => options.Value.CleanupInterval, clock, RunOnceAsync, e => LogPassFailed(logger, e), stoppingToken);
 
     private async Task<bool> EndAsync(Guid documentId, string action, object command, CancellationToken cancellationToken)
     {

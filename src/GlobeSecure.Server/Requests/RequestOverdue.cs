@@ -1,4 +1,5 @@
 using GlobeSecure.EventStore;
+using GlobeSecure.Server.Infrastructure;
 using Microsoft.Extensions.Options;
 
 namespace GlobeSecure.Server.Requests;
@@ -52,27 +53,8 @@ internal sealed partial class RequestOverdue(PostgresEventStore store, RequestRe
         return marked;
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await Task.Delay(options.Value.Interval, clock, stoppingToken);
-                await RunOnceAsync(stoppingToken);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-#pragma warning disable CA1031 // A failed pass (database briefly away) must not stop the next one.
-            catch (Exception e)
-#pragma warning restore CA1031
-            {
-                LogPassFailed(logger, e);
-            }
-        }
-    }
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        PeriodicPass.RunAsync(() => options.Value.Interval, clock, RunOnceAsync, e => LogPassFailed(logger, e), stoppingToken);
 
     [LoggerMessage(EventId = 7100, Level = LogLevel.Information, Message = "Request overdue pass: {Marked} deadline(s) marked overdue")]
     private static partial void LogPass(ILogger logger, int marked);
