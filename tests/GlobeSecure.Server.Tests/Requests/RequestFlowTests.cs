@@ -55,6 +55,16 @@ public sealed class RequestFlowTests(RequestFixture server) : IClassFixture<Requ
 
     private static RequestActionRequest Act(InformationRequest r) => new() { RequestId = r.RequestId };
 
+    /// <summary>A normal request from Alice to Carol, drafted and sent.</summary>
+    private async Task<InformationRequest> SentAsync(ChannelWorld w, Channel thread)
+    {
+        var draft = await DraftAsync(w.Alice, w.Carol, thread);
+        return await Requests.SendRequestAsync(new SendRequestRequest { RequestId = draft.RequestId }, w.Alice.Headers, cancellationToken: Ct);
+    }
+
+    private async Task<RequestStatus> StatusAsync(Member reader, InformationRequest request) =>
+        (await Requests.GetRequestAsync(new GetRequestRequest { RequestId = request.RequestId }, reader.Headers, cancellationToken: Ct)).Status;
+
     private async Task<IReadOnlyList<StoredAuditEntry>> AuditAsync() =>
         await server.Services.GetRequiredService<PostgresEventStore>().ReadAuditAsync(0, 100_000, Ct);
 
@@ -105,8 +115,7 @@ public sealed class RequestFlowTests(RequestFixture server) : IClassFixture<Requ
     public async Task Decline_WithReason_IsRecordedAndOnlyCloseRemains()
     {
         var (w, _, thread) = await ArrangeAsync();
-        var draft = await DraftAsync(w.Alice, w.Carol, thread);
-        await Requests.SendRequestAsync(new SendRequestRequest { RequestId = draft.RequestId }, w.Alice.Headers, cancellationToken: Ct);
+        var draft = await SentAsync(w, thread);
 
         var declined = await Requests.DeclineAsync(
             new DeclineInformationRequest { RequestId = draft.RequestId, Reason = DeclineReasonCategory.LegalImpediment }, w.Carol.Headers, cancellationToken: Ct);
@@ -122,37 +131,32 @@ public sealed class RequestFlowTests(RequestFixture server) : IClassFixture<Requ
     public async Task Answer_BeforeAcknowledged_FailedPreconditionNamingAllowedActionsAndChangesNothing()
     {
         var (w, _, thread) = await ArrangeAsync();
-        var draft = await DraftAsync(w.Alice, w.Carol, thread);
-        await Requests.SendRequestAsync(new SendRequestRequest { RequestId = draft.RequestId }, w.Alice.Headers, cancellationToken: Ct);
+        var draft = await SentAsync(w, thread);
 
         var error = await Assert.ThrowsAsync<RpcException>(() => Requests.AnswerAsync(Act(draft), w.Carol.Headers, cancellationToken: Ct).ResponseAsync);
 
         Assert.Equal(StatusCode.FailedPrecondition, error.StatusCode);
         Assert.Contains("allowed now: acknowledge (requested authority)", error.Status.Detail, StringComparison.Ordinal);
-        var after = await Requests.GetRequestAsync(new GetRequestRequest { RequestId = draft.RequestId }, w.Alice.Headers, cancellationToken: Ct);
-        Assert.Equal(RequestStatus.Sent, after.Status);
+        Assert.Equal(RequestStatus.Sent, await StatusAsync(w.Alice, draft));
     }
 
     [Fact]
     public async Task Acknowledge_ByRequestingSide_PermissionDeniedAndChangesNothing()
     {
         var (w, _, thread) = await ArrangeAsync();
-        var draft = await DraftAsync(w.Alice, w.Carol, thread);
-        await Requests.SendRequestAsync(new SendRequestRequest { RequestId = draft.RequestId }, w.Alice.Headers, cancellationToken: Ct);
+        var draft = await SentAsync(w, thread);
 
         var error = await Assert.ThrowsAsync<RpcException>(() => Requests.AcknowledgeAsync(Act(draft), w.Alice.Headers, cancellationToken: Ct).ResponseAsync);
 
         Assert.Equal(StatusCode.PermissionDenied, error.StatusCode);
-        var after = await Requests.GetRequestAsync(new GetRequestRequest { RequestId = draft.RequestId }, w.Carol.Headers, cancellationToken: Ct);
-        Assert.Equal(RequestStatus.Sent, after.Status);
+        Assert.Equal(RequestStatus.Sent, await StatusAsync(w.Carol, draft));
     }
 
     [Fact]
     public async Task AnyCall_ByThirdAuthority_NotFoundAuditedAndChangesNothing()
     {
         var (w, dave, thread) = await ArrangeAsync();
-        var draft = await DraftAsync(w.Alice, w.Carol, thread);
-        await Requests.SendRequestAsync(new SendRequestRequest { RequestId = draft.RequestId }, w.Alice.Headers, cancellationToken: Ct);
+        var draft = await SentAsync(w, thread);
 
         var read = await Assert.ThrowsAsync<RpcException>(() =>
             Requests.GetRequestAsync(new GetRequestRequest { RequestId = draft.RequestId }, dave.Headers, cancellationToken: Ct).ResponseAsync);
@@ -161,8 +165,7 @@ public sealed class RequestFlowTests(RequestFixture server) : IClassFixture<Requ
             Requests.WithdrawAsync(new WithdrawInformationRequest { RequestId = draft.RequestId }, dave.Headers, cancellationToken: Ct).ResponseAsync);
 
         Assert.All([read, ack, withdraw], e => Assert.Equal(StatusCode.NotFound, e.StatusCode));
-        var after = await Requests.GetRequestAsync(new GetRequestRequest { RequestId = draft.RequestId }, w.Alice.Headers, cancellationToken: Ct);
-        Assert.Equal(RequestStatus.Sent, after.Status);
+        Assert.Equal(RequestStatus.Sent, await StatusAsync(w.Alice, draft));
         var audit = await AuditAsync();
         Assert.Contains(audit, e => e.Entry.Action == "/globesecure.v1.RequestService/Acknowledge" && e.Entry.Outcome != AuditOutcome.Allowed
             && e.Entry.ActorUserId == dave.UserId);
@@ -202,5 +205,72 @@ public sealed class RequestFlowTests(RequestFixture server) : IClassFixture<Requ
         var missing = await Assert.ThrowsAsync<RpcException>(() =>
             Requests.GetRequestAsync(new GetRequestRequest { RequestId = requestId }, w.Alice.Headers, cancellationToken: Ct).ResponseAsync);
         Assert.Equal(StatusCode.NotFound, missing.StatusCode);
+    }
+
+    [Fact]
+    public async Task Acknowledge_ByNetworkAdministrator_PermissionDeniedAuditedAndChangesNothing()
+    {
+        var (w, _, thread) = await ArrangeAsync();
+        var draft = await SentAsync(w, thread);
+
+        var error = await Assert.ThrowsAsync<RpcException>(() =>
+            Requests.AcknowledgeAsync(Act(draft), w.Network.Administrator.Headers, cancellationToken: Ct).ResponseAsync);
+
+        Assert.Equal(StatusCode.PermissionDenied, error.StatusCode);
+        Assert.Equal(RequestStatus.Sent, await StatusAsync(w.Carol, draft));
+        Assert.Contains(await AuditAsync(), e => e.Entry.Action == "/globesecure.v1.RequestService/Acknowledge" && e.Entry.Outcome == AuditOutcome.Denied
+            && e.Entry.ActorUserId == w.Network.Administrator.UserId && e.Entry.Target == draft.RequestId);
+    }
+
+    [Fact]
+    public async Task GetRequest_Anonymous_UnauthenticatedAndAudited()
+    {
+        var (w, _, thread) = await ArrangeAsync();
+        var draft = await SentAsync(w, thread);
+
+        var error = await Assert.ThrowsAsync<RpcException>(() =>
+            Requests.GetRequestAsync(new GetRequestRequest { RequestId = draft.RequestId }, cancellationToken: Ct).ResponseAsync);
+
+        Assert.Equal(StatusCode.Unauthenticated, error.StatusCode);
+        Assert.Contains(await AuditAsync(), e => e.Entry.Action == "/globesecure.v1.RequestService/GetRequest" && e.Entry.Outcome == AuditOutcome.Denied
+            && e.Entry.ActorUserId is null && e.Entry.Target == draft.RequestId);
+    }
+
+    [Fact]
+    public async Task Create_SameIdAgain_ReturnsTheRequestAndOtherContentAlreadyExists()
+    {
+        var (w, _, thread) = await ArrangeAsync();
+        var create = new CreateRequestRequest
+        {
+            RequestId = Guid.CreateVersion7().ToString(), RequestedAuthorityId = w.Carol.AuthorityId.ToString(), TemplateId = SeedTemplate, TemplateVersion = 1,
+            Urgency = Urgency.Urgent, ChannelId = thread.ChannelId,
+        };
+        var first = await Requests.CreateRequestAsync(create, w.Alice.Headers, cancellationToken: Ct);
+
+        var again = await Requests.CreateRequestAsync(create, w.Alice.Headers, cancellationToken: Ct);
+        create.Urgency = Urgency.Emergency;
+        var conflict = await Assert.ThrowsAsync<RpcException>(() => Requests.CreateRequestAsync(create, w.Alice.Headers, cancellationToken: Ct).ResponseAsync);
+
+        Assert.Equal(first, again);
+        Assert.Equal(StatusCode.AlreadyExists, conflict.StatusCode);
+        Assert.Equal(Urgency.Urgent, (await Requests.GetRequestAsync(new GetRequestRequest { RequestId = first.RequestId }, w.Alice.Headers,
+            cancellationToken: Ct)).Urgency);
+    }
+
+    [Fact]
+    public async Task SpontaneousDisclosure_Acknowledged_IsSentAtOnceNeverAnsweredAndClosable()
+    {
+        var (w, _, thread) = await ArrangeAsync();
+
+        var disclosure = await DraftAsync(w.Alice, w.Carol, thread, Urgency.Normal, spontaneous: true);
+        Assert.Equal(RequestStatus.Sent, disclosure.Status);
+        Assert.Null(disclosure.AnswerBy);
+        var asCarol = await Requests.AcknowledgeAsync(Act(disclosure), w.Carol.Headers, cancellationToken: Ct);
+        var answer = await Assert.ThrowsAsync<RpcException>(() => Requests.AnswerAsync(Act(disclosure), w.Carol.Headers, cancellationToken: Ct).ResponseAsync);
+        var closed = await Requests.CloseAsync(Act(disclosure), w.Alice.Headers, cancellationToken: Ct);
+
+        Assert.Equal(["request clarification"], asCarol.AllowedActions);
+        Assert.Equal(StatusCode.FailedPrecondition, answer.StatusCode);
+        Assert.Equal(RequestStatus.Closed, closed.Status);
     }
 }
