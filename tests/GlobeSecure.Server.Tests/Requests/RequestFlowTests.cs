@@ -273,4 +273,31 @@ public sealed class RequestFlowTests(RequestFixture server) : IClassFixture<Requ
         Assert.Equal(StatusCode.FailedPrecondition, answer.StatusCode);
         Assert.Equal(RequestStatus.Closed, closed.Status);
     }
+
+    [Fact]
+    public async Task Send_AnswerByEarlierThanDefault_SetsBothDeadlinesAndLaterIsInvalidArgument()
+    {
+        var (w, _, thread) = await ArrangeAsync();
+        var now = DateTimeOffset.UtcNow;
+        var early = await Requests.CreateRequestAsync(new CreateRequestRequest
+        {
+            RequestId = Guid.CreateVersion7().ToString(), RequestedAuthorityId = w.Carol.AuthorityId.ToString(), TemplateId = SeedTemplate, TemplateVersion = 1,
+            Urgency = Urgency.Normal, ChannelId = thread.ChannelId, AnswerBy = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(now.AddDays(2)),
+        }, w.Alice.Headers, cancellationToken: Ct);
+        var late = await Requests.CreateRequestAsync(new CreateRequestRequest
+        {
+            RequestId = Guid.CreateVersion7().ToString(), RequestedAuthorityId = w.Carol.AuthorityId.ToString(), TemplateId = SeedTemplate, TemplateVersion = 1,
+            Urgency = Urgency.Normal, ChannelId = thread.ChannelId, AnswerBy = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(now.AddDays(30)),
+        }, w.Alice.Headers, cancellationToken: Ct);
+
+        var sent = await Requests.SendRequestAsync(new SendRequestRequest { RequestId = early.RequestId }, w.Alice.Headers, cancellationToken: Ct);
+        var error = await Assert.ThrowsAsync<RpcException>(() =>
+            Requests.SendRequestAsync(new SendRequestRequest { RequestId = late.RequestId }, w.Alice.Headers, cancellationToken: Ct).ResponseAsync);
+
+        Assert.Equal(early.AnswerBy, sent.AnswerBy);
+        Assert.Equal(early.AnswerBy, sent.AcknowledgeBy);
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.Contains("answer_by", error.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal(RequestStatus.Draft, await StatusAsync(w.Alice, late));
+    }
 }
