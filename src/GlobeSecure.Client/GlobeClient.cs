@@ -46,6 +46,7 @@ public sealed partial class GlobeClient : IAsyncDisposable
     private readonly ChannelService.ChannelServiceClient _channels;
     private readonly DocumentService.DocumentServiceClient _documents;
     private readonly TemplateService.TemplateServiceClient _templates;
+    private readonly RequestService.RequestServiceClient _requests;
     private readonly DirectoryState _directoryState;
 
     /// <summary>Opens a channel to the server (no call is made yet).</summary>
@@ -73,6 +74,7 @@ public sealed partial class GlobeClient : IAsyncDisposable
         _channels = new ChannelService.ChannelServiceClient(authenticated);
         _documents = new DocumentService.DocumentServiceClient(authenticated);
         _templates = new TemplateService.TemplateServiceClient(authenticated);
+        _requests = new RequestService.RequestServiceClient(authenticated);
         _transfers = TransferPipeline(options);
         _directoryState = new DirectoryState(options.DirectoryHead);
         Anchors = options.PinnedRootKeys.Count > 0 ? new TrustAnchors(options.PinnedRootKeys) : null;

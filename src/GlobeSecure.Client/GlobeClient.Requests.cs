@@ -1,0 +1,221 @@
+using System.Text;
+using GlobeSecure.Client.Templates;
+using GlobeSecure.Contracts.V1;
+using Google.Protobuf.WellKnownTypes;
+
+namespace GlobeSecure.Client;
+
+/// <summary>
+/// Information requests (docs/requests.md): the server holds only metadata; the filled form
+/// travels as an encrypted message in the request's case channel, sealed by the channel methods.
+/// </summary>
+public sealed partial class GlobeClient
+{
+    /// <summary>The content type of the filled form message in a request's thread.</summary>
+    public const string RequestFormContentType = "application/vnd.globe.request-form+json";
+
+    // ---------------------------------------------------------------- requester's workflow
+
+    /// <summary>
+    /// Requesting side: validates the draft against its template (nothing is
+    /// sent when it has any problem: <see cref="DraftRejectedException"/> lists every one), then
+    /// opens the request's thread (a case channel with the requested authority added), sends the
+    /// form in it as an encrypted message whose id is the request id, creates the request
+    /// referencing the thread and, unless <see cref="RequestSubmission.SendNow"/> is false, sends it.
+    /// </summary>
+    public async Task<SubmittedRequest> SubmitRequestAsync(RequestSubmission submission, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(submission);
+        var template = await GetTemplateAsync(submission.TemplateId, submission.TemplateVersion, cancellationToken);
+        var problems = DraftValidator.Validate(template, submission.DraftJson);
+        if (problems.Count > 0)
+        {
+            throw new DraftRejectedException(template.TemplateId, template.Version, problems);
+        }
+
+        var requestId = submission.RequestId ?? Guid.CreateVersion7();
+        var channel = await CreateChannelAsync($"Request {requestId}", $"{template.Name} (template {template.TemplateId} v{template.Version})",
+            cancellationToken: cancellationToken);
+        var channelId = Wire.ParseId(channel.ChannelId, "channel id");
+        await AddMembersAsync(channelId, authorityIds: [submission.RequestedAuthorityId], cancellationToken: cancellationToken);
+        await SendAsync(channelId, Encoding.UTF8.GetBytes(submission.DraftJson),
+            new SendOptions(ContentType: RequestFormContentType, MessageId: requestId, Spontaneous: submission.Spontaneous), cancellationToken);
+        var request = await CreateRequestAsync(new CreateRequestRequest
+        {
+            RequestId = requestId.ToString(),
+            RequestedAuthorityId = submission.RequestedAuthorityId.ToString(),
+            TemplateId = template.TemplateId,
+            TemplateVersion = template.Version,
+            Urgency = submission.Urgency,
+            AnswerBy = submission.AnswerBy is { } by ? Timestamp.FromDateTimeOffset(by) : null,
+            Spontaneous = submission.Spontaneous,
+            ChannelId = channelId.ToString(),
+        }, cancellationToken);
+        if (submission.SendNow && request.Status == RequestStatus.Draft)
+        {
+            request = await SendRequestAsync(requestId, cancellationToken);
+        }
+
+        return new SubmittedRequest(request, channelId, requestId);
+    }
+
+    /// <summary>
+    /// Either side: opens the request's filled form (the message in its thread whose id is the
+    /// request id), verified to come from the requesting authority with the form content type.
+    /// </summary>
+    /// <exception cref="GlobeTrustException">The message is not a form from the requesting authority.</exception>
+    public async Task<RequestForm> ReadRequestFormAsync(InformationRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var requestId = Wire.ParseId(request.RequestId, "request id");
+        var channelId = Wire.ParseId(request.ChannelId, "channel id");
+        var opened = await OpenAsync(await GetMessageAsync(channelId, requestId, cancellationToken), cancellationToken);
+        if (opened.ContentType != RequestFormContentType)
+        {
+            throw new GlobeTrustException($"Message {requestId} of channel {channelId} is not a request form ({opened.ContentType}): refused.");
+        }
+
+        if (opened.SenderAuthorityId != Wire.ParseId(request.RequestingAuthorityId, "authority id"))
+        {
+            throw new GlobeTrustException($"The form of request {requestId} was sent by authority {opened.SenderAuthorityId}, not the requesting authority: refused.");
+        }
+
+        return new RequestForm(requestId, request.TemplateId, request.TemplateVersion, opened.Text, opened);
+    }
+
+    // ---------------------------------------------------------------- RequestService
+
+    /// <summary>Requesting side: drafts a request (a spontaneous disclosure is sent at once); idempotent by request id.</summary>
+    public Task<InformationRequest> CreateRequestAsync(CreateRequestRequest request, CancellationToken cancellationToken = default) =>
+        CallAsync(_requests.CreateRequestAsync(request, cancellationToken: cancellationToken));
+
+    /// <summary>Requesting side: sends a draft; the deadlines are fixed now.</summary>
+    public Task<InformationRequest> SendRequestAsync(Guid requestId, CancellationToken cancellationToken = default) =>
+        CallAsync(_requests.SendRequestAsync(new SendRequestRequest { RequestId = requestId.ToString() }, cancellationToken: cancellationToken));
+
+    /// <summary>Requested side: confirms receipt.</summary>
+    public Task<InformationRequest> AcknowledgeRequestAsync(Guid requestId, CancellationToken cancellationToken = default) =>
+        CallAsync(_requests.AcknowledgeAsync(Action(requestId), cancellationToken: cancellationToken));
+
+    /// <summary>Requested side: starts work.</summary>
+    public Task<InformationRequest> StartWorkOnRequestAsync(Guid requestId, CancellationToken cancellationToken = default) =>
+        CallAsync(_requests.StartWorkAsync(Action(requestId), cancellationToken: cancellationToken));
+
+    /// <summary>Requested side: answers in full (send the answer itself as a message in the thread).</summary>
+    public Task<InformationRequest> AnswerRequestAsync(Guid requestId, CancellationToken cancellationToken = default) =>
+        CallAsync(_requests.AnswerAsync(Action(requestId), cancellationToken: cancellationToken));
+
+    /// <summary>Requested side: answers in part; a full answer may follow.</summary>
+    public Task<InformationRequest> PartiallyAnswerRequestAsync(Guid requestId, CancellationToken cancellationToken = default) =>
+        CallAsync(_requests.PartiallyAnswerAsync(Action(requestId), cancellationToken: cancellationToken));
+
+    /// <summary>Requested side: declines with a reason category.</summary>
+    public Task<InformationRequest> DeclineRequestAsync(Guid requestId, DeclineReasonCategory reason, CancellationToken cancellationToken = default) =>
+        CallAsync(_requests.DeclineAsync(new DeclineInformationRequest { RequestId = requestId.ToString(), Reason = reason },
+            cancellationToken: cancellationToken));
+
+    /// <summary>Requesting side: withdraws a draft or an open request.</summary>
+    public Task<InformationRequest> WithdrawRequestAsync(Guid requestId, WithdrawReasonCategory reason = WithdrawReasonCategory.Unspecified,
+        CancellationToken cancellationToken = default) =>
+        CallAsync(_requests.WithdrawAsync(new WithdrawInformationRequest { RequestId = requestId.ToString(), Reason = reason },
+            cancellationToken: cancellationToken));
+
+    /// <summary>Requesting side: closes a finished request.</summary>
+    public Task<InformationRequest> CloseRequestAsync(Guid requestId, CancellationToken cancellationToken = default) =>
+        CallAsync(_requests.CloseAsync(Action(requestId), cancellationToken: cancellationToken));
+
+    /// <summary>Requested side: asks question <paramref name="questionId"/> (its text is a message in the thread).</summary>
+    public Task<InformationRequest> RequestClarificationAsync(Guid requestId, Guid questionId, CancellationToken cancellationToken = default) =>
+        CallAsync(_requests.RequestClarificationAsync(new ClarificationRequest { RequestId = requestId.ToString(), QuestionId = questionId.ToString() },
+            cancellationToken: cancellationToken));
+
+    /// <summary>Requesting side: answers the open question <paramref name="questionId"/>.</summary>
+    public Task<InformationRequest> ProvideClarificationAsync(Guid requestId, Guid questionId, CancellationToken cancellationToken = default) =>
+        CallAsync(_requests.ProvideClarificationAsync(new ClarificationRequest { RequestId = requestId.ToString(), QuestionId = questionId.ToString() },
+            cancellationToken: cancellationToken));
+
+    /// <summary>Either side: the request as it stands.</summary>
+    public Task<InformationRequest> GetRequestAsync(Guid requestId, CancellationToken cancellationToken = default) =>
+        CallAsync(_requests.GetRequestAsync(new GetRequestRequest { RequestId = requestId.ToString() }, cancellationToken: cancellationToken));
+
+    /// <summary>The caller's authority's requests, newest first (incoming ones only once sent).</summary>
+    public async Task<IReadOnlyList<InformationRequest>> ListRequestsAsync(RequestDirection direction = RequestDirection.Unspecified,
+        IEnumerable<RequestStatus>? statuses = null, bool overdueOnly = false, int limit = 0, CancellationToken cancellationToken = default)
+    {
+        var request = new ListRequestsRequest { Direction = direction, OverdueOnly = overdueOnly, Limit = limit };
+        request.Statuses.AddRange(statuses ?? []);
+        return (await CallAsync(_requests.ListRequestsAsync(request, cancellationToken: cancellationToken))).Requests;
+    }
+
+    /// <summary>Figures from metadata: every authority and State for network administrators, else the caller's authority.</summary>
+    public Task<GetStatisticsResponse> GetRequestStatisticsAsync(DateTimeOffset? from = null, DateTimeOffset? to = null,
+        CancellationToken cancellationToken = default) =>
+        CallAsync(_requests.GetStatisticsAsync(new GetStatisticsRequest
+        {
+            From = from is { } f ? Timestamp.FromDateTimeOffset(f) : null,
+            To = to is { } t ? Timestamp.FromDateTimeOffset(t) : null,
+        }, cancellationToken: cancellationToken));
+
+    private static RequestActionRequest Action(Guid requestId) => new() { RequestId = requestId.ToString() };
+}
+
+/// <summary>What <see cref="GlobeClient.SubmitRequestAsync"/> sends.</summary>
+/// <param name="TemplateId">A published template.</param>
+/// <param name="TemplateVersion">Its version; 0: the latest.</param>
+/// <param name="RequestedAuthorityId">The authority asked.</param>
+/// <param name="DraftJson">The filled form (validated against the template before anything is sent).</param>
+/// <param name="Urgency">Sets the default deadlines.</param>
+/// <param name="AnswerBy">An earlier answer deadline, if any.</param>
+/// <param name="Spontaneous">A spontaneous disclosure (sent at once, never answered).</param>
+/// <param name="RequestId">The request's id; null for a new one.</param>
+/// <param name="SendNow">Send the request after drafting it (default); false leaves a draft.</param>
+public sealed record RequestSubmission(
+    string TemplateId,
+    long TemplateVersion,
+    Guid RequestedAuthorityId,
+    string DraftJson,
+    Urgency Urgency = Urgency.Normal,
+    DateTimeOffset? AnswerBy = null,
+    bool Spontaneous = false,
+    Guid? RequestId = null,
+    bool SendNow = true)
+{
+    /// <summary>Ids only: the form is never part of a string form.</summary>
+    public override string ToString() => $"RequestSubmission({TemplateId} v{TemplateVersion} to {RequestedAuthorityId})";
+}
+
+/// <summary>A request as submitted: its state, its thread and the id of its form message.</summary>
+public sealed record SubmittedRequest(InformationRequest Request, Guid ChannelId, Guid FormMessageId);
+
+/// <summary>A request's filled form, decrypted and verified (<see cref="GlobeClient.ReadRequestFormAsync"/>).</summary>
+public sealed record RequestForm(Guid RequestId, string TemplateId, long TemplateVersion, string Json, OpenedMessage Message)
+{
+    /// <summary>Ids only: the form is never part of a string form.</summary>
+    public override string ToString() => $"RequestForm({RequestId}, {TemplateId} v{TemplateVersion})";
+}
+
+/// <summary>
+/// A draft that does not satisfy its template: nothing was sent. <see cref="Problems"/> lists every
+/// missing or malformed field by its path.
+/// </summary>
+public sealed class DraftRejectedException : Exception
+{
+    /// <summary>Creates the exception for the template version the draft was checked against.</summary>
+    public DraftRejectedException(string templateId, long templateVersion, IReadOnlyList<DraftProblem> problems)
+        : base($"The draft does not satisfy template {templateId} v{templateVersion}; nothing was sent. Fix: "
+            + string.Join("; ", (problems ?? []).Select(p => p.ToString())))
+    {
+        TemplateId = templateId;
+        TemplateVersion = templateVersion;
+        Problems = problems ?? [];
+    }
+
+    /// <summary>The template checked against.</summary>
+    public string TemplateId { get; }
+
+    /// <summary>Its version.</summary>
+    public long TemplateVersion { get; }
+
+    /// <summary>Every problem, in template order.</summary>
+    public IReadOnlyList<DraftProblem> Problems { get; }
+}
