@@ -56,6 +56,7 @@ internal static class GlobeCli
         root.Subcommands.Add(commands.Receipts());
         root.Subcommands.Add(commands.Doc());
         root.Subcommands.Add(commands.Template());
+        root.Subcommands.Add(commands.Request());
         return root;
     }
 
