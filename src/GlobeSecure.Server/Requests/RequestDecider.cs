@@ -76,7 +76,7 @@ internal sealed record RequestActor(Guid UserId, Guid AuthorityId);
 /// <paramref name="Policy"/>); <paramref name="AnswerBy"/> is the requester's earlier answer
 /// deadline, checked when the request is sent.
 /// </summary>
-internal sealed record CreateRequest(Guid RequestId, RequestActor By, Guid RequestedAuthorityId, Guid TemplateId, int TemplateVersion, UrgencyLevel Urgency,
+internal sealed record CreateRequest(Guid RequestId, RequestActor By, Guid RequestedAuthorityId, string TemplateId, int TemplateVersion, UrgencyLevel Urgency,
     DateTimeOffset? AnswerBy, bool Spontaneous, Guid ChannelId, RequestDeadlinePolicy Policy, DateTimeOffset At);
 
 /// <summary>The requester sends a draft; the deadlines are computed from <paramref name="Policy"/> at <paramref name="At"/>.</summary>
@@ -199,7 +199,7 @@ internal static class RequestDecider
             violations.Add(new FieldViolation("requested_authority_id", "must be another authority than your own"));
         }
 
-        if (create.TemplateId == Guid.Empty)
+        if (string.IsNullOrWhiteSpace(create.TemplateId))
         {
             violations.Add(new FieldViolation("template_id", "name the template the request was written with"));
         }

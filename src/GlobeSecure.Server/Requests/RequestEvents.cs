@@ -45,7 +45,7 @@ internal enum WithdrawReason
 /// template version; <see cref="RequestedAnswerBy"/> is the requester's earlier answer deadline,
 /// if any; <see cref="ChannelId"/> is the request's discussion thread.
 /// </summary>
-internal sealed record RequestDrafted(Guid RequestId, Guid RequestingAuthorityId, Guid RequestingUserId, Guid RequestedAuthorityId, Guid TemplateId,
+internal sealed record RequestDrafted(Guid RequestId, Guid RequestingAuthorityId, Guid RequestingUserId, Guid RequestedAuthorityId, string TemplateId,
     int TemplateVersion, UrgencyLevel Urgency, DateTimeOffset? RequestedAnswerBy, bool Spontaneous, Guid ChannelId, DateTimeOffset DraftedAt);
 
 /// <summary>The requester sent the request; the deadlines are fixed at this moment (<see cref="AnswerBy"/> is null for a spontaneous disclosure).</summary>

@@ -18,7 +18,7 @@ internal sealed class RequestProjection : IInlineProjection
                 requesting_authority_id uuid not null,
                 requesting_user_id uuid not null,
                 requested_authority_id uuid not null,
-                template_key uuid not null,
+                template_id text not null,
                 template_version int not null,
                 urgency int not null,
                 requested_answer_by timestamptz,
@@ -57,7 +57,7 @@ internal sealed class RequestProjection : IInlineProjection
             var (sql, values) = stored.Data switch
             {
                 RequestDrafted e => ($"""
-                    insert into {t} (request_id, requesting_authority_id, requesting_user_id, requested_authority_id, template_key, template_version, urgency,
+                    insert into {t} (request_id, requesting_authority_id, requesting_user_id, requested_authority_id, template_id, template_version, urgency,
                         requested_answer_by, spontaneous, channel_id, drafted_at, stage)
                     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, {(int)RequestStage.Draft})
                     """, new object?[] { e.RequestId, e.RequestingAuthorityId, e.RequestingUserId, e.RequestedAuthorityId, e.TemplateId, e.TemplateVersion,

@@ -15,7 +15,7 @@ internal enum RequestDirection
 internal sealed class RequestReadModel(NpgsqlDataSource db, PostgresEventStore store)
 {
     private const string Columns = """
-        request_id, requesting_authority_id, requesting_user_id, requested_authority_id, template_key, template_version, urgency, requested_answer_by,
+        request_id, requesting_authority_id, requesting_user_id, requested_authority_id, template_id, template_version, urgency, requested_answer_by,
         spontaneous, channel_id, drafted_at, stage, resume_stage, sent_at, acknowledge_by, answer_by, first_response_at, acknowledged_at, first_answer_at,
         decline_reason, withdraw_reason, open_question_id, acknowledge_overdue, answer_overdue
         """;
@@ -90,7 +90,7 @@ internal sealed class RequestReadModel(NpgsqlDataSource db, PostgresEventStore s
         while (await reader.ReadAsync(ct))
         {
             DateTimeOffset? At(int i) => reader.IsDBNull(i) ? null : reader.GetFieldValue<DateTimeOffset>(i);
-            var draft = new RequestDrafted(reader.GetGuid(0), reader.GetGuid(1), reader.GetGuid(2), reader.GetGuid(3), reader.GetGuid(4), reader.GetInt32(5),
+            var draft = new RequestDrafted(reader.GetGuid(0), reader.GetGuid(1), reader.GetGuid(2), reader.GetGuid(3), reader.GetString(4), reader.GetInt32(5),
                 (UrgencyLevel)reader.GetInt32(6), At(7), reader.GetBoolean(8), reader.GetGuid(9), reader.GetFieldValue<DateTimeOffset>(10));
             list.Add(new RequestState(draft, (RequestStage)reader.GetInt32(11), (RequestStage)reader.GetInt32(12),
                 reader.IsDBNull(21) ? null : reader.GetGuid(21), null, At(13), At(14), At(15), At(16), At(17), At(18),

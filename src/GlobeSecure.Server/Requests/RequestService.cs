@@ -47,11 +47,11 @@ internal sealed class RequestService(PostgresEventStore store, Access access, Ti
             throw new ValidationException("channel_id", "the channel must include a member of the requested authority: add the authority to it first");
         }
 
-        var command = new CreateRequest(requestId, Actor(caller), requested, RequestWire.TemplateKey(request.TemplateId), (int)request.TemplateVersion, urgency,
+        var command = new CreateRequest(requestId, Actor(caller), requested, request.TemplateId, (int)request.TemplateVersion, urgency,
             request.AnswerBy?.ToDateTimeOffset(), request.Spontaneous, channelId, policy, clock.GetUtcNow());
         var (state, _) = await store.DecideAsync(RequestDecider.StreamId(requestId), RequestState.Initial, RequestDecider.Evolve,
             s => RequestDecider.Decide(command, s), access.Allowed(context, requestId.ToString()), cancellationToken: context.CancellationToken);
-        return RequestWire.ToProto(state, request.TemplateId, caller.AuthorityId);
+        return RequestWire.ToProto(state, caller.AuthorityId);
     }
 
     public override async Task<InformationRequest> SendRequest(SendRequestRequest request, ServerCallContext context)
@@ -61,7 +61,7 @@ internal sealed class RequestService(PostgresEventStore store, Access access, Ti
         var (state, _) = await store.DecideAsync(RequestDecider.StreamId(requestId), RequestState.Initial, RequestDecider.Evolve,
             s => RequestDecider.Decide(new SendRequest(requestId, Actor(caller), policy, clock.GetUtcNow()), s), access.Allowed(context, requestId.ToString()),
             cancellationToken: context.CancellationToken);
-        return await ToProtoAsync(state, caller, context.CancellationToken);
+        return RequestWire.ToProto(state, caller.AuthorityId);
     }
 
     public override Task<InformationRequest> Acknowledge(RequestActionRequest request, ServerCallContext context) =>
@@ -103,7 +103,7 @@ internal sealed class RequestService(PostgresEventStore store, Access access, Ti
         }
 
         await access.RecordReadAsync(context, requestId.ToString());
-        return await ToProtoAsync(state, caller, context.CancellationToken);
+        return RequestWire.ToProto(state, caller.AuthorityId);
     }
 
     public override async Task<ListRequestsResponse> ListRequests(ListRequestsRequest request, ServerCallContext context)
@@ -128,9 +128,8 @@ internal sealed class RequestService(PostgresEventStore store, Access access, Ti
         v.ThrowIfAny();
         var rows = await read.ListAsync(caller.AuthorityId, (RequestDirection)(int)request.Direction, [.. request.Statuses.Select(s => (RequestStage)(int)s)],
             request.OverdueOnly, request.Limit == 0 ? 100 : request.Limit, context.CancellationToken);
-        var slugs = await SlugsAsync(context.CancellationToken);
         var response = new ListRequestsResponse();
-        response.Requests.Add(rows.Select(r => RequestWire.ToProto(r, slugs.GetValueOrDefault(r.Draft!.TemplateId, ""), caller.AuthorityId)));
+        response.Requests.Add(rows.Select(r => RequestWire.ToProto(r, caller.AuthorityId)));
         await access.RecordReadAsync(context);
         return response;
     }
@@ -172,16 +171,8 @@ internal sealed class RequestService(PostgresEventStore store, Access access, Ti
         var (state, _) = await store.DecideAsync(RequestDecider.StreamId(requestId), RequestState.Initial, RequestDecider.Evolve,
             s => RequestDecider.Decide(new ActOnRequest(requestId, action, Actor(caller), clock.GetUtcNow(), questionId, decline, withdraw), s),
             access.Allowed(context, requestId.ToString()), cancellationToken: context.CancellationToken);
-        return await ToProtoAsync(state, caller, context.CancellationToken);
+        return RequestWire.ToProto(state, caller.AuthorityId);
     }
-
-    /// <summary>The wire form, with the template's slug found back from its derived key.</summary>
-    private async Task<InformationRequest> ToProtoAsync(RequestState state, Caller caller, CancellationToken ct) =>
-        RequestWire.ToProto(state, (await SlugsAsync(ct)).GetValueOrDefault(state.Draft!.TemplateId, ""), caller.AuthorityId);
-
-    /// <summary>Template slugs by their derived key (<see cref="RequestWire.TemplateKey"/>).</summary>
-    private async Task<Dictionary<Guid, string>> SlugsAsync(CancellationToken ct) =>
-        (await templates.ListAsync(allVersions: false, ct)).Select(t => t.TemplateId).Distinct().ToDictionary(RequestWire.TemplateKey);
 
     private static RequestActor Actor(Caller caller) => new(caller.UserId, caller.AuthorityId);
 

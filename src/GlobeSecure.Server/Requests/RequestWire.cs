@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
 using GlobeSecure.Contracts.V1;
 using GlobeSecure.Server.Identity;
 using Google.Protobuf.WellKnownTypes;
@@ -9,14 +7,6 @@ namespace GlobeSecure.Server.Requests;
 /// <summary>Proto ⇄ domain for information requests.</summary>
 internal static class RequestWire
 {
-    /// <summary>
-    /// The decider names templates by Guid while templates are named by slug (ADR 0007): the Guid is
-    /// derived from the slug (SHA-256 of a fixed prefix and the slug, first 16 bytes), so the same
-    /// slug always gives the same Guid and no mapping table is needed.
-    /// </summary>
-    public static Guid TemplateKey(string templateId) =>
-        new(SHA256.HashData(Encoding.UTF8.GetBytes($"globesecure/template/{templateId}")).AsSpan(0, 16));
-
     public static UrgencyLevel Urgency(Violations v, Urgency urgency)
     {
         if (urgency is Contracts.V1.Urgency.Normal or Contracts.V1.Urgency.Urgent or Contracts.V1.Urgency.Emergency)
@@ -34,7 +24,7 @@ internal static class RequestWire
     public static WithdrawReason? Withdraw(WithdrawReasonCategory reason) =>
         reason == WithdrawReasonCategory.Unspecified ? null : (WithdrawReason)(int)reason;
 
-    public static InformationRequest ToProto(RequestState state, string templateSlug, Guid callerAuthorityId)
+    public static InformationRequest ToProto(RequestState state, Guid callerAuthorityId)
     {
         var d = state.Draft ?? throw new ArgumentException("The request does not exist.", nameof(state));
         var side = callerAuthorityId == d.RequestingAuthorityId ? RequestSide.Requesting : RequestSide.Requested;
@@ -44,7 +34,7 @@ internal static class RequestWire
             RequestingAuthorityId = d.RequestingAuthorityId.ToString(),
             RequestingUserId = d.RequestingUserId.ToString(),
             RequestedAuthorityId = d.RequestedAuthorityId.ToString(),
-            TemplateId = templateSlug,
+            TemplateId = d.TemplateId,
             TemplateVersion = d.TemplateVersion,
             Urgency = (Urgency)(int)d.Urgency,
             Spontaneous = d.Spontaneous,

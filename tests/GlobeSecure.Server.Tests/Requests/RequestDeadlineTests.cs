@@ -15,7 +15,7 @@ public sealed class RequestDeadlineTests
     private static RequestState Given(params object[] events) => events.Aggregate(RequestState.Initial, RequestDecider.Evolve);
 
     private RequestDrafted Drafted(bool spontaneous = false) =>
-        new(_request, Guid.CreateVersion7(), _user, _requested, Guid.CreateVersion7(), 1, UrgencyLevel.Emergency, null, spontaneous, Guid.CreateVersion7(),
+        new(_request, Guid.CreateVersion7(), _user, _requested, "request-for-information", 1, UrgencyLevel.Emergency, null, spontaneous, Guid.CreateVersion7(),
             SentAt.AddHours(-1));
 
     /// <summary>An emergency request sent at <see cref="SentAt"/>: acknowledge within 2 hours, answer within 8.</summary>

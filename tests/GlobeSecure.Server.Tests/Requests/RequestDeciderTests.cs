@@ -9,7 +9,7 @@ public sealed class RequestDeciderTests
     private static readonly DateTimeOffset At = new(2026, 11, 24, 12, 0, 0, TimeSpan.Zero);
     private static readonly DateTimeOffset SentAt = At.AddHours(1);
     private readonly Guid _request = Guid.CreateVersion7();
-    private readonly Guid _template = Guid.CreateVersion7();
+    private readonly string _template = "request-for-information";
     private readonly Guid _channel = Guid.CreateVersion7();
     private readonly RequestActor _requester = new(Guid.CreateVersion7(), Guid.CreateVersion7());
     private readonly RequestActor _requested = new(Guid.CreateVersion7(), Guid.CreateVersion7());
@@ -63,7 +63,7 @@ public sealed class RequestDeciderTests
     [Fact]
     public void Create_EverythingMissing_ValidationNamesEachField()
     {
-        var bad = new CreateRequest(_request, _requester, _requester.AuthorityId, Guid.Empty, 0, (UrgencyLevel)9, null, false, Guid.Empty,
+        var bad = new CreateRequest(_request, _requester, _requester.AuthorityId, "", 0, (UrgencyLevel)9, null, false, Guid.Empty,
             RequestDeadlinePolicy.Default, At);
 
         var refused = Assert.Throws<ValidationException>(() => RequestDecider.Decide(bad, RequestState.Initial));

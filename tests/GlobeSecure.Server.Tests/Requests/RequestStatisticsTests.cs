@@ -140,7 +140,7 @@ public sealed class RequestStatisticsTests
         var user = Guid.CreateVersion7();
         var state = new object[]
         {
-            new RequestDrafted(request, _a1, user, _b1, Guid.CreateVersion7(), 1, UrgencyLevel.Urgent, null, false, Guid.CreateVersion7(), October),
+            new RequestDrafted(request, _a1, user, _b1, "request-for-information", 1, UrgencyLevel.Urgent, null, false, Guid.CreateVersion7(), October),
             new RequestSent(request, user, November.AddDays(3), November.AddDays(3), November),
             new RequestAcknowledged(request, user, November.AddHours(5)),
             new RequestPartiallyAnswered(request, user, November.AddDays(2)),
