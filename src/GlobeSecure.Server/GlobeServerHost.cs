@@ -1,6 +1,7 @@
 using GlobeSecure.Server.Audit;
 using GlobeSecure.Server.Channels;
 using GlobeSecure.Server.Documents;
+using GlobeSecure.Server.FocalPoints;
 using GlobeSecure.Server.Identity;
 using GlobeSecure.Server.Membership;
 using GlobeSecure.Server.Requests;
@@ -27,6 +28,7 @@ public static class GlobeServerHost
         builder.Services.AddDocuments();
         builder.Services.AddTemplates();
         builder.Services.AddRequests();
+        builder.Services.AddFocalPoints();
         configure?.Invoke(builder);
 
         var app = builder.Build();
@@ -37,6 +39,7 @@ public static class GlobeServerHost
         app.MapDocuments();
         app.MapTemplates();
         app.MapRequests();
+        app.MapFocalPoints();
         return app;
     }
 

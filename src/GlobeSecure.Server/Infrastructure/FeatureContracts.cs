@@ -10,11 +10,20 @@ namespace GlobeSecure.Server.Infrastructure;
 /// <summary>An authority as other features need to see it; <paramref name="Country"/> is its State (ISO 3166-1 alpha-2).</summary>
 internal sealed record AuthorityView(Guid AuthorityId, string Name, AuthorityKind Kind, AuthorityStatus Status, string Country = "");
 
+/// <summary>A member authority with the focal point it named when it applied (not secret: any authenticated user reads it).</summary>
+internal sealed record MemberAuthorityView(AuthorityView Authority, string FocalName, string FocalEmail, string FocalPhone);
+
 /// <summary>Implemented by Membership.</summary>
 internal interface IAuthorities
 {
     /// <summary>The authority, or null when it does not exist.</summary>
     Task<AuthorityView?> FindAsync(Guid authorityId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The member authorities (active or suspended; not observers, not the secretariat),
+    /// optionally of one country, ordered by country, then name.
+    /// </summary>
+    Task<IReadOnlyList<MemberAuthorityView>> ListMembersAsync(string? country, CancellationToken cancellationToken);
 
     /// <summary>Creates the network secretariat (active, kind NETWORK_SECRETARIAT) at bootstrap; idempotent by id.</summary>
     Task RegisterSecretariatAsync(ServerCallContext call, Guid authorityId, string name, CancellationToken cancellationToken);

@@ -93,6 +93,29 @@ internal sealed class MembershipReadModel(NpgsqlDataSource dataSource, PostgresE
             : null;
     }
 
+    /// <summary>Active and suspended authorities that are members (not observers, not the secretariat), by country, then name.</summary>
+    public async Task<IReadOnlyList<MemberAuthorityView>> MembersAsync(string? country, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(Sql($$"""
+            select authority_id, name, kind, status, country, focal_name, focal_email, focal_phone from {schema}.authorities
+            where status in ('active', 'suspended') and kind not in ('{{AuthorityKind.ObserverOrganisation}}', '{{AuthorityKind.NetworkSecretariat}}')
+              and ($1::text is null or country = $1)
+            order by country, name, authority_id
+            """));
+        command.Parameters.Add(new NpgsqlParameter { Value = (object?)country ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+        var result = new List<MemberAuthorityView>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            result.Add(new MemberAuthorityView(
+                new AuthorityView(reader.GetGuid(0), reader.GetString(1), Enum.Parse<AuthorityKind>(reader.GetString(2)), StatusFromWire(reader.GetString(3)),
+                    reader.GetString(4)),
+                reader.GetString(5), reader.GetString(6), reader.IsDBNull(7) ? "" : reader.GetString(7)));
+        }
+
+        return result;
+    }
+
     public static AuthorityStatus StatusFromWire(string status) => status switch
     {
         "pending" => AuthorityStatus.Pending,

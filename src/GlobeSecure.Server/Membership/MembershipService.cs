@@ -315,6 +315,9 @@ internal sealed class MembershipAuthorities(PostgresEventStore store, Access acc
 {
     public Task<AuthorityView?> FindAsync(Guid authorityId, CancellationToken cancellationToken) => read.FindAsync(authorityId, cancellationToken);
 
+    public Task<IReadOnlyList<MemberAuthorityView>> ListMembersAsync(string? country, CancellationToken cancellationToken) =>
+        read.MembersAsync(country, cancellationToken);
+
     public Task RegisterSecretariatAsync(ServerCallContext call, Guid authorityId, string name, CancellationToken cancellationToken) =>
         store.DecideAsync(MembershipService.AuthorityStream(authorityId), AuthorityState.Initial, AuthorityDecider.Evolve,
             state => AuthorityDecider.Decide(new RegisterSecretariat(authorityId, name, clock.GetUtcNow()), state),
