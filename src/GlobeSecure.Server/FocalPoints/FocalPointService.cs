@@ -1,4 +1,5 @@
 using GlobeSecure.Contracts.V1;
+using GlobeSecure.Crypto;
 using GlobeSecure.EventStore;
 using GlobeSecure.Server.Identity;
 using GlobeSecure.Server.Infrastructure;
@@ -61,7 +62,7 @@ internal sealed class FocalPointService(PostgresEventStore store, Access access,
     {
         var caller = await access.RequireRoleAsync(context, request.Contact?.ContactId, Role.NetworkAdministrator);
         var (contactId, details) = await ContactAsync(request.Contact, context);
-        var (state, _) = await DecideContactAsync(new AddContact(contactId, details, caller.UserId, clock.GetUtcNow()), context);
+        var (state, _) = await DecideContactAsync(new AddContact(contactId, details, caller.UserId, Now()), context);
         return FocalPointWire.ToProto(contactId, state.Details!, state.UpdatedAt, state.UpdatedBy);
     }
 
@@ -69,7 +70,7 @@ internal sealed class FocalPointService(PostgresEventStore store, Access access,
     {
         var caller = await access.RequireRoleAsync(context, request.Contact?.ContactId, Role.NetworkAdministrator);
         var (contactId, details) = await ContactAsync(request.Contact, context);
-        var (state, _) = await DecideContactAsync(new UpdateContact(contactId, details, caller.UserId, clock.GetUtcNow()), context);
+        var (state, _) = await DecideContactAsync(new UpdateContact(contactId, details, caller.UserId, Now()), context);
         return FocalPointWire.ToProto(contactId, state.Details!, state.UpdatedAt, state.UpdatedBy);
     }
 
@@ -77,7 +78,7 @@ internal sealed class FocalPointService(PostgresEventStore store, Access access,
     {
         var caller = await access.RequireRoleAsync(context, request.ContactId, Role.NetworkAdministrator);
         var contactId = Violations.RequiredId("contact_id", request.ContactId);
-        await DecideContactAsync(new RemoveContact(contactId, caller.UserId, clock.GetUtcNow()), context);
+        await DecideContactAsync(new RemoveContact(contactId, caller.UserId, Now()), context);
         return new RemoveContactResponse();
     }
 
@@ -101,12 +102,15 @@ internal sealed class FocalPointService(PostgresEventStore store, Access access,
         }
 
         var (state, _) = await store.DecideAsync(RequirementsDecider.StreamId(authorityId), RequirementsState.Initial, RequirementsDecider.Evolve,
-            s => RequirementsDecider.Decide(new PublishRequirements(authorityId, requirements, caller.UserId, clock.GetUtcNow()), s),
+            s => RequirementsDecider.Decide(new PublishRequirements(authorityId, requirements, caller.UserId, Now()), s),
             access.Allowed(context, authorityId.ToString()), cancellationToken: context.CancellationToken);
         var member = (await authorities.ListMembersAsync(authority.Country, context.CancellationToken)).First(m => m.Authority.AuthorityId == authorityId);
         var published = state.Current!;
         return FocalPointWire.ToProto(member, new RequirementsRow(authorityId, published.Requirements, published.PublishedAt, published.ByUserId));
     }
+
+    // PostgreSQL keeps microseconds: the time answered from the stream equals the one the directory reads back.
+    private DateTimeOffset Now() => CanonicalWriter.TruncateToMicroseconds(clock.GetUtcNow());
 
     private static bool IsMember(AuthorityView authority) =>
         authority.Status is AuthorityStatus.Active or AuthorityStatus.Suspended
