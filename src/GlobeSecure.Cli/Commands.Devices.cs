@@ -252,12 +252,19 @@ internal sealed partial class Commands
 
     public Command Directory()
     {
-        var command = new Command("directory", "Verify the directory log, then show the authorities and their verified devices");
+        var (country, kind) = DirectoryFilterOptions();
+        var command = new Command("directory",
+            "Verify the directory log, then show the authorities and their verified devices, and per country the competent authorities and focal points: where to send what")
+        {
+            country, kind,
+        };
         command.Handle(options, environment, async (context, cancellationToken) =>
         {
+            var onlyCountry = CountryOption(context, country);
             await using var session = await context.ConnectAsync(cancellationToken);
             var head = await session.Client.VerifyDirectoryAsync(cancellationToken);
-            var authorities = await session.Client.ListAuthoritiesAsync(cancellationToken: cancellationToken);
+            var authorities = await session.Client.ListAuthoritiesAsync(new AuthorityFilter(Country: onlyCountry), cancellationToken);
+            var focalPoints = await session.Client.ListFocalPointsAsync(onlyCountry, KindOption(context, kind), cancellationToken);
             var rows = new List<(Authority Authority, IReadOnlyList<VerifiedDevice> Devices)>();
             foreach (var authority in authorities)
             {
@@ -289,6 +296,7 @@ internal sealed partial class Commands
                             notAfter = d.Certificate.NotAfter,
                         }).ToArray(),
                     }).ToArray(),
+                    countries = FocalPointsJson(focalPoints),
                 });
                 return;
             }
@@ -310,7 +318,9 @@ internal sealed partial class Commands
             }
 
             context.Console.Write(table);
+            WriteFocalPoints(context, focalPoints, onlyCountry);
         });
+        AddFocalPointCommands(command);
         return command;
     }
 
