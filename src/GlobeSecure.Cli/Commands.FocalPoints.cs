@@ -306,20 +306,20 @@ internal sealed partial class Commands
         }
 
         context.Line("Competent authorities and focal points (member authorities are reachable on this network):");
-        var table = Table("country", "kind", "name", "organisation", "contact", "languages", "electronic", "notes", "id");
+        var table = Table("country", "kind", "name", "contact", "languages", "electronic", "notes", "id");
         foreach (var c in countries)
         {
             foreach (var a in c.Authorities)
             {
-                Row(table, c.Country, $"member authority ({Names.Of(a.Kind)})", a.Name, "",
-                    ContactCell(a.FocalPoint?.Name ?? "", a.FocalPoint?.Email ?? "", a.FocalPoint?.Phone ?? ""),
+                Row(table, c.Country, $"member: {Names.Of(a.Kind)}", a.Name,
+                    Lines(a.FocalPoint?.Name ?? "", a.FocalPoint?.Email ?? "", a.FocalPoint?.Phone ?? ""),
                     string.Join(", ", a.Requirements?.Languages ?? []), a.Requirements is null ? "unknown" : NameOf(a.Requirements.ElectronicRequests),
                     a.Requirements?.Notes ?? "", a.AuthorityId);
             }
 
             foreach (var e in c.Contacts)
             {
-                Row(table, c.Country, NameOf(e.Kind), e.Name, e.Organisation, ContactCell("", e.Email, e.Phone), string.Join(", ", e.Requirements?.Languages ?? []),
+                Row(table, c.Country, NameOf(e.Kind), Lines(e.Name, e.Organisation), Lines(e.Email, e.Phone), string.Join(", ", e.Requirements?.Languages ?? []),
                     NameOf(e.Requirements?.ElectronicRequests ?? ElectronicRequests.Unspecified), e.Requirements?.Notes ?? "", e.ContactId);
             }
         }
@@ -327,6 +327,5 @@ internal sealed partial class Commands
         context.Console.Write(table);
     }
 
-    private static string ContactCell(string name, string email, string phone) =>
-        string.Join("\n", new[] { name, email, phone }.Where(s => s.Length > 0));
+    private static string Lines(params string[] parts) => string.Join("\n", parts.Where(s => s.Length > 0));
 }
