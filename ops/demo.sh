@@ -5,7 +5,8 @@
 #   secretariat, enrolled, certified with the root key) → two authorities apply → four-eyes
 #   approval (one administrator approving twice is refused) → the authorities' administrators
 #   enrol and are certified → they invite investigators → the investigators' devices enrol, are
-#   certified and authenticate (`whoami`) → the verified directory is printed → the Kenyan
+#   certified and authenticate (`whoami`) → the verified directory is printed (with where to send
+#   what: Brazil's central authority and the Polícia Federal's requirements) → the Kenyan
 #   investigator opens a case channel and writes → invites the Brazilian authority (the earlier
 #   message is not readable for the newcomer until he shares that epoch with her) → messages both
 #   ways, watched live with signed receipts → the decrypted history on each side → the Brazilian
@@ -318,6 +319,15 @@ run_as brazil-investigator whoami
 step "The directory, as the Kenyan investigator's client verifies it (log and every chain, to the pinned root)"
 run_as kenya-investigator fingerprint
 run_as kenya-investigator directory
+
+step "Where to send what: the secretariat lists Brazil's central authority for MLA, the Polícia Federal publishes its requirements, Otieno looks them up"
+run_as amina directory contact add --country BR --kind central-authority \
+  --name "Department of Asset Recovery and International Legal Cooperation" --organisation "Ministry of Justice and Public Security" \
+  --email "mla@example.gov.br" --languages pt,en,es --electronic yes --notes "Formal requests in Portuguese or with a translation."
+run_as brazil-admin directory requirements --languages pt,en --electronic yes --notes "Informal requests through this platform; originals by courier."
+expect_refusal "an investigator adding a contact entry" \
+  run_as kenya-investigator directory contact add --country KE --kind other --name "My own entry"
+run_as kenya-investigator directory --country BR
 
 # ------------------------------------------------------------------------------------------
 # The case channel: everything below is encrypted and signed on the investigators' machines;

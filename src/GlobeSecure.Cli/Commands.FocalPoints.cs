@@ -281,10 +281,14 @@ internal sealed partial class Commands
         Add(grid, "kind", NameOf(c.Kind));
         Add(grid, "country", c.Country);
         Add(grid, "name", c.Name);
-        Add(grid, "organisation", c.Organisation);
-        Add(grid, "member authority", c.AuthorityId);
-        Add(grid, "email", c.Email);
-        Add(grid, "phone", c.Phone);
+        foreach (var (name, value) in new[] { ("organisation", c.Organisation), ("member authority", c.AuthorityId), ("email", c.Email), ("phone", c.Phone) })
+        {
+            if (value.Length > 0)
+            {
+                Add(grid, name, value);
+            }
+        }
+
         AddRequirements(grid, c.Requirements);
         context.Console.Write(grid);
     }
