@@ -24,10 +24,11 @@ internal sealed class RequestReadModel(NpgsqlDataSource db, PostgresEventStore s
 
     /// <summary>
     /// The authority's requests, newest first: outgoing ones (drafts included) and incoming ones
-    /// once sent; optionally only some stages, only overdue ones.
+    /// once sent; optionally only some stages, only overdue ones; the page after <c>after</c>
+    /// (the last row of the previous page: drafted at, request id).
     /// </summary>
     public async Task<IReadOnlyList<RequestState>> ListAsync(Guid authorityId, RequestDirection direction, IReadOnlyList<RequestStage> stages, bool overdueOnly,
-        int limit, CancellationToken ct)
+        (DateTimeOffset DraftedAt, Guid RequestId)? after, int limit, CancellationToken ct)
     {
         var outgoing = "requesting_authority_id = $1";
         var incoming = $"(requested_authority_id = $1 and stage <> {(int)RequestStage.Draft})";
@@ -40,12 +41,15 @@ internal sealed class RequestReadModel(NpgsqlDataSource db, PostgresEventStore s
         await using var command = db.CreateCommand($"""
             select {Columns} from {_s}.requests
             where {party} and (cardinality($2::int[]) = 0 or stage = any($2)) and (not $3 or acknowledge_overdue or answer_overdue)
+              and ($5::timestamptz is null or (drafted_at, request_id) < ($5, $6))
             order by drafted_at desc, request_id desc limit $4
             """);
         command.Parameters.Add(new NpgsqlParameter { Value = authorityId });
         command.Parameters.Add(new NpgsqlParameter { Value = stages.Select(s => (int)s).ToArray() });
         command.Parameters.Add(new NpgsqlParameter { Value = overdueOnly });
         command.Parameters.Add(new NpgsqlParameter { Value = limit });
+        command.Parameters.Add(new NpgsqlParameter { Value = after is { } a ? a.DraftedAt : DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
+        command.Parameters.Add(new NpgsqlParameter { Value = after is { } b ? b.RequestId : Guid.Empty });
         return await ReadAsync(command, ct);
     }
 
