@@ -400,7 +400,7 @@ internal sealed partial class Commands
         f is null || f.Count == 0 ? "" : $"{Span(f.Median.ToTimeSpan())} / {Span(f.Percentile90.ToTimeSpan())} (n={Number(f.Count)})";
 
     private static string Span(TimeSpan t) =>
-        t.TotalDays >= 1 ? $"{t.TotalDays:0.#} d" : t.TotalHours >= 1 ? $"{t.TotalHours:0.#} h" : $"{t.TotalMinutes:0.#} min";
+        t.TotalDays >= 1 ? $"{t.TotalDays:0.#} d" : t.TotalHours >= 1 ? $"{t.TotalHours:0.#} h" : t.TotalMinutes >= 1 ? $"{t.TotalMinutes:0.#} min" : $"{t.TotalSeconds:0} s";
 
     private static string Overdue(InformationRequest r) =>
         string.Join(", ", new[] { r.AcknowledgeOverdue ? "acknowledge" : "", r.AnswerOverdue ? "answer" : "" }.Where(s => s.Length > 0));
@@ -457,7 +457,7 @@ internal sealed partial class Commands
         Row(table, "acknowledge by", Names.Of(r.AcknowledgeBy));
         Row(table, "answer by", Names.Of(r.AnswerBy));
         Row(table, "overdue", Overdue(r));
-        Row(table, "allowed now", string.Join(", ", r.AllowedActions));
+        Row(table, "allowed now", r.AllowedActions.Count == 0 ? "nothing (for your side)" : string.Join(", ", r.AllowedActions));
         context.Console.Write(table);
     }
 
