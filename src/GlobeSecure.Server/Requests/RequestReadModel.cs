@@ -76,14 +76,20 @@ internal sealed class RequestReadModel(NpgsqlDataSource db, PostgresEventStore s
         return ids;
     }
 
-    /// <summary>Every sent request (for statistics), or those where <paramref name="authorityId"/> is a party.</summary>
-    public async Task<IReadOnlyList<RequestState>> SentAsync(Guid? authorityId, CancellationToken ct)
+    /// <summary>
+    /// Every request sent in [<paramref name="from"/>, <paramref name="to"/>) (open ends when null),
+    /// for statistics; or only those where <paramref name="authorityId"/> is a party.
+    /// </summary>
+    public async Task<IReadOnlyList<RequestState>> SentAsync(Guid? authorityId, DateTimeOffset? from, DateTimeOffset? to, CancellationToken ct)
     {
         await using var command = db.CreateCommand($"""
             select {Columns} from {_s}.requests
             where sent_at is not null and ($1::uuid is null or requesting_authority_id = $1 or requested_authority_id = $1)
+              and ($2::timestamptz is null or sent_at >= $2) and ($3::timestamptz is null or sent_at < $3)
             """);
         command.Parameters.Add(new NpgsqlParameter { Value = authorityId is { } a ? a : DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Uuid });
+        command.Parameters.Add(new NpgsqlParameter { Value = from is { } f ? f : DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
+        command.Parameters.Add(new NpgsqlParameter { Value = to is { } t ? t : DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
         return await ReadAsync(command, ct);
     }
 

@@ -157,14 +157,11 @@ internal sealed class RequestService(PostgresEventStore store, Access access, Ti
             throw new ValidationException("to", "must be after from");
         }
 
-        var rows = await read.SentAsync(everything ? null : caller.AuthorityId, context.CancellationToken);
-        var countries = new Dictionary<Guid, string>();
-        foreach (var id in rows.SelectMany(r => new[] { r.Draft!.RequestingAuthorityId, r.Draft.RequestedAuthorityId }).Distinct())
-        {
-            countries[id] = (await authorities.FindAsync(id, context.CancellationToken))?.Country ?? "";
-        }
-
-        var groups = RequestStatistics.Compute(rows.Select(r => RequestSummary.Of(r, countries[r.Draft!.RequestingAuthorityId], countries[r.Draft.RequestedAuthorityId])),
+        var rows = await read.SentAsync(everything ? null : caller.AuthorityId, period.From, period.To, context.CancellationToken);
+        var found = await authorities.FindManyAsync(
+            [.. rows.SelectMany(r => new[] { r.Draft!.RequestingAuthorityId, r.Draft.RequestedAuthorityId }).Distinct()], context.CancellationToken);
+        string Country(Guid id) => found.TryGetValue(id, out var a) ? a.Country : "";
+        var groups = RequestStatistics.Compute(rows.Select(r => RequestSummary.Of(r, Country(r.Draft!.RequestingAuthorityId), Country(r.Draft.RequestedAuthorityId))),
             period);
         var own = caller.AuthorityId.ToString();
         var response = new GetStatisticsResponse();
