@@ -18,6 +18,8 @@ namespace GlobeSecure.Client.Tests.Story;
 /// <item><term>R4</term><description>Brazil → Kenya, emergency, sent +60 h (acknowledge by +68 h, answer by +84 h): marked acknowledge-overdue
 /// by the pass at +69 h, acknowledged late +70 h, answered +72 h.</description></item>
 /// <item><term>R5</term><description>Kenya → Brazil, urgent, sent +72 h: acknowledged +73 h, answered +75 h.</description></item>
+/// <item><term>R6</term><description>Brazil → Kenya, normal with an earlier answer deadline set by Brazil (+123 h instead of the week), sent
+/// +75 h: acknowledged +76 h, never answered; marked answer-overdue by the pass at +124 h.</description></item>
 /// </list>
 /// </summary>
 internal sealed class RequestLifecycleScenario
@@ -64,6 +66,11 @@ internal sealed class RequestLifecycleScenario
 
     public SubmittedRequest R5 { get; private set; } = null!;
 
+    public SubmittedRequest R6 { get; private set; } = null!;
+
+    /// <summary>The overdue pass at +124 h (R6's answer deadline passed an hour before).</summary>
+    public int AnswerDeadlinePass { get; private set; }
+
     public Guid QuestionId { get; private set; }
 
     /// <summary>Refusals met on the way: Brazil answering R1 while it is SENT, Kenya acknowledging it.</summary>
@@ -109,14 +116,15 @@ internal sealed class RequestLifecycleScenario
         await scenario.DeclineAndWithdrawAsync(server);
         await scenario.OverdueEmergencyAsync(server);
         await scenario.QuickAnswerAsync(server);
+        await scenario.EarlierDeadlineMissedAsync(server);
         return scenario;
     }
 
     private static async Task<string> DraftAsync() =>
         await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "Templates", "request-for-information.draft.json"), Ct);
 
-    private static async Task<SubmittedRequest> SubmitAsync(Participant by, Guid to, Urgency urgency) =>
-        await by.Client.SubmitRequestAsync(new RequestSubmission(Rfi, 0, to, await DraftAsync(), urgency), Ct);
+    private static async Task<SubmittedRequest> SubmitAsync(Participant by, Guid to, Urgency urgency, DateTimeOffset? answerBy = null) =>
+        await by.Client.SubmitRequestAsync(new RequestSubmission(Rfi, 0, to, await DraftAsync(), urgency, answerBy), Ct);
 
     private static Guid IdOf(SubmittedRequest r) => Guid.Parse(r.Request.RequestId);
 
@@ -261,5 +269,18 @@ internal sealed class RequestLifecycleScenario
         clock.Advance(TimeSpan.FromHours(2));
         await ana.Client.SendTextAsync(R5.ChannelId, "Nothing further on file beyond the register extract sent for R1.", new SendOptions(ReplyTo: R5.FormMessageId), Ct);
         Saw("R5 answered", ana, await ana.Client.AnswerRequestAsync(IdOf(R5), Ct));
+    }
+
+    private async Task EarlierDeadlineMissedAsync(RequestLifecycleFixture server)
+    {
+        var (otieno, ana, clock) = (Cast.Otieno, Cast.Ana, server.Clock);
+        R6 = await SubmitAsync(ana, Kenya, Urgency.Normal, answerBy: clock.GetUtcNow() + TimeSpan.FromHours(48));
+        Saw("R6 sent", ana, R6.Request);
+        clock.Advance(TimeSpan.FromHours(1));
+        Saw("R6 acknowledged", otieno, await otieno.Client.AcknowledgeRequestAsync(IdOf(R6), Ct));
+        clock.Advance(TimeSpan.FromHours(48));
+        AnswerDeadlinePass = await server.RunRequestOverduePassAsync(Ct);
+        Saw("R6 answer overdue", ana, await ana.Client.GetRequestAsync(IdOf(R6), Ct));
+        await SeeAsync("R6 answer overdue", otieno);
     }
 }

@@ -190,12 +190,38 @@ public sealed class RequestLifecycleStoryTests(RequestLifecycleFixture server) :
         Assert.Equal((RequestStatus.Answered, true, false), (answered.Status, answered.AcknowledgeOverdue, answered.AnswerOverdue));
         Assert.Equal((EmergencyAnswer, s.Kenya), (s.Read["emergency answer"].Text, s.Read["emergency answer"].SenderAuthorityId));
 
-        var stillListed = await s.Cast.Ana.Client.ListRequestsAsync(RequestDirection.Outgoing, overdueOnly: true, cancellationToken: Ct);
+        var stillListed = await s.Cast.Ana.Client.ListRequestsAsync(RequestDirection.Outgoing, statuses: [RequestStatus.Answered], overdueOnly: true,
+            cancellationToken: Ct);
         var events = await server.Services.GetRequiredService<PostgresEventStore>().ReadStreamAsync($"request-{r4}", cancellationToken: Ct);
         var audit = await server.Services.GetRequiredService<PostgresEventStore>().ReadAuditAsync(0, 100_000, Ct);
         Assert.Equal([r4], stillListed.Select(r => r.RequestId));
         Assert.Single(events, e => e.Type == "requests.marked-overdue");
         Assert.Single(audit, e => e.Entry.Action == "globesecure.requests/mark-overdue" && e.Entry.Target == r4);
+    }
+
+    [Fact]
+    public async Task OverduePass_EarlierAnswerDeadlineSetByTheRequesterMissed_AnswerOverdueOnlyAndListedForBothSides()
+    {
+        var s = await ScenarioAsync();
+        var sent = s["R6 sent", s.Brazil];
+        var r6 = sent.RequestId;
+
+        var kenyaOverdue = await s.Cast.Otieno.Client.ListRequestsAsync(RequestDirection.Incoming, overdueOnly: true, cancellationToken: Ct);
+        var brazilOverdue = await s.Cast.Ana.Client.ListRequestsAsync(RequestDirection.Outgoing, overdueOnly: true, cancellationToken: Ct);
+
+        // The earlier answer deadline also caps the acknowledge deadline (the week's default would be later).
+        Assert.Equal((s.Start + Hours(75), s.Start + Hours(123), s.Start + Hours(123)),
+            (sent.SentAt.ToDateTimeOffset(), sent.AcknowledgeBy.ToDateTimeOffset(), sent.AnswerBy.ToDateTimeOffset()));
+        Assert.Equal(1, s.AnswerDeadlinePass);
+        foreach (var side in new[] { s.Kenya, s.Brazil })
+        {
+            var overdue = s["R6 answer overdue", side];
+            Assert.Equal((RequestStatus.Acknowledged, false, true), (overdue.Status, overdue.AcknowledgeOverdue, overdue.AnswerOverdue));
+        }
+
+        // Newest first: R6, then R4 (still marked after its late acknowledgement and answer).
+        Assert.Equal([r6, s.R4.Request.RequestId], kenyaOverdue.Select(r => r.RequestId));
+        Assert.Equal([r6, s.R4.Request.RequestId], brazilOverdue.Select(r => r.RequestId));
     }
 
     [Fact]
@@ -292,8 +318,15 @@ public sealed class RequestLifecycleStoryTests(RequestLifecycleFixture server) :
         [(RequestStatus.Closed, 1), (RequestStatus.Declined, 1), (RequestStatus.Withdrawn, 1), (RequestStatus.Answered, 1)],
         [(Urgency.Normal, 2), (Urgency.Urgent, 2)], (3, Hours(4), Hours(6)), (2, Hours(3), Hours(25)));
 
-    /// <summary>Brazil's emergency request R4: acknowledged late after 10 h (marked overdue), answered after 12 h within its day.</summary>
-    private static StatisticsGroup BrazilToKenya(StatisticsScope scope, RequestParty side, string id) => Group(scope, side, id, 1,
+    /// <summary>Brazil's two requests to Kenya: R4 (emergency; acknowledged late after 10 h, marked acknowledge-overdue; answered after 12 h
+    /// within its day) and R6 (normal; acknowledged after 1 h, marked answer-overdue). Acknowledged in {1, 10} h: median (rank 1 of 2) 1 h,
+    /// 90th percentile (rank 2) 10 h; answered in {12} h.</summary>
+    private static StatisticsGroup BrazilToKenya(StatisticsScope scope, RequestParty side, string id) => Group(scope, side, id, 2,
+        [(RequestStatus.Answered, 1), (RequestStatus.Acknowledged, 1)], [(Urgency.Emergency, 1), (Urgency.Normal, 1)], (2, Hours(1), Hours(10)),
+        (1, Hours(12), Hours(12)), acknowledgeOverdue: 1, answerOverdue: 1);
+
+    /// <summary>R4 alone (the period test).</summary>
+    private static StatisticsGroup EmergencyR4(StatisticsScope scope, RequestParty side, string id) => Group(scope, side, id, 1,
         [(RequestStatus.Answered, 1)], [(Urgency.Emergency, 1)], (1, Hours(10), Hours(10)), (1, Hours(12), Hours(12)), acknowledgeOverdue: 1);
 
     [Fact]
@@ -341,14 +374,14 @@ public sealed class RequestLifecycleStoryTests(RequestLifecycleFixture server) :
     {
         var s = await ScenarioAsync();
         var (kenya, brazil) = (s.Kenya.ToString(), s.Brazil.ToString());
-        // From R2's sending (inclusive) to R5's (exclusive): R2, R3 and R4; R1 was sent before, R5 at the end.
+        // From R2's sending (inclusive) to R5's (exclusive): R2, R3 and R4; R1 was sent before, R5 and R6 at the end and after.
         var (from, to) = (s.Start + Hours(50), s.Start + Hours(72));
         var kenyaInPeriod = (StatisticsScope scope, RequestParty side, string id) => Group(scope, side, id, 2,
             [(RequestStatus.Declined, 1), (RequestStatus.Withdrawn, 1)], [(Urgency.Normal, 1), (Urgency.Urgent, 1)], (1, Hours(6), Hours(6)), (0, null, null));
 
         var all = await s.Cast.SecondAdministrator.Client.GetRequestStatisticsAsync(from, to, Ct);
         var otienos = await s.Cast.Otieno.Client.GetRequestStatisticsAsync(from, to, Ct);
-        var afterEverything = await s.Cast.SecondAdministrator.Client.GetRequestStatisticsAsync(s.Start + Hours(72) + TimeSpan.FromSeconds(1), cancellationToken: Ct);
+        var afterEverything = await s.Cast.SecondAdministrator.Client.GetRequestStatisticsAsync(s.Start + Hours(75) + TimeSpan.FromSeconds(1), cancellationToken: Ct);
 
         AssertGroups(
         [
@@ -356,13 +389,13 @@ public sealed class RequestLifecycleStoryTests(RequestLifecycleFixture server) :
             kenyaInPeriod(StatisticsScope.Authority, RequestParty.Requested, brazil),
             kenyaInPeriod(StatisticsScope.Country, RequestParty.Requesting, "KE"),
             kenyaInPeriod(StatisticsScope.Country, RequestParty.Requested, "BR"),
-            BrazilToKenya(StatisticsScope.Authority, RequestParty.Requesting, brazil),
-            BrazilToKenya(StatisticsScope.Authority, RequestParty.Requested, kenya),
-            BrazilToKenya(StatisticsScope.Country, RequestParty.Requesting, "BR"),
-            BrazilToKenya(StatisticsScope.Country, RequestParty.Requested, "KE"),
+            EmergencyR4(StatisticsScope.Authority, RequestParty.Requesting, brazil),
+            EmergencyR4(StatisticsScope.Authority, RequestParty.Requested, kenya),
+            EmergencyR4(StatisticsScope.Country, RequestParty.Requesting, "BR"),
+            EmergencyR4(StatisticsScope.Country, RequestParty.Requested, "KE"),
         ], all.Groups);
         AssertGroups(
-            [kenyaInPeriod(StatisticsScope.Authority, RequestParty.Requesting, kenya), BrazilToKenya(StatisticsScope.Authority, RequestParty.Requested, kenya)],
+            [kenyaInPeriod(StatisticsScope.Authority, RequestParty.Requesting, kenya), EmergencyR4(StatisticsScope.Authority, RequestParty.Requested, kenya)],
             otienos.Groups);
         Assert.Empty(afterEverything.Groups);
     }
