@@ -2,6 +2,7 @@ using System.Text;
 using GlobeSecure.Client.Templates;
 using GlobeSecure.Contracts.V1;
 using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
 
 namespace GlobeSecure.Client;
 
@@ -33,6 +34,7 @@ public sealed partial class GlobeClient
             throw new DraftRejectedException(template.TemplateId, template.Version, problems);
         }
 
+        await RequireRecipientAsync(submission.RequestedAuthorityId, cancellationToken);
         var requestId = submission.RequestId ?? Guid.CreateVersion7();
         var channel = await CreateChannelAsync($"Request {requestId}", $"{template.Name} (template {template.TemplateId} v{template.Version})",
             cancellationToken: cancellationToken);
@@ -57,6 +59,29 @@ public sealed partial class GlobeClient
         }
 
         return new SubmittedRequest(request, channelId, requestId);
+    }
+
+    /// <summary>
+    /// Checked before the thread is opened, so that a request the server would refuse (to one's own
+    /// authority, to one that does not exist, to one nobody could read it in) leaves no channel behind.
+    /// </summary>
+    private async Task RequireRecipientAsync(Guid requestedAuthorityId, CancellationToken cancellationToken)
+    {
+        var me = await MeAsync(cancellationToken);
+        if (requestedAuthorityId == Wire.ParseId(me.AuthorityId, "authority id"))
+        {
+            throw new GlobeClientException(StatusCode.InvalidArgument, null, "A request goes to another authority than your own; nothing was sent.",
+                [new FieldViolation("requested_authority_id", "must be another authority than your own")]);
+        }
+
+        // NOT_FOUND for an authority that does not exist (or is not visible to this user).
+        await GetAuthorityAsync(requestedAuthorityId, cancellationToken);
+        var devices = await FindDevicesAsync(new DeviceScope(AuthorityId: requestedAuthorityId), cancellationToken);
+        if (!devices.Any(d => d.Role == Crypto.DeviceRole.Investigator))
+        {
+            throw new GlobeClientException(StatusCode.FailedPrecondition, null,
+                $"Authority {requestedAuthorityId} has no investigator with an active device to receive the request; nothing was sent.");
+        }
     }
 
     /// <summary>

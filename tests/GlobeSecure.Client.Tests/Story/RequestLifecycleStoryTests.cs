@@ -259,6 +259,33 @@ public sealed class RequestLifecycleStoryTests(RequestLifecycleFixture server) :
         Assert.Equal(StatusCode.NotFound, lookup.Status);
     }
 
+    /// <summary>Before the fix the client opened the thread first: the refusal came after it and left an orphan channel "Request …".</summary>
+    [Theory]
+    [InlineData("own", StatusCode.InvalidArgument)]
+    [InlineData("unknown", StatusCode.NotFound)]
+    public async Task Submit_ToOwnOrUnknownAuthority_RefusedAndNoThreadIsLeftBehind(string to, StatusCode expected)
+    {
+        var s = await ScenarioAsync();
+        var otieno = s.Cast.Otieno;
+        var draft = await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "Templates", "request-for-information.draft.json"), Ct);
+        var channelsBefore = (await otieno.Client.ListChannelsAsync(Ct)).Select(c => c.ChannelId).ToList();
+        var requestId = Guid.CreateVersion7();
+
+        var refused = await Assert.ThrowsAsync<GlobeClientException>(() => otieno.Client.SubmitRequestAsync(
+            new RequestSubmission(Rfi, 0, to == "own" ? s.Kenya : Guid.CreateVersion7(), draft, RequestId: requestId), Ct));
+        var channelsAfter = (await otieno.Client.ListChannelsAsync(Ct)).Select(c => c.ChannelId).ToList();
+        var lookup = await Assert.ThrowsAsync<GlobeClientException>(() => otieno.Client.GetRequestAsync(requestId, Ct));
+
+        Assert.Equal(expected, refused.Status);
+        if (to == "own")
+        {
+            Assert.Equal("requested_authority_id", Assert.Single(refused.Violations).Field);
+        }
+
+        Assert.Equal(channelsBefore, channelsAfter);
+        Assert.Equal(StatusCode.NotFound, lookup.Status);
+    }
+
     [Fact]
     public async Task CreateRequest_EveryFieldMissing_InvalidArgumentListsEachFieldAndNothingIsStored()
     {
