@@ -135,10 +135,17 @@ public sealed class RequestLifecycleStoryTests(RequestLifecycleFixture server) :
     }
 
     [Fact]
-    public async Task Decline_WithReasonAndExplanationInTheThread_RequesterSeesTheReasonAndReadsWhy()
+    public async Task Decline_WithReasonAndExplanationInTheThread_RequesterSeesTheReasonAndReadsWhyAndARepeatRecordsNothing()
     {
         var s = await ScenarioAsync();
         var declined = s["R2 declined", s.Kenya];
+        var r2 = Guid.Parse(declined.RequestId);
+        var store = server.Services.GetRequiredService<PostgresEventStore>();
+        var version = await store.StreamVersionAsync($"request-{r2}", Ct);
+
+        var repeated = await s.Cast.Ana.Client.DeclineRequestAsync(r2, DeclineReasonCategory.InformationNotHeld, Ct);
+        var otherReason = await Assert.ThrowsAsync<GlobeClientException>(() => s.Cast.Ana.Client.DeclineRequestAsync(r2, DeclineReasonCategory.LegalImpediment, Ct));
+        var versionAfter = await store.StreamVersionAsync($"request-{r2}", Ct);
 
         AssertStep(s["R2 acknowledged", s.Brazil], RequestStatus.Acknowledged, "start work", "answer", "answer partially", "decline", "request clarification");
         AssertStep(declined, RequestStatus.Declined, "close");
@@ -146,6 +153,9 @@ public sealed class RequestLifecycleStoryTests(RequestLifecycleFixture server) :
         Assert.Equal(DeclineReasonCategory.InformationNotHeld, declined.DeclineReason);
         Assert.Equal((s.Start + Hours(50), s.Start + Hours(56)), (declined.SentAt.ToDateTimeOffset(), declined.AcknowledgedAt.ToDateTimeOffset()));
         Assert.Null(declined.FirstAnswerAt);
+        Assert.Equal(s["R2 declined", s.Brazil], repeated);
+        Assert.Equal(StatusCode.FailedPrecondition, otherReason.Status);
+        Assert.Equal(version, versionAfter);
         Assert.Equal((DeclineExplanation, s.Brazil, s.R2.FormMessageId),
             (s.Read["decline explanation"].Text, s.Read["decline explanation"].SenderAuthorityId, s.Read["decline explanation"].ReplyTo));
     }
@@ -378,18 +388,20 @@ public sealed class RequestLifecycleStoryTests(RequestLifecycleFixture server) :
     }
 
     [Fact]
-    public async Task Statistics_Investigators_OnlyTheirOwnAuthorityAsRequestingAndRequested()
+    public async Task Statistics_InvestigatorsAndAuthorityAdministrators_OnlyTheirOwnAuthorityAsRequestingAndRequested()
     {
         var s = await ScenarioAsync();
         var (kenya, brazil) = (s.Kenya.ToString(), s.Brazil.ToString());
 
         var otienos = await s.Cast.Otieno.Client.GetRequestStatisticsAsync(cancellationToken: Ct);
+        var kenyaAdmins = await s.Cast.KenyaAdmin.Client.GetRequestStatisticsAsync(cancellationToken: Ct);
         var anas = await s.Cast.Ana.Client.GetRequestStatisticsAsync(cancellationToken: Ct);
         var tendos = await s.Tendo.Client.GetRequestStatisticsAsync(cancellationToken: Ct);
 
         AssertGroups(
             [KenyaToBrazil(StatisticsScope.Authority, RequestParty.Requesting, kenya), BrazilToKenya(StatisticsScope.Authority, RequestParty.Requested, kenya)],
             otienos.Groups);
+        Assert.Equal(otienos, kenyaAdmins);
         AssertGroups(
             [BrazilToKenya(StatisticsScope.Authority, RequestParty.Requesting, brazil), KenyaToBrazil(StatisticsScope.Authority, RequestParty.Requested, brazil)],
             anas.Groups);
@@ -425,5 +437,17 @@ public sealed class RequestLifecycleStoryTests(RequestLifecycleFixture server) :
             [kenyaInPeriod(StatisticsScope.Authority, RequestParty.Requesting, kenya), EmergencyR4(StatisticsScope.Authority, RequestParty.Requested, kenya)],
             otienos.Groups);
         Assert.Empty(afterEverything.Groups);
+    }
+
+    [Fact]
+    public async Task Statistics_PeriodEndingBeforeItStarts_InvalidArgumentOnTo()
+    {
+        var s = await ScenarioAsync();
+
+        var refused = await Assert.ThrowsAsync<GlobeClientException>(
+            () => s.Cast.SecondAdministrator.Client.GetRequestStatisticsAsync(s.Start + Hours(72), s.Start + Hours(50), Ct));
+
+        Assert.Equal(StatusCode.InvalidArgument, refused.Status);
+        Assert.Equal("to", Assert.Single(refused.Violations).Field);
     }
 }
