@@ -66,6 +66,8 @@ public sealed partial class GlobeClient
             return new SubmittedRequest(existing, Wire.ParseId(existing.ChannelId, "channel id"), requestId);
         }
 
+        await RequireRecipientAsync(submission.RequestedAuthorityId, cancellationToken);
+
         // The thread's id is the request id, so that a retry finds it.
         var channelId = requestId;
         var channel = await FindChannelAsync(channelId, cancellationToken)
@@ -144,6 +146,29 @@ public sealed partial class GlobeClient
         {
             throw new GlobeClientException(StatusCode.AlreadyExists, null,
                 $"Request {requestId}'s thread already holds a different form; submit the changed draft under a new request id.");
+        }
+    }
+
+    /// <summary>
+    /// Checked before the thread is opened, so that a request the server would refuse (to one's own
+    /// authority, to one that does not exist, to one nobody could read it in) leaves no channel behind.
+    /// </summary>
+    private async Task RequireRecipientAsync(Guid requestedAuthorityId, CancellationToken cancellationToken)
+    {
+        var me = await MeAsync(cancellationToken);
+        if (requestedAuthorityId == Wire.ParseId(me.AuthorityId, "authority id"))
+        {
+            throw new GlobeClientException(StatusCode.InvalidArgument, null, "A request goes to another authority than your own; nothing was sent.",
+                [new FieldViolation("requested_authority_id", "must be another authority than your own")]);
+        }
+
+        // NOT_FOUND for an authority that does not exist (or is not visible to this user).
+        await GetAuthorityAsync(requestedAuthorityId, cancellationToken);
+        var devices = await FindDevicesAsync(new DeviceScope(AuthorityId: requestedAuthorityId), cancellationToken);
+        if (!devices.Any(d => d.Role == Crypto.DeviceRole.Investigator))
+        {
+            throw new GlobeClientException(StatusCode.FailedPrecondition, null,
+                $"Authority {requestedAuthorityId} has no investigator with an active device to receive the request; nothing was sent.");
         }
     }
 
