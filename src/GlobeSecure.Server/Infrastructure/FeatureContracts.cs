@@ -25,6 +25,9 @@ internal interface IAuthorities
     /// </summary>
     Task<IReadOnlyList<MemberAuthorityView>> ListMembersAsync(string? country, CancellationToken cancellationToken);
 
+    /// <summary>Those of the authorities that exist, in one read, by id.</summary>
+    Task<IReadOnlyDictionary<Guid, AuthorityView>> FindManyAsync(IReadOnlyCollection<Guid> authorityIds, CancellationToken cancellationToken);
+
     /// <summary>Creates the network secretariat (active, kind NETWORK_SECRETARIAT) at bootstrap; idempotent by id.</summary>
     Task RegisterSecretariatAsync(ServerCallContext call, Guid authorityId, string name, CancellationToken cancellationToken);
 }

@@ -318,6 +318,9 @@ internal sealed class MembershipAuthorities(PostgresEventStore store, Access acc
     public Task<IReadOnlyList<MemberAuthorityView>> ListMembersAsync(string? country, CancellationToken cancellationToken) =>
         read.MembersAsync(country, cancellationToken);
 
+    public Task<IReadOnlyDictionary<Guid, AuthorityView>> FindManyAsync(IReadOnlyCollection<Guid> authorityIds, CancellationToken cancellationToken) =>
+        read.FindManyAsync(authorityIds, cancellationToken);
+
     public Task RegisterSecretariatAsync(ServerCallContext call, Guid authorityId, string name, CancellationToken cancellationToken) =>
         store.DecideAsync(MembershipService.AuthorityStream(authorityId), AuthorityState.Initial, AuthorityDecider.Evolve,
             state => AuthorityDecider.Decide(new RegisterSecretariat(authorityId, name, clock.GetUtcNow()), state),
