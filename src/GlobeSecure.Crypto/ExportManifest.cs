@@ -96,7 +96,7 @@ public sealed record ExportManifest(
     /// <summary>Whether a package path is acceptable: relative, '/'-separated, no empty, "." or ".." segment, no backslash or control character.</summary>
     public static bool IsValidPath(string path) =>
         !string.IsNullOrEmpty(path) && path.Length <= 1024 && !path.Contains('\\', StringComparison.Ordinal) && !path.Any(char.IsControl)
-        && path.Split('/').All(s => s.Length > 0 && s != "." && s != "..") && !path.Contains(':', StringComparison.Ordinal);
+        && path.Split('/').All(s => s.Length > 0 && s != "." && s != "..");
 
     private static void CheckFiles(IReadOnlyList<ManifestFile> files)
     {
