@@ -169,6 +169,7 @@ internal sealed partial class Commands
             WriteRequest(context, await session.Client.DeclineRequestAsync(context.Get(declineId), DeclineReasons[context.Get(reason)!], cancellationToken));
         });
         request.Subcommands.Add(decline);
+        request.Subcommands.Add(RequestExport());
         return request;
     }
 

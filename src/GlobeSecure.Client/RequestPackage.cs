@@ -91,7 +91,7 @@ public static class RequestPackage
                 {
                     ZipFile.ExtractToDirectory(path, extracted);
                 }
-                catch (InvalidDataException e)
+                catch (Exception e) when (e is InvalidDataException or IOException)
                 {
                     return new PackageVerification(false, Path.GetFileName(path), $"not a readable zip file ({e.Message})", null, []);
                 }
