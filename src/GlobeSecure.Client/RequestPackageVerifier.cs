@@ -31,7 +31,7 @@ internal sealed class PackageVerifier(string root, TrustAnchors anchors)
             LoadCertificates();
             CheckEpochs(channelId);
             CheckMessages(request, channelId);
-            CheckRecord(manifest.RequestId);
+            CheckRecord(manifest.RequestId, request);
             var unknown = _listed.Where(p => !_consumed.Contains(p)).Order(StringComparer.Ordinal).FirstOrDefault();
             if (unknown is not null)
             {
@@ -413,7 +413,7 @@ internal sealed class PackageVerifier(string root, TrustAnchors anchors)
 
     // ---------------------------------------------------------------- the server's record
 
-    private void CheckRecord(Guid requestId)
+    private void CheckRecord(Guid requestId, V1.InformationRequest request)
     {
         const string path = RequestPackage.RecordPath;
         var record = Proto<V1.RequestRecord>(path);
@@ -438,6 +438,7 @@ internal sealed class PackageVerifier(string root, TrustAnchors anchors)
             }
         }
 
+        CheckDrafted(path, record, request);
         foreach (var a in record.Audit)
         {
             if (a.Target != requestId.ToString())
@@ -456,6 +457,33 @@ internal sealed class PackageVerifier(string root, TrustAnchors anchors)
 
         Check($"server record: {record.Events.Count} events and {record.Audit.Count} audit entries, every link recomputes from its predecessor's"
             + (record.AuditTruncated ? " (the audit extract was truncated by the server)" : ""));
+    }
+
+    /// <summary>The first event of the record (its links checked) names the same parties and thread as the request's metadata.</summary>
+    private static void CheckDrafted(string path, V1.RequestRecord record, V1.InformationRequest request)
+    {
+        var drafted = record.Events.FirstOrDefault(e => e.Version == 1)
+            ?? throw new Failure(path, "the record has no first event (the request's drafting)");
+        try
+        {
+            using var json = System.Text.Json.JsonDocument.Parse(drafted.DataJson);
+            var data = json.RootElement;
+            foreach (var (property, expected) in new[]
+            {
+                ("requestId", request.RequestId), ("requestingAuthorityId", request.RequestingAuthorityId),
+                ("requestedAuthorityId", request.RequestedAuthorityId), ("channelId", request.ChannelId),
+            })
+            {
+                if (!string.Equals(data.GetProperty(property).GetString(), expected, StringComparison.OrdinalIgnoreCase))
+                {
+                    throw new Failure(RequestPackage.RequestPath, $"its {property} is not the one the server's hash-chained drafting event records");
+                }
+            }
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            throw new Failure(path, $"the drafting event's data is not readable: {e.Message}");
+        }
     }
 
     private static byte[] Recompute(string path, string what, Func<byte[]> link)

@@ -158,6 +158,7 @@ public sealed class RequestExportStoryTests(StoryServerFixture server) : IClassF
             ($"{form}/{RequestPackage.ReceiptsName}", b => Replace(b, "\"kind\": \"RECEIPT_KIND_DELIVERED\"", "\"kind\": \"RECEIPT_KIND_READ\""), "does not verify"),
             (RequestPackage.RecordPath, b => Replace(b, "\"outcome\": \"allowed\"", "\"outcome\": \"denied\""), "link does not recompute"),
             (RequestPackage.RequestPath, b => Replace(b, story.RequestId.ToString(), Guid.CreateVersion7().ToString()), "not the manifest's"),
+            (RequestPackage.RequestPath, b => Replace(b, c.Brazil.ToString(), Guid.CreateVersion7().ToString()), "the server's hash-chained drafting event records"),
         };
 
         foreach (var (file, change, expected) in cases)
