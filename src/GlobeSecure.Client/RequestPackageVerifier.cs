@@ -70,7 +70,7 @@ internal sealed class PackageVerifier(string root, TrustAnchors anchors)
             manifest = RequestPackage.ReadManifest(File.ReadAllBytes(full));
         }
         catch (Exception e) when (e is FormatException or System.Text.Json.JsonException or KeyNotFoundException or InvalidOperationException
-            or OverflowException)
+            or OverflowException or ArgumentException)
         {
             throw new Failure(file, $"not a readable manifest: {e.Message}");
         }
@@ -552,7 +552,7 @@ internal sealed class PackageVerifier(string root, TrustAnchors anchors)
         {
             return RequestPackage.ReadProto<T>(Read(path));
         }
-        catch (Exception e) when (e is InvalidProtocolBufferException or InvalidJsonException or FormatException or DecoderFallbackException)
+        catch (Exception e) when (e is InvalidProtocolBufferException or InvalidJsonException or FormatException or ArgumentException)
         {
             throw new Failure(path, $"not readable as {typeof(T).Name}: {e.Message}");
         }

@@ -175,6 +175,14 @@ public sealed class RequestExportStoryTests(StoryServerFixture server) : IClassF
             Assert.Contains(expected, verification.Problem, StringComparison.Ordinal);
         }
 
+        var formCopy = Path.Combine(_work, "form-copy");
+        Directory.Move(Path.Combine(target, form), formCopy);
+        Resign(target, c.Otieno);
+        var withoutForm = RequestPackage.Verify(target, c.Network.RootKey.PublicKey);
+        Directory.Move(formCopy, Path.Combine(target, form));
+
+        Assert.Equal((form, false), (withoutForm.File, withoutForm.IsValid));
+        Assert.Contains("form message", withoutForm.Problem, StringComparison.Ordinal);
         Resign(target, c.Otieno);
         Assert.True(RequestPackage.Verify(target, c.Network.RootKey.PublicKey).IsValid);
     }
