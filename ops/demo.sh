@@ -103,7 +103,7 @@ globe() { dotnet "$CLI_DLL" "$@"; }
 
 # json_field NAME: the string or number value of "NAME" in the one-line JSON on stdin.
 json_field() {
-  sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\)\"\{0,1\}[,}].*/\1/p" | head -n 1
+  sed -n "s/.*\"$1\": *\"\{0,1\}\([^\",}]*\)\"\{0,1\}[,}].*/\1/p" | head -n 1
 }
 
 # A passphrase file for a participant (random, never shown).
@@ -399,5 +399,49 @@ run_as brazil-investigator channel list
 step "Otieno invites Brazil back: Ana reads the channel again, except the message from her absence (its key was never sealed to her)"
 run_as kenya-investigator channel invite "$CHANNEL" --authority "$BRAZIL"
 run_as brazil-investigator history "$CHANNEL" --limit 2
+
+step "Otieno drafts an information request to Brazil: his client checks the draft against the template and lists every problem; nothing is sent"
+INCOMPLETE="$FILES/incomplete-request.json"
+printf '{ "parties": { "case_reference": "EACC/INV/2026/0412", "requested_state": "Brazil" } }\n' >"$INCOMPLETE"
+expect_refusal "an incomplete draft" run_as kenya-investigator request new --template request-for-information --to "$BRAZIL" "$INCOMPLETE"
+run_as kenya-investigator template check request-for-information "$INCOMPLETE" || true
+
+step "Otieno sends the complete request (urgent, as the draft says): a thread of its own, the form encrypted in it; the server sees only parties, urgency, deadlines and status"
+REQUEST_OUT=$(run_as kenya-investigator --json request new --template request-for-information --to "$BRAZIL" \
+  "$ROOT/docs/examples/request-for-information.draft.json")
+REQUEST_ID=$(json_field requestId <<<"$REQUEST_OUT")
+REQUEST_CHANNEL=$(json_field channelId <<<"$REQUEST_OUT")
+[ -n "$REQUEST_ID" ] && [ -n "$REQUEST_CHANNEL" ] || die "no request id or thread in: $REQUEST_OUT"
+run_as kenya-investigator request show "$REQUEST_ID"
+
+step "Ana (Brazil) finds it among her incoming requests, reads the decrypted form and asks a question; work pauses"
+run_as brazil-investigator request list --incoming
+run_as brazil-investigator request show "$REQUEST_ID" --form >"$FILES/request-as-read.txt"
+say "the form, decrypted and verified on Ana's machine (first lines):"
+sed -n '1,/"facts"/p' "$FILES/request-as-read.txt" | tail -n 8
+expect_refusal "answering while the question is open" run_as brazil-investigator request answer "$REQUEST_ID" --message "Too soon."
+run_as brazil-investigator request clarify "$REQUEST_ID" --question "Do you need the statements of both accounts, or only the one at Banco do Brasil?"
+
+step "Otieno answers the question in the thread; the request resumes, and Ana acknowledges it"
+run_as kenya-investigator request clarify "$REQUEST_ID" --answer "Both accounts, from January 2019."
+run_as brazil-investigator request ack "$REQUEST_ID"
+
+step "Ana answers with the statements attached: encrypted on her machine, its key and hashes in her signed answer"
+STATEMENTS="$FILES/statements-both-accounts.pdf"
+head -c 250000 /dev/urandom >"$STATEMENTS"
+run_as brazil-investigator request answer "$REQUEST_ID" --message "Statements of both accounts, January 2019 to date, attached." --attach "$STATEMENTS"
+
+step "Otieno downloads the answer's attachment, checks it is the file Ana sent, and closes the request"
+ANSWER_MESSAGE=$(run_as kenya-investigator --json history "$REQUEST_CHANNEL" --limit 1 | json_field messageId)
+[ -n "$ANSWER_MESSAGE" ] || die "no answer message in the request's thread"
+mkdir -p "$FILES/answer"
+run_as kenya-investigator doc download "$ANSWER_MESSAGE" --channel "$REQUEST_CHANNEL" --out "$FILES/answer/"
+[ "$(sha256sum <"$STATEMENTS" | cut -d' ' -f1)" = "$(sha256sum <"$FILES/answer/$(basename "$STATEMENTS")" | cut -d' ' -f1)" ] ||
+  die "the answer's attachment differs from the file Ana sent"
+say "SHA-256 of the statements: identical on both sides"
+run_as kenya-investigator request close "$REQUEST_ID"
+
+step "Statistics from metadata only: Kenya's figures as requesting and as requested party"
+run_as kenya-investigator stats
 
 printf '\n\033[1mDemo complete: every step succeeded, and every refusal was refused.\033[0m\n'

@@ -1,7 +1,10 @@
 using System.Text;
+using System.Text.Json;
 using GlobeSecure.Client.Templates;
 using GlobeSecure.Contracts.V1;
+using Grpc.Core;
 using Google.Protobuf.WellKnownTypes;
+using WireChannel = GlobeSecure.Contracts.V1.Channel;
 
 namespace GlobeSecure.Client;
 
@@ -19,34 +22,70 @@ public sealed partial class GlobeClient
     /// <summary>
     /// Requesting side: validates the draft against its template (nothing is
     /// sent when it has any problem: <see cref="DraftRejectedException"/> lists every one), then
-    /// opens the request's thread (a case channel with the requested authority added), sends the
-    /// form in it as an encrypted message whose id is the request id, creates the request
-    /// referencing the thread and, unless <see cref="RequestSubmission.SendNow"/> is false, sends it.
+    /// opens the request's thread (a case channel whose id is the request id, with the requested
+    /// authority added), sends the form in it as an encrypted message whose id is the request id,
+    /// creates the request referencing the thread and, unless <see cref="RequestSubmission.SendNow"/>
+    /// is false, sends it.
     /// </summary>
+    /// <remarks>
+    /// Safe to retry with the same <see cref="RequestSubmission.RequestId"/> after a failure part
+    /// way: each step that already happened (thread, members, form, request) is found and reused,
+    /// so a retry never opens a second thread or sends the form twice. A form already sent under
+    /// that id with other content is refused (<see cref="GlobeClientException"/>, ALREADY_EXISTS).
+    /// The urgency, when <see cref="RequestSubmission.Urgency"/> is unspecified, is the draft's
+    /// <c>urgency</c> field (normal when the template has none); an explicit urgency that
+    /// contradicts the draft is a draft problem.
+    /// </remarks>
     public async Task<SubmittedRequest> SubmitRequestAsync(RequestSubmission submission, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(submission);
         var template = await GetTemplateAsync(submission.TemplateId, submission.TemplateVersion, cancellationToken);
-        var problems = DraftValidator.Validate(template, submission.DraftJson);
+        var problems = DraftValidator.Validate(template, submission.DraftJson).ToList();
+        var urgency = RequestUrgency.Resolve(template, submission.DraftJson, submission.Urgency, problems);
         if (problems.Count > 0)
         {
             throw new DraftRejectedException(template.TemplateId, template.Version, problems);
         }
 
         var requestId = submission.RequestId ?? Guid.CreateVersion7();
-        var channel = await CreateChannelAsync($"Request {requestId}", $"{template.Name} (template {template.TemplateId} v{template.Version})",
-            cancellationToken: cancellationToken);
-        var channelId = Wire.ParseId(channel.ChannelId, "channel id");
-        await AddMembersAsync(channelId, authorityIds: [submission.RequestedAuthorityId], cancellationToken: cancellationToken);
-        await SendAsync(channelId, Encoding.UTF8.GetBytes(submission.DraftJson),
-            new SendOptions(ContentType: RequestFormContentType, MessageId: requestId, Spontaneous: submission.Spontaneous), cancellationToken);
+        var existing = await FindRequestAsync(requestId, cancellationToken);
+        if (existing is not null)
+        {
+            if (existing.TemplateId != template.TemplateId || existing.TemplateVersion != template.Version
+                || existing.RequestedAuthorityId != submission.RequestedAuthorityId.ToString())
+            {
+                throw new GlobeClientException(StatusCode.AlreadyExists, null,
+                    $"Request {requestId} already exists with other content (template {existing.TemplateId} v{existing.TemplateVersion} to {existing.RequestedAuthorityId}); choose a new request id.");
+            }
+
+            if (submission.SendNow && existing.Status == RequestStatus.Draft)
+            {
+                existing = await SendRequestAsync(requestId, cancellationToken);
+            }
+
+            return new SubmittedRequest(existing, Wire.ParseId(existing.ChannelId, "channel id"), requestId);
+        }
+
+        await RequireRecipientAsync(submission.RequestedAuthorityId, cancellationToken);
+
+        // The thread's id is the request id, so that a retry finds it.
+        var channelId = requestId;
+        var channel = await FindChannelAsync(channelId, cancellationToken)
+            ?? await CreateChannelAsync($"Request {requestId}", $"{template.Name} (template {template.TemplateId} v{template.Version})",
+                channelId: channelId, cancellationToken: cancellationToken);
+        if (!channel.Members.Any(m => m.AuthorityId == submission.RequestedAuthorityId.ToString()))
+        {
+            await AddMembersAsync(channelId, authorityIds: [submission.RequestedAuthorityId], cancellationToken: cancellationToken);
+        }
+
+        await SendFormOnceAsync(channelId, requestId, submission, cancellationToken);
         var request = await CreateRequestAsync(new CreateRequestRequest
         {
             RequestId = requestId.ToString(),
             RequestedAuthorityId = submission.RequestedAuthorityId.ToString(),
             TemplateId = template.TemplateId,
             TemplateVersion = template.Version,
-            Urgency = submission.Urgency,
+            Urgency = urgency,
             AnswerBy = submission.AnswerBy is { } by ? Timestamp.FromDateTimeOffset(by) : null,
             Spontaneous = submission.Spontaneous,
             ChannelId = channelId.ToString(),
@@ -57,6 +96,80 @@ public sealed partial class GlobeClient
         }
 
         return new SubmittedRequest(request, channelId, requestId);
+    }
+
+    private async Task<InformationRequest?> FindRequestAsync(Guid requestId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await GetRequestAsync(requestId, cancellationToken);
+        }
+        catch (GlobeClientException e) when (e.Status == StatusCode.NotFound)
+        {
+            return null;
+        }
+    }
+
+    private async Task<WireChannel?> FindChannelAsync(Guid channelId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await GetChannelAsync(channelId, cancellationToken);
+        }
+        catch (GlobeClientException e) when (e.Status == StatusCode.NotFound)
+        {
+            return null;
+        }
+    }
+
+    // The form under the request id, sent once: a retry finds it (and checks it is the same form).
+    private async Task SendFormOnceAsync(Guid channelId, Guid requestId, RequestSubmission submission, CancellationToken cancellationToken)
+    {
+        StoredMessage? sent = null;
+        try
+        {
+            sent = await GetMessageAsync(channelId, requestId, cancellationToken);
+        }
+        catch (GlobeClientException e) when (e.Status == StatusCode.NotFound)
+        {
+        }
+
+        if (sent is null)
+        {
+            await SendAsync(channelId, Encoding.UTF8.GetBytes(submission.DraftJson),
+                new SendOptions(ContentType: RequestFormContentType, MessageId: requestId, Spontaneous: submission.Spontaneous), cancellationToken);
+            return;
+        }
+
+        var opened = await OpenAsync(sent, cancellationToken);
+        if (opened.ContentType != RequestFormContentType || opened.Text != submission.DraftJson)
+        {
+            throw new GlobeClientException(StatusCode.AlreadyExists, null,
+                $"Request {requestId}'s thread already holds a different form; submit the changed draft under a new request id.");
+        }
+    }
+
+    /// <summary>
+    /// Checked before the thread is opened, so that a request the server would refuse (to one's own
+    /// authority, to one that does not exist, to one nobody could read it in) leaves no channel behind.
+    /// </summary>
+    private async Task RequireRecipientAsync(Guid requestedAuthorityId, CancellationToken cancellationToken)
+    {
+        var me = await MeAsync(cancellationToken);
+        if (requestedAuthorityId == Wire.ParseId(me.AuthorityId, "authority id"))
+        {
+            throw new GlobeClientException(StatusCode.InvalidArgument, null, "A request goes to another authority than your own; nothing was sent.",
+                [new FieldViolation("requested_authority_id", "must be another authority than your own")]);
+        }
+
+        // NOT_FOUND for an authority that does not exist (or is not visible to this user).
+        await GetAuthorityAsync(requestedAuthorityId, cancellationToken);
+        var devices = await FindDevicesAsync(new DeviceScope(AuthorityId: requestedAuthorityId), cancellationToken);
+        if (!devices.Any(d => d.Role == Crypto.DeviceRole.Investigator))
+        {
+            throw new GlobeClientException(StatusCode.FailedPrecondition, null,
+                $"Authority {requestedAuthorityId} has no investigator with an active device to receive the request; nothing was sent.");
+        }
     }
 
     /// <summary>
@@ -138,13 +251,22 @@ public sealed partial class GlobeClient
     public Task<InformationRequest> GetRequestAsync(Guid requestId, CancellationToken cancellationToken = default) =>
         CallAsync(_requests.GetRequestAsync(new GetRequestRequest { RequestId = requestId.ToString() }, cancellationToken: cancellationToken));
 
-    /// <summary>The caller's authority's requests, newest first (incoming ones only once sent).</summary>
+    /// <summary>The caller's authority's requests, newest first (incoming ones only once sent): the first page of <paramref name="limit"/> (0: 100).</summary>
     public async Task<IReadOnlyList<InformationRequest>> ListRequestsAsync(RequestDirection direction = RequestDirection.Unspecified,
-        IEnumerable<RequestStatus>? statuses = null, bool overdueOnly = false, int limit = 0, CancellationToken cancellationToken = default)
+        IEnumerable<RequestStatus>? statuses = null, bool overdueOnly = false, int limit = 0, CancellationToken cancellationToken = default) =>
+        (await ListRequestPageAsync(direction, statuses, overdueOnly, limit, null, cancellationToken)).Requests;
+
+    /// <summary>
+    /// One page of the caller's authority's requests, newest first; pass the response's
+    /// <c>NextPageToken</c> (empty on the last page) with the same filters for the next one.
+    /// </summary>
+    public Task<ListRequestsResponse> ListRequestPageAsync(RequestDirection direction = RequestDirection.Unspecified,
+        IEnumerable<RequestStatus>? statuses = null, bool overdueOnly = false, int limit = 0, string? pageToken = null,
+        CancellationToken cancellationToken = default)
     {
-        var request = new ListRequestsRequest { Direction = direction, OverdueOnly = overdueOnly, Limit = limit };
+        var request = new ListRequestsRequest { Direction = direction, OverdueOnly = overdueOnly, Limit = limit, PageToken = pageToken ?? "" };
         request.Statuses.AddRange(statuses ?? []);
-        return (await CallAsync(_requests.ListRequestsAsync(request, cancellationToken: cancellationToken))).Requests;
+        return CallAsync(_requests.ListRequestsAsync(request, cancellationToken: cancellationToken));
     }
 
     /// <summary>Figures from metadata: every authority and State for network administrators, else the caller's authority.</summary>
@@ -164,7 +286,7 @@ public sealed partial class GlobeClient
 /// <param name="TemplateVersion">Its version; 0: the latest.</param>
 /// <param name="RequestedAuthorityId">The authority asked.</param>
 /// <param name="DraftJson">The filled form (validated against the template before anything is sent).</param>
-/// <param name="Urgency">Sets the default deadlines.</param>
+/// <param name="Urgency">Sets the default deadlines; unspecified: the draft's <c>urgency</c> field, else normal.</param>
 /// <param name="AnswerBy">An earlier answer deadline, if any.</param>
 /// <param name="Spontaneous">A spontaneous disclosure (sent at once, never answered).</param>
 /// <param name="RequestId">The request's id; null for a new one.</param>
@@ -174,7 +296,7 @@ public sealed record RequestSubmission(
     long TemplateVersion,
     Guid RequestedAuthorityId,
     string DraftJson,
-    Urgency Urgency = Urgency.Normal,
+    Urgency Urgency = Urgency.Unspecified,
     DateTimeOffset? AnswerBy = null,
     bool Spontaneous = false,
     Guid? RequestId = null,
@@ -218,4 +340,66 @@ public sealed class DraftRejectedException : Exception
 
     /// <summary>Every problem, in template order.</summary>
     public IReadOnlyList<DraftProblem> Problems { get; }
+}
+
+/// <summary>
+/// The urgency a request is sent with: the one asked for, else the draft's own <c>urgency</c>
+/// field (an enum field of that id in any section whose value is normal, urgent or emergency),
+/// else normal. A draft that says otherwise than the urgency asked for is a draft problem.
+/// </summary>
+internal static class RequestUrgency
+{
+    private static readonly Dictionary<string, Urgency> Values = new(StringComparer.Ordinal)
+    {
+        ["normal"] = Urgency.Normal,
+        ["urgent"] = Urgency.Urgent,
+        ["emergency"] = Urgency.Emergency,
+    };
+
+    public static Urgency Resolve(Template template, string draftJson, Urgency asked, List<DraftProblem> problems)
+    {
+        var (path, inDraft) = FromDraft(template, draftJson);
+        if (inDraft is not { } said)
+        {
+            return asked == Urgency.Unspecified ? Urgency.Normal : asked;
+        }
+
+        if (asked != Urgency.Unspecified && asked != said)
+        {
+            problems.Add(new DraftProblem(path!, $"the draft says {Name(said)} but the request is to be sent as {Name(asked)}: make them agree"));
+        }
+
+        return said;
+    }
+
+    public static string Name(Urgency urgency) => Values.First(v => v.Value == urgency).Key;
+
+    private static (string? Path, Urgency? Urgency) FromDraft(Template template, string draftJson)
+    {
+        var field = template.Sections
+            .SelectMany(s => s.Fields.Select(f => (Section: s.SectionId, Field: f)))
+            .FirstOrDefault(x => x.Field.FieldId == "urgency" && x.Field.Type == FieldType.Enum && !x.Field.List);
+        if (field.Field is null)
+        {
+            return (null, null);
+        }
+
+        try
+        {
+            using var draft = JsonDocument.Parse(draftJson);
+            if (draft.RootElement.ValueKind == JsonValueKind.Object
+                && draft.RootElement.TryGetProperty(field.Section, out var section) && section.ValueKind == JsonValueKind.Object
+                && section.TryGetProperty(field.Field.FieldId, out var value) && value.ValueKind == JsonValueKind.String
+                && Values.TryGetValue(value.GetString()!, out var urgency))
+            {
+                return ($"{field.Section}.{field.Field.FieldId}", urgency);
+            }
+        }
+        catch (JsonException)
+        {
+            // The validator has already reported it.
+        }
+
+        return (null, null);
+    }
 }

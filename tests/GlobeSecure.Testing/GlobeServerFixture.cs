@@ -31,6 +31,10 @@ public class GlobeServerFixture : IAsyncLifetime
     public Task<string> IssueBootstrapCodeAsync(CancellationToken cancellationToken = default) =>
         Services.GetRequiredService<GlobeSecure.Server.Identity.BootstrapCodes>().IssueAsync(cancellationToken);
 
+    /// <summary>One pass of the requests' overdue marking as of the server's clock (the background pass, run now); returns the marks recorded.</summary>
+    public Task<int> RunRequestOverduePassAsync(CancellationToken cancellationToken = default) =>
+        Services.GetRequiredService<GlobeSecure.Server.Requests.RequestOverdue>().RunOnceAsync(cancellationToken);
+
     /// <summary>Opens a channel to the server.</summary>
     public GrpcChannel CreateChannel() => GrpcChannel.ForAddress(Address, new GrpcChannelOptions { DisposeHttpClient = true });
 

@@ -16,6 +16,9 @@ internal interface IAuthorities
     /// <summary>The authority, or null when it does not exist.</summary>
     Task<AuthorityView?> FindAsync(Guid authorityId, CancellationToken cancellationToken);
 
+    /// <summary>Those of the authorities that exist, in one read, by id.</summary>
+    Task<IReadOnlyDictionary<Guid, AuthorityView>> FindManyAsync(IReadOnlyCollection<Guid> authorityIds, CancellationToken cancellationToken);
+
     /// <summary>Creates the network secretariat (active, kind NETWORK_SECRETARIAT) at bootstrap; idempotent by id.</summary>
     Task RegisterSecretariatAsync(ServerCallContext call, Guid authorityId, string name, CancellationToken cancellationToken);
 }

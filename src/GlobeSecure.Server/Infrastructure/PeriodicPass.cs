@@ -15,7 +15,7 @@ internal static class PeriodicPass
         {
             try
             {
-                await Task.Delay(interval(), clock, stoppingToken);
+                await WaitAsync(interval(), clock, stoppingToken);
                 await pass(stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -28,6 +28,18 @@ internal static class PeriodicPass
             {
                 failed(e);
             }
+        }
+    }
+
+    // Task.Delay refuses more than about 49.7 days (it threw at once, and the loop spun on the
+    // failure without waiting): a longer interval is waited in pieces.
+    private static readonly TimeSpan LongestDelay = TimeSpan.FromDays(49);
+
+    private static async Task WaitAsync(TimeSpan interval, TimeProvider clock, CancellationToken stoppingToken)
+    {
+        for (var left = interval; left > TimeSpan.Zero; left -= LongestDelay)
+        {
+            await Task.Delay(left < LongestDelay ? left : LongestDelay, clock, stoppingToken);
         }
     }
 }

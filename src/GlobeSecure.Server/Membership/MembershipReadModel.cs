@@ -93,6 +93,27 @@ internal sealed class MembershipReadModel(NpgsqlDataSource dataSource, PostgresE
             : null;
     }
 
+    public async Task<IReadOnlyDictionary<Guid, AuthorityView>> FindManyAsync(IReadOnlyCollection<Guid> authorityIds, CancellationToken cancellationToken)
+    {
+        var found = new Dictionary<Guid, AuthorityView>();
+        if (authorityIds.Count == 0)
+        {
+            return found;
+        }
+
+        await using var command = dataSource.CreateCommand(Sql("select authority_id, name, kind, status, country from {schema}.authorities where authority_id = any($1)"));
+        command.Parameters.Add(new NpgsqlParameter { Value = authorityIds.ToArray() });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var id = reader.GetGuid(0);
+            found[id] = new AuthorityView(id, reader.GetString(1), Enum.Parse<AuthorityKind>(reader.GetString(2)), StatusFromWire(reader.GetString(3)),
+                reader.GetString(4));
+        }
+
+        return found;
+    }
+
     public static AuthorityStatus StatusFromWire(string status) => status switch
     {
         "pending" => AuthorityStatus.Pending,

@@ -315,6 +315,9 @@ internal sealed class MembershipAuthorities(PostgresEventStore store, Access acc
 {
     public Task<AuthorityView?> FindAsync(Guid authorityId, CancellationToken cancellationToken) => read.FindAsync(authorityId, cancellationToken);
 
+    public Task<IReadOnlyDictionary<Guid, AuthorityView>> FindManyAsync(IReadOnlyCollection<Guid> authorityIds, CancellationToken cancellationToken) =>
+        read.FindManyAsync(authorityIds, cancellationToken);
+
     public Task RegisterSecretariatAsync(ServerCallContext call, Guid authorityId, string name, CancellationToken cancellationToken) =>
         store.DecideAsync(MembershipService.AuthorityStream(authorityId), AuthorityState.Initial, AuthorityDecider.Evolve,
             state => AuthorityDecider.Decide(new RegisterSecretariat(authorityId, name, clock.GetUtcNow()), state),

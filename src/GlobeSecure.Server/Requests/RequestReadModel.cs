@@ -24,10 +24,11 @@ internal sealed class RequestReadModel(NpgsqlDataSource db, PostgresEventStore s
 
     /// <summary>
     /// The authority's requests, newest first: outgoing ones (drafts included) and incoming ones
-    /// once sent; optionally only some stages, only overdue ones.
+    /// once sent; optionally only some stages, only overdue ones; the page after <c>after</c>
+    /// (the last row of the previous page: drafted at, request id).
     /// </summary>
     public async Task<IReadOnlyList<RequestState>> ListAsync(Guid authorityId, RequestDirection direction, IReadOnlyList<RequestStage> stages, bool overdueOnly,
-        int limit, CancellationToken ct)
+        (DateTimeOffset DraftedAt, Guid RequestId)? after, int limit, CancellationToken ct)
     {
         var outgoing = "requesting_authority_id = $1";
         var incoming = $"(requested_authority_id = $1 and stage <> {(int)RequestStage.Draft})";
@@ -40,12 +41,15 @@ internal sealed class RequestReadModel(NpgsqlDataSource db, PostgresEventStore s
         await using var command = db.CreateCommand($"""
             select {Columns} from {_s}.requests
             where {party} and (cardinality($2::int[]) = 0 or stage = any($2)) and (not $3 or acknowledge_overdue or answer_overdue)
+              and ($5::timestamptz is null or (drafted_at, request_id) < ($5, $6))
             order by drafted_at desc, request_id desc limit $4
             """);
         command.Parameters.Add(new NpgsqlParameter { Value = authorityId });
         command.Parameters.Add(new NpgsqlParameter { Value = stages.Select(s => (int)s).ToArray() });
         command.Parameters.Add(new NpgsqlParameter { Value = overdueOnly });
         command.Parameters.Add(new NpgsqlParameter { Value = limit });
+        command.Parameters.Add(new NpgsqlParameter { Value = after is { } a ? a.DraftedAt : DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
+        command.Parameters.Add(new NpgsqlParameter { Value = after is { } b ? b.RequestId : Guid.Empty });
         return await ReadAsync(command, ct);
     }
 
@@ -72,14 +76,20 @@ internal sealed class RequestReadModel(NpgsqlDataSource db, PostgresEventStore s
         return ids;
     }
 
-    /// <summary>Every sent request (for statistics), or those where <paramref name="authorityId"/> is a party.</summary>
-    public async Task<IReadOnlyList<RequestState>> SentAsync(Guid? authorityId, CancellationToken ct)
+    /// <summary>
+    /// Every request sent in [<paramref name="from"/>, <paramref name="to"/>) (open ends when null),
+    /// for statistics; or only those where <paramref name="authorityId"/> is a party.
+    /// </summary>
+    public async Task<IReadOnlyList<RequestState>> SentAsync(Guid? authorityId, DateTimeOffset? from, DateTimeOffset? to, CancellationToken ct)
     {
         await using var command = db.CreateCommand($"""
             select {Columns} from {_s}.requests
             where sent_at is not null and ($1::uuid is null or requesting_authority_id = $1 or requested_authority_id = $1)
+              and ($2::timestamptz is null or sent_at >= $2) and ($3::timestamptz is null or sent_at < $3)
             """);
         command.Parameters.Add(new NpgsqlParameter { Value = authorityId is { } a ? a : DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Uuid });
+        command.Parameters.Add(new NpgsqlParameter { Value = from is { } f ? f : DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
+        command.Parameters.Add(new NpgsqlParameter { Value = to is { } t ? t : DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
         return await ReadAsync(command, ct);
     }
 

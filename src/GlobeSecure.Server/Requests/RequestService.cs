@@ -152,11 +152,24 @@ internal sealed class RequestService(PostgresEventStore store, Access access, Ti
             v.Add("statuses", "only defined statuses");
         }
 
+        var after = RequestPageToken.TryParse(request.PageToken, out var position) ? position : null;
+        if (request.PageToken.Length > 0 && after is null)
+        {
+            v.Add("page_token", "not a token this server issued: pass next_page_token from the previous page, or nothing for the first page");
+        }
+
         v.ThrowIfAny();
+        var limit = request.Limit == 0 ? 100 : request.Limit;
         var rows = await read.ListAsync(caller.AuthorityId, (RequestDirection)(int)request.Direction, [.. request.Statuses.Select(s => (RequestStage)(int)s)],
-            request.OverdueOnly, request.Limit == 0 ? 100 : request.Limit, context.CancellationToken);
+            request.OverdueOnly, after, limit + 1, context.CancellationToken);
         var response = new ListRequestsResponse();
-        response.Requests.Add(rows.Select(r => RequestWire.ToProto(r, caller.AuthorityId)));
+        response.Requests.Add(rows.Take(limit).Select(r => RequestWire.ToProto(r, caller.AuthorityId)));
+        if (rows.Count > limit)
+        {
+            var last = rows[limit - 1].Draft!;
+            response.NextPageToken = RequestPageToken.Format(last.DraftedAt, last.RequestId);
+        }
+
         await access.RecordReadAsync(context);
         return response;
     }
@@ -171,14 +184,11 @@ internal sealed class RequestService(PostgresEventStore store, Access access, Ti
             throw new ValidationException("to", "must be after from");
         }
 
-        var rows = await read.SentAsync(everything ? null : caller.AuthorityId, context.CancellationToken);
-        var countries = new Dictionary<Guid, string>();
-        foreach (var id in rows.SelectMany(r => new[] { r.Draft!.RequestingAuthorityId, r.Draft.RequestedAuthorityId }).Distinct())
-        {
-            countries[id] = (await authorities.FindAsync(id, context.CancellationToken))?.Country ?? "";
-        }
-
-        var groups = RequestStatistics.Compute(rows.Select(r => RequestSummary.Of(r, countries[r.Draft!.RequestingAuthorityId], countries[r.Draft.RequestedAuthorityId])),
+        var rows = await read.SentAsync(everything ? null : caller.AuthorityId, period.From, period.To, context.CancellationToken);
+        var found = await authorities.FindManyAsync(
+            [.. rows.SelectMany(r => new[] { r.Draft!.RequestingAuthorityId, r.Draft.RequestedAuthorityId }).Distinct()], context.CancellationToken);
+        string Country(Guid id) => found.TryGetValue(id, out var a) ? a.Country : "";
+        var groups = RequestStatistics.Compute(rows.Select(r => RequestSummary.Of(r, Country(r.Draft!.RequestingAuthorityId), Country(r.Draft.RequestedAuthorityId))),
             period);
         var own = caller.AuthorityId.ToString();
         var response = new GetStatisticsResponse();

@@ -126,3 +126,43 @@ internal static class RequestWire
 
     private static Timestamp? Ts(DateTimeOffset? at) => at is { } t ? Timestamp.FromDateTimeOffset(t) : null;
 }
+
+/// <summary>
+/// ListRequests' continuation: the last row of a page (drafted at, request id), opaque to
+/// clients. Not a secret and not signed: a forged token only moves where the caller's own list starts.
+/// </summary>
+internal static class RequestPageToken
+{
+    private const string Prefix = "r1.";
+
+    public static string Format(DateTimeOffset draftedAt, Guid requestId) =>
+        Prefix + Convert.ToBase64String(System.Text.Encoding.ASCII.GetBytes(
+            string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{draftedAt.UtcTicks}:{requestId:N}"))).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    public static bool TryParse(string token, out (DateTimeOffset DraftedAt, Guid RequestId)? position)
+    {
+        position = null;
+        if (!token.StartsWith(Prefix, StringComparison.Ordinal) || token.Length > 100)
+        {
+            return false;
+        }
+
+        var body = token[Prefix.Length..].Replace('-', '+').Replace('_', '/');
+        body = body.PadRight(body.Length + ((4 - (body.Length % 4)) % 4), '=');
+        Span<byte> bytes = stackalloc byte[75];
+        if (!Convert.TryFromBase64String(body, bytes, out var written))
+        {
+            return false;
+        }
+
+        var parts = System.Text.Encoding.ASCII.GetString(bytes[..written]).Split(':');
+        if (parts.Length != 2 || !long.TryParse(parts[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var ticks)
+            || ticks < DateTimeOffset.UnixEpoch.UtcTicks || ticks > DateTimeOffset.MaxValue.UtcTicks || !Guid.TryParseExact(parts[1], "N", out var id))
+        {
+            return false;
+        }
+
+        position = (new DateTimeOffset(ticks, TimeSpan.Zero), id);
+        return true;
+    }
+}

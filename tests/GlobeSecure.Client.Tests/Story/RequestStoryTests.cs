@@ -77,4 +77,47 @@ public sealed class RequestStoryTests(StoryServerFixture server) : IClassFixture
         Assert.Equal("Register extract and statements attached to follow; beneficial owner is J. K. Mwangi.", answerMessage.Text);
         Assert.Equal(c.Brazil, answerMessage.SenderAuthorityId);
     }
+
+    [Fact]
+    public async Task Submit_RetriedAfterFailingPartWay_FinishesWithOneThreadAndOneForm()
+    {
+        var c = await CastAsync();
+        var draft = await ExampleDraftAsync();
+        var requestId = Guid.CreateVersion7();
+        var channelsBefore = (await c.Otieno.Client.ListChannelsAsync(Ct)).Count;
+        // The first attempt got as far as opening the thread (whose id is the request id) and died.
+        await c.Otieno.Client.CreateChannelAsync($"Request {requestId}", channelId: requestId, cancellationToken: Ct);
+
+        var retried = await c.Otieno.Client.SubmitRequestAsync(new RequestSubmission(Rfi, 0, c.Brazil, draft, RequestId: requestId), Ct);
+        var again = await c.Otieno.Client.SubmitRequestAsync(new RequestSubmission(Rfi, 0, c.Brazil, draft, RequestId: requestId), Ct);
+        var changed = await Assert.ThrowsAsync<GlobeClientException>(() => c.Otieno.Client.SubmitRequestAsync(
+            new RequestSubmission(Rfi, 0, c.Kenya, draft, RequestId: requestId), Ct));
+        var channelsAfter = (await c.Otieno.Client.ListChannelsAsync(Ct)).Count;
+        var thread = await c.Otieno.Client.HistoryAsync(requestId, cancellationToken: Ct);
+
+        Assert.Equal(RequestStatus.Sent, retried.Request.Status);
+        Assert.Equal((requestId, requestId), (retried.ChannelId, retried.FormMessageId));
+        Assert.Equal(retried.Request.RequestId, again.Request.RequestId);
+        Assert.Equal(RequestStatus.Sent, again.Request.Status);
+        Assert.Equal(channelsBefore + 1, channelsAfter);
+        Assert.Single(thread, m => m.Envelope.Header.MessageId == requestId.ToString());
+        Assert.Equal(Grpc.Core.StatusCode.AlreadyExists, changed.Status);
+    }
+
+    [Fact]
+    public async Task Submit_WithoutUrgency_TakesTheDraftsAndAContradictingOneIsADraftProblem()
+    {
+        var c = await CastAsync();
+        var draft = await ExampleDraftAsync();
+
+        var submitted = await c.Otieno.Client.SubmitRequestAsync(new RequestSubmission(Rfi, 0, c.Brazil, draft, SendNow: false), Ct);
+        var refused = await Assert.ThrowsAsync<DraftRejectedException>(() =>
+            c.Otieno.Client.SubmitRequestAsync(new RequestSubmission(Rfi, 0, c.Brazil, draft, Urgency.Emergency, SendNow: false), Ct));
+
+        Assert.Equal(Urgency.Urgent, submitted.Request.Urgency);
+        Assert.Equal(RequestStatus.Draft, submitted.Request.Status);
+        var problem = Assert.Single(refused.Problems);
+        Assert.Equal("request.urgency", problem.Path);
+        Assert.Contains("urgent", problem.Problem, StringComparison.Ordinal);
+    }
 }

@@ -300,4 +300,39 @@ public sealed class RequestFlowTests(RequestFixture server) : IClassFixture<Requ
         Assert.Contains("answer_by", error.Status.Detail, StringComparison.Ordinal);
         Assert.Equal(RequestStatus.Draft, await StatusAsync(w.Alice, late));
     }
+
+    [Fact]
+    public async Task List_PagesOfTwo_ReturnEveryRequestOnceInOrderAndAForeignTokenIsInvalidArgument()
+    {
+        var (w, _, thread) = await ArrangeAsync();
+        for (var i = 0; i < 5; i++)
+        {
+            await DraftAsync(w.Alice, w.Carol, thread);
+        }
+
+        var whole = await Requests.ListRequestsAsync(new ListRequestsRequest { Direction = RequestDirection.Outgoing, Limit = 500 }, w.Alice.Headers,
+            cancellationToken: Ct);
+        var paged = new List<string>();
+        var pages = 0;
+        var token = "";
+        do
+        {
+            var page = await Requests.ListRequestsAsync(new ListRequestsRequest { Direction = RequestDirection.Outgoing, Limit = 2, PageToken = token },
+                w.Alice.Headers, cancellationToken: Ct);
+            Assert.InRange(page.Requests.Count, 1, 2);
+            paged.AddRange(page.Requests.Select(r => r.RequestId));
+            token = page.NextPageToken;
+            pages++;
+        }
+        while (token.Length > 0);
+        var error = await Assert.ThrowsAsync<RpcException>(() => Requests.ListRequestsAsync(
+            new ListRequestsRequest { PageToken = "r1.bm90LWEtdG9rZW4" }, w.Alice.Headers, cancellationToken: Ct).ResponseAsync);
+
+        Assert.True(whole.Requests.Count >= 5);
+        Assert.Empty(whole.NextPageToken);
+        Assert.Equal(whole.Requests.Select(r => r.RequestId), paged);
+        Assert.Equal((whole.Requests.Count + 1) / 2, pages);
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.Contains("page_token", error.Status.Detail, StringComparison.Ordinal);
+    }
 }
