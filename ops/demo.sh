@@ -12,7 +12,9 @@
 #   ways, watched live with signed receipts → the decrypted history on each side → the Brazilian
 #   investigator attaches an evidence file, the Kenyan one downloads and verifies it → the Brazilian
 #   authority is removed, a newer message is sent, and the removed investigator fails to read →
-#   invited back, she reads the channel again except the message sent in her absence.
+#   invited back, she reads the channel again except the message sent in her absence → an
+#   information request, clarified, answered with an attachment and closed → its export package
+#   for a formal MLA request, verified offline, and refused after one byte is changed.
 #
 #   GLOBE_SERVER          play against this server (it must not be bootstrapped yet); the
 #                         bootstrap code then comes from GLOBE_BOOTSTRAP_CODE, or from
@@ -450,6 +452,15 @@ run_as kenya-investigator doc download "$ANSWER_MESSAGE" --channel "$REQUEST_CHA
   die "the answer's attachment differs from the file Ana sent"
 say "SHA-256 of the statements: identical on both sides"
 run_as kenya-investigator request close "$REQUEST_ID"
+
+step "Otieno exports the request for a formal MLA request; Ana's client verifies the package offline, and a changed byte is caught"
+PACKAGE="$FILES/mla-package"
+run_as kenya-investigator request export "$REQUEST_ID" --out "$PACKAGE"
+run_as brazil-investigator verify-package "$PACKAGE" | tail -n 3
+TAMPERED="$FILES/mla-package-tampered"
+cp -r "$PACKAGE" "$TAMPERED"
+printf '[' | dd of="$TAMPERED/messages/$REQUEST_ID/body.json" bs=1 seek=0 conv=notrunc status=none
+expect_refusal "a package with one byte changed" run_as brazil-investigator verify-package "$TAMPERED"
 
 step "Statistics from metadata only: Kenya's figures as requesting and as requested party"
 run_as kenya-investigator stats

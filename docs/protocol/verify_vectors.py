@@ -379,6 +379,16 @@ class Vectors:
         return {"channel_id": str(uuid.UUID(bytes=m["channel_id"])), "message_id": str(uuid.UUID(bytes=m["message_id"])),
                 "message_digest": m["digest"].hex(), **signed(data, recipient.signing)}
 
+    # §9.1
+    def v_export_manifest(self, b: Block) -> dict[str, str]:
+        exporter = self.devices[b.raw("exporter")]
+        files = sorted((item.split(":", 1)[0], bytes.fromhex(item.split(":", 1)[1])) for item in b.list("files"))
+        data = (Canonical("globe/v1/export-manifest").int64(1).id(b.id("request_id")).time(b.int("exported_at_us"))
+                .id(exporter.user_id).id(exporter.device_id).int64(len(files)))
+        for path, content in files:
+            data = data.text(path).int64(len(content)).field(hashlib.sha256(content).digest())
+        return signed(data.bytes(), exporter.signing)
+
     # §10
     def v_auth_challenge(self, b: Block) -> dict[str, str]:
         device = self.devices[b.raw("device")]

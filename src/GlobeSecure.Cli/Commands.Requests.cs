@@ -37,7 +37,7 @@ internal sealed partial class Commands
 
     public Command Request()
     {
-        var request = new Command("request", "Information requests: new, list, show, ack, start, clarify, answer, decline, withdraw, close");
+        var request = new Command("request", "Information requests: new, list, show, ack, start, clarify, answer, decline, withdraw, close, export");
         request.Subcommands.Add(RequestNew());
         request.Subcommands.Add(RequestList());
         request.Subcommands.Add(RequestShow());
@@ -49,6 +49,7 @@ internal sealed partial class Commands
         request.Subcommands.Add(RequestWithdraw());
         request.Subcommands.Add(RequestAction("close", "Requesting side: close a finished request (answered, partially answered, declined or withdrawn)",
             (c, r, ct) => c.CloseRequestAsync(r, ct)));
+        request.Subcommands.Add(RequestExport());
         return request;
     }
 

@@ -530,7 +530,12 @@ public sealed partial class GlobeClient
     /// certificate chain and the message's digest. A receipt that does not verify throws
     /// <see cref="GlobeTrustException"/>.
     /// </summary>
-    public async Task<IReadOnlyList<VerifiedReceipt>> ListReceiptsAsync(StoredMessage message, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<VerifiedReceipt>> ListReceiptsAsync(StoredMessage message, CancellationToken cancellationToken = default) =>
+        [.. (await ListReceiptsVerifiedAsync(message, cancellationToken)).Select(r => r.Verified)];
+
+    /// <summary>Every receipt of a message as served, each with what verified it (<see cref="ListReceiptsAsync"/>).</summary>
+    private async Task<List<(Contracts.V1.Receipt Wire, VerifiedReceipt Verified, VerifiedDevice Recipient)>> ListReceiptsVerifiedAsync(StoredMessage message,
+        CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(message);
         var envelope = FromWire(message.Envelope);
@@ -539,7 +544,7 @@ public sealed partial class GlobeClient
             ChannelId = envelope.Header.ChannelId.ToString(),
             MessageId = envelope.Header.MessageId.ToString(),
         }, cancellationToken: cancellationToken));
-        var verified = new List<VerifiedReceipt>(response.Receipts.Count);
+        var verified = new List<(Contracts.V1.Receipt, VerifiedReceipt, VerifiedDevice)>(response.Receipts.Count);
         foreach (var wire in response.Receipts)
         {
             CryptoReceipt receipt;
@@ -563,8 +568,8 @@ public sealed partial class GlobeClient
                     $"The receipt of device {receipt.RecipientDeviceId} for message {envelope.Header.MessageId} does not verify ({e.Message}): refused.", e);
             }
 
-            verified.Add(new VerifiedReceipt(receipt.Kind == CryptoReceiptKind.Read ? MessageReceiptKind.Read : MessageReceiptKind.Delivered,
-                receipt.RecipientUserId, receipt.RecipientDeviceId, recipient.AuthorityId, receipt.At));
+            verified.Add((wire, new VerifiedReceipt(receipt.Kind == CryptoReceiptKind.Read ? MessageReceiptKind.Read : MessageReceiptKind.Delivered,
+                receipt.RecipientUserId, receipt.RecipientDeviceId, recipient.AuthorityId, receipt.At), recipient));
         }
 
         return verified;
@@ -606,6 +611,13 @@ public sealed partial class GlobeClient
             return known;
         }
 
+        return Remember((await FetchEpochKeyAsync(channelId, epoch, cancellationToken)).Key);
+    }
+
+    /// <summary>An epoch's signed distribution as served, and the key it gives this device once the creator's chain, the signature and the commitment verified.</summary>
+    private async Task<(Contracts.V1.EpochKeyDistribution Wire, CryptoDistribution Distribution, VerifiedDevice Creator, EpochKey Key)> FetchEpochKeyAsync(
+        Guid channelId, long epoch, CancellationToken cancellationToken)
+    {
         var wire = await CallAsync(_channels.GetEpochKeyAsync(new GetEpochKeyRequest { ChannelId = channelId.ToString(), Epoch = epoch },
             cancellationToken: cancellationToken));
         CryptoDistribution distribution;
@@ -634,7 +646,7 @@ public sealed partial class GlobeClient
             throw new GlobeTrustException($"The key of channel {channelId} epoch {epoch} does not verify ({e.Message}): refused.", e);
         }
 
-        return Remember(key);
+        return (wire, distribution, creator, key);
     }
 
     private EpochKey Remember(EpochKey key)

@@ -47,6 +47,12 @@ public sealed class EpochKey : IDisposable
         return new EpochKey(channelId, epoch, key.ToArray());
     }
 
+    /// <summary>
+    /// A copy of the key's bytes, for an export package that must let an offline verifier re-check
+    /// decryption (docs/requests.md, "Export package"): as secret as every message of the epoch.
+    /// </summary>
+    public byte[] ExportBytes() => Key.ToArray();
+
     internal ReadOnlySpan<byte> Key
     {
         get

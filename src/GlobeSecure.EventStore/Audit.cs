@@ -47,8 +47,10 @@ public sealed record AuditEntry(
 /// <param name="Hash">Its BLAKE2b-256 link.</param>
 public sealed record StoredAuditEntry(long Position, AuditEntry Entry, ReadOnlyMemory<byte> Hash);
 
-internal static class AuditOutcomeWire
+/// <summary>The wire names of audit outcomes, as the audit chain hashes them.</summary>
+public static class AuditOutcomeWire
 {
+    /// <summary>"allowed", "denied" or "failed".</summary>
     public static string ToWire(this AuditOutcome outcome) => outcome switch
     {
         AuditOutcome.Allowed => "allowed",
@@ -57,6 +59,7 @@ internal static class AuditOutcomeWire
         _ => throw new ArgumentOutOfRangeException(nameof(outcome), outcome, "Unknown audit outcome."),
     };
 
+    /// <summary>The outcome of a wire name.</summary>
     public static AuditOutcome FromWire(string value) => value switch
     {
         "allowed" => AuditOutcome.Allowed,

@@ -1,5 +1,4 @@
 using GlobeSecure.Crypto;
-using Sodium;
 
 namespace GlobeSecure.EventStore;
 
@@ -14,66 +13,30 @@ namespace GlobeSecure.EventStore;
 public static class HashChain
 {
     /// <summary>Length of every link in bytes.</summary>
-    public const int HashLength = 32;
+    public const int HashLength = ChainLinks.HashLength;
 
     /// <summary>Context string of event links.</summary>
-    public const string EventContext = "globe/v1/event";
+    public const string EventContext = ChainLinks.EventContext;
 
     /// <summary>Context string of audit links.</summary>
-    public const string AuditContext = "globe/v1/audit";
+    public const string AuditContext = ChainLinks.AuditContext;
 
     /// <summary>The previous hash of the first link.</summary>
     public static ReadOnlyMemory<byte> Genesis { get; } = new byte[HashLength];
 
     /// <summary>Computes the link of an event.</summary>
     public static byte[] EventLink(ReadOnlySpan<byte> previous, long position, Guid eventId, string streamId, long version,
-        string type, string json, string? metadataJson, DateTimeOffset recordedAt)
-    {
-        var writer = new CanonicalWriter(EventContext);
-        writer.Int64(position);
-        writer.Guid(eventId);
-        writer.Text(streamId);
-        writer.Int64(version);
-        writer.Text(type);
-        writer.Text(json);
-        writer.Text(metadataJson);
-        writer.Time(recordedAt);
-        return writer.Link(previous);
-    }
+        string type, string json, string? metadataJson, DateTimeOffset recordedAt) =>
+        ChainLinks.EventLink(previous, position, eventId, streamId, version, type, json, metadataJson, recordedAt);
 
     /// <summary>Computes the link of an audit entry.</summary>
     public static byte[] AuditLink(ReadOnlySpan<byte> previous, long position, AuditEntry entry)
     {
-        var writer = new CanonicalWriter(AuditContext);
-        writer.Int64(position);
-        writer.Guid(entry.EntryId);
-        writer.Time(entry.OccurredAt);
-        writer.Text(entry.Action);
-        writer.Text(entry.Outcome.ToWire());
-        writer.Guid(entry.ActorUserId);
-        writer.Guid(entry.ActorDeviceId);
-        writer.Guid(entry.ActorAuthorityId);
-        writer.Text(entry.Target);
-        writer.Text(entry.Reason);
-        writer.Text(entry.Peer);
-        writer.Text(entry.TraceId);
-        return writer.Link(previous);
+        ArgumentNullException.ThrowIfNull(entry);
+        return ChainLinks.AuditLink(previous, position, entry.EntryId, entry.OccurredAt, entry.Action, entry.Outcome.ToWire(), entry.ActorUserId,
+            entry.ActorDeviceId, entry.ActorAuthorityId, entry.Target, entry.Reason, entry.Peer, entry.TraceId);
     }
 
     /// <summary>PostgreSQL stores microseconds; hashing the same precision keeps a re-read link identical.</summary>
     public static DateTimeOffset TruncateToMicroseconds(DateTimeOffset value) => CanonicalWriter.TruncateToMicroseconds(value);
-
-    private static byte[] Link(this CanonicalWriter writer, ReadOnlySpan<byte> previous)
-    {
-        if (previous.Length != HashLength)
-        {
-            throw new ArgumentException($"A previous link is {HashLength} bytes.", nameof(previous));
-        }
-
-        var canonical = writer.WrittenSpan;
-        var input = new byte[HashLength + canonical.Length];
-        previous.CopyTo(input);
-        canonical.CopyTo(input.AsSpan(HashLength));
-        return GenericHash.Hash(input, (byte[]?)null!, HashLength);
-    }
 }

@@ -67,6 +67,17 @@ public sealed record StoredEvent(
     DateTimeOffset RecordedAt,
     ReadOnlyMemory<byte> Hash);
 
+/// <summary>An event with the link of the event before it in the global chain (32 zero bytes for position 1).</summary>
+/// <param name="Event">The event as stored.</param>
+/// <param name="MetadataJson">The metadata's JSON exactly as stored (what the link covers), if any.</param>
+/// <param name="Previous">The previous link: <c>Event.Hash = BLAKE2b-256(Previous ‖ canonical bytes)</c>.</param>
+public sealed record LinkedEvent(StoredEvent Event, string? MetadataJson, ReadOnlyMemory<byte> Previous);
+
+/// <summary>An audit entry with the link of the entry before it in the audit chain (32 zero bytes for position 1).</summary>
+/// <param name="Entry">The entry as stored.</param>
+/// <param name="Previous">The previous link.</param>
+public sealed record LinkedAuditEntry(StoredAuditEntry Entry, ReadOnlyMemory<byte> Previous);
+
 /// <summary>What an append did.</summary>
 /// <param name="StreamId">The stream appended to.</param>
 /// <param name="Version">The stream's version after the append (unchanged for an empty append).</param>

@@ -161,6 +161,47 @@ public sealed partial class PostgresEventStore
         return entries;
     }
 
+    /// <summary>
+    /// The audit entries whose target is <paramref name="target"/>, in chain order (at most
+    /// <paramref name="maxCount"/>), each with the link of the entry before it in the chain, so that
+    /// its own link can be recomputed without the rest of the chain (an export package's extract).
+    /// </summary>
+    public async Task<IReadOnlyList<LinkedAuditEntry>> ReadAuditOfTargetAsync(string target, int maxCount = 1000, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(target);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxCount);
+        var columns = string.Join(", ", AuditColumns.Split(", ").Select(c => "a." + c));
+        await using var command = _dataSource.CreateCommand(
+            $"select {columns}, p.hash from {_schema}.audit a left join {_schema}.audit p on p.position = a.position - 1 where a.target = $1 order by a.position limit $2");
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = target });
+        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = maxCount });
+        var entries = new List<LinkedAuditEntry>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            entries.Add(new LinkedAuditEntry(ReadAudit(reader), reader.IsDBNull(13) ? HashChain.Genesis : reader.GetFieldValue<byte[]>(13)));
+        }
+
+        return entries;
+    }
+
+    /// <summary>A stream's events in version order, each with the link of the event before it in the global chain (see <see cref="ReadAuditOfTargetAsync"/>).</summary>
+    public async Task<IReadOnlyList<LinkedEvent>> ReadStreamLinkedAsync(string streamId, CancellationToken cancellationToken = default)
+    {
+        var columns = string.Join(", ", EventColumns.Split(", ").Select(c => "e." + c));
+        await using var command = _dataSource.CreateCommand(
+            $"select {columns}, p.hash from {_schema}.events e left join {_schema}.events p on p.position = e.position - 1 where e.stream_id = $1 order by e.version");
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = streamId });
+        var events = new List<LinkedEvent>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            events.Add(new LinkedEvent(ReadEvent(reader), NullableString(reader, 6), reader.IsDBNull(9) ? HashChain.Genesis : reader.GetFieldValue<byte[]>(9)));
+        }
+
+        return events;
+    }
+
     private const string AuditColumns = "position, entry_id, occurred_at, action, outcome, actor_user_id, actor_device_id, actor_authority_id, target, reason, peer, trace_id, hash";
 
     private async Task<StoredAuditEntry> ReadAuditEntryAsync(Guid entryId, CancellationToken cancellationToken)

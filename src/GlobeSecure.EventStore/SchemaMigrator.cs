@@ -73,6 +73,10 @@ internal static class SchemaMigrator
             create trigger audit_append_only before update or delete or truncate on {schema}.audit
                 for each statement execute function {schema}.forbid_history_change();
             """),
+        // An export package's audit extract reads the entries of one target (a request id).
+        new(2, "audit entries by target", """
+            create index audit_target_idx on {schema}.audit (target, position) where target is not null;
+            """),
     ];
 
     public static async Task<int> MigrateAsync(NpgsqlDataSource dataSource, EventStoreOptions options, CancellationToken cancellationToken)

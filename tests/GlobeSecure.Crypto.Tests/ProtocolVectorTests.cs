@@ -136,6 +136,17 @@ public sealed class ProtocolVectorTests
     }
 
     [Fact]
+    public async Task ExportManifest_FixedExporter_MatchesDocumentAndVerifies()
+    {
+        var doc = await CheckAsync("export-manifest:alice");
+
+        var manifest = ProtocolVectors.BuildExportManifest(doc, "export-manifest:alice");
+        var alice = ProtocolVectors.VerifiedAlice(doc);
+        manifest.Verify(alice);
+        Assert.Throws<SignatureInvalidException>(() => (manifest with { Files = [.. manifest.Files.Skip(1)] }).Verify(alice));
+    }
+
+    [Fact]
     public async Task AuthChallengeResponse_FixedChallenge_MatchesDocumentAndVerifies()
     {
         var doc = await CheckAsync("auth-challenge:alice");
@@ -242,7 +253,7 @@ internal static class ProtocolVectors
         "chain:alice", "chain:bob-before-revocation", "chain:bob-revoked", "chain:alice-expired",
         "epoch-key:alice-bob", "message:alice", "receipt:bob", "auth-challenge:alice", "safety-number:alice-bob",
         "document:two-chunks", "document:exact-chunks", "document:empty",
-        "argon2id:passphrase", "directory-log:example", "channel-info:case",
+        "argon2id:passphrase", "directory-log:example", "channel-info:case", "export-manifest:alice",
     ];
 
     private static readonly string[] Devices = ["netadmin", "authadmin", "alice", "bob"];
@@ -267,6 +278,7 @@ internal static class ProtocolVectors
             "argon2id" => Argon2idBlock(doc, name),
             "directory-log" => DirectoryLogBlock(doc, name),
             "channel-info" => ChannelInfoBlock(doc, name),
+            "export-manifest" => Signed(BuildExportManifest(doc, name).SigningInput(), BuildExportManifest(doc, name).Signature),
             _ => throw new InvalidOperationException($"No vector kind '{kind}'."),
         };
     }
@@ -349,6 +361,21 @@ internal static class ProtocolVectors
             block.Raw("forward_of") == "none" ? Guid.Empty : block.Id("forward_of"));
         using var key = EpochKey.FromBytes(header.ChannelId, header.Epoch, block.Hex("key"));
         return MessageEnvelope.Seal(header, block.Hex("plaintext"), key, senderKeys, block.Hex("nonce"));
+    }
+
+    /// <summary>The exporter party's manifest over files given as <c>path:content-hex</c>.</summary>
+    public static ExportManifest BuildExportManifest(VectorDocument doc, string name)
+    {
+        var block = doc[name];
+        var exporter = block.Raw("exporter");
+        using var keys = Device(doc, exporter);
+        var files = block.List("files").Select(item =>
+        {
+            var colon = item.IndexOf(':', StringComparison.Ordinal);
+            var content = Convert.FromHexString(item[(colon + 1)..]);
+            return new ManifestFile(item[..colon], content.Length, System.Security.Cryptography.SHA256.HashData(content));
+        });
+        return ExportManifest.Sign(block.Id("request_id"), block.Time("exported_at_us"), doc["devices"].Id($"{exporter}.user_id"), keys, files);
     }
 
     public static Receipt BuildReceipt(VectorDocument doc, string name)

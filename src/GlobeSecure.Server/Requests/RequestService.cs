@@ -106,6 +106,33 @@ internal sealed class RequestService(PostgresEventStore store, Access access, Ti
         return RequestWire.ToProto(state, caller.AuthorityId);
     }
 
+    /// <summary>At most this many audit entries in a record; the response says when more exist.</summary>
+    internal const int MaxRecordAuditEntries = 10_000;
+
+    public override async Task<RequestRecord> GetRequestRecord(GetRequestRecordRequest request, ServerCallContext context)
+    {
+        var caller = await access.RequireRoleAsync(context, request.RequestId, Parties);
+        var requestId = Id(request.RequestId);
+        var streamId = RequestDecider.StreamId(requestId);
+        var (state, _) = await store.AggregateStreamAsync(streamId, RequestState.Initial, RequestDecider.Evolve, context.CancellationToken);
+        if (state.Draft is not { } draft
+            || (caller.AuthorityId != draft.RequestingAuthorityId && (caller.AuthorityId != draft.RequestedAuthorityId || state.Stage == RequestStage.Draft)))
+        {
+            throw new NotFoundException("request", requestId.ToString());
+        }
+
+        var events = await store.ReadStreamLinkedAsync(streamId, context.CancellationToken);
+        // Entries acted by a third authority (a refused probe) are not the parties' business.
+        var audit = (await store.ReadAuditOfTargetAsync(requestId.ToString(), MaxRecordAuditEntries + 1, context.CancellationToken))
+            .Where(e => e.Entry.Entry.ActorAuthorityId is not { } actor || actor == draft.RequestingAuthorityId || actor == draft.RequestedAuthorityId)
+            .ToList();
+        var record = new RequestRecord { RequestId = requestId.ToString(), AuditTruncated = audit.Count > MaxRecordAuditEntries };
+        record.Events.Add(events.Select(RequestWire.ToProto));
+        record.Audit.Add(audit.Take(MaxRecordAuditEntries).Select(RequestWire.ToProto));
+        await access.RecordReadAsync(context, requestId.ToString());
+        return record;
+    }
+
     public override async Task<ListRequestsResponse> ListRequests(ListRequestsRequest request, ServerCallContext context)
     {
         var caller = await access.RequireRoleAsync(context, null, Parties);

@@ -1,4 +1,6 @@
 using GlobeSecure.Contracts.V1;
+using GlobeSecure.EventStore;
+using Google.Protobuf;
 using GlobeSecure.Server.Identity;
 using Google.Protobuf.WellKnownTypes;
 
@@ -7,6 +9,46 @@ namespace GlobeSecure.Server.Requests;
 /// <summary>Proto ⇄ domain for information requests.</summary>
 internal static class RequestWire
 {
+    public static RecordedEvent ToProto(LinkedEvent linked)
+    {
+        var e = linked.Event;
+        return new RecordedEvent
+        {
+            Position = e.Position,
+            EventId = e.EventId.ToString(),
+            StreamId = e.StreamId,
+            Version = e.Version,
+            Type = e.Type,
+            DataJson = e.Json,
+            MetadataJson = linked.MetadataJson ?? "",
+            RecordedAt = Timestamp.FromDateTimeOffset(e.RecordedAt),
+            Hash = ByteString.CopyFrom(e.Hash.Span),
+            PreviousHash = ByteString.CopyFrom(linked.Previous.Span),
+        };
+    }
+
+    public static RecordedAuditEntry ToProto(LinkedAuditEntry linked)
+    {
+        var (position, a, hash) = linked.Entry;
+        return new RecordedAuditEntry
+        {
+            Position = position,
+            EntryId = a.EntryId.ToString(),
+            OccurredAt = Timestamp.FromDateTimeOffset(a.OccurredAt),
+            Action = a.Action,
+            Outcome = a.Outcome.ToWire(),
+            ActorUserId = a.ActorUserId?.ToString() ?? "",
+            ActorDeviceId = a.ActorDeviceId?.ToString() ?? "",
+            ActorAuthorityId = a.ActorAuthorityId?.ToString() ?? "",
+            Target = a.Target ?? "",
+            Reason = a.Reason ?? "",
+            Peer = a.Peer ?? "",
+            TraceId = a.TraceId ?? "",
+            Hash = ByteString.CopyFrom(hash.Span),
+            PreviousHash = ByteString.CopyFrom(linked.Previous.Span),
+        };
+    }
+
     public static UrgencyLevel Urgency(Violations v, Urgency urgency)
     {
         if (urgency is Contracts.V1.Urgency.Normal or Contracts.V1.Urgency.Urgent or Contracts.V1.Urgency.Emergency)
