@@ -40,6 +40,7 @@ public static class GlobeServerHost
         app.MapTemplates();
         app.MapRequests();
         app.MapFocalPoints();
+        app.MapAudit();
         return app;
     }
 

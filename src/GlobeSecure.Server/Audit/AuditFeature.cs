@@ -31,5 +31,13 @@ internal sealed class AuditTrail(PostgresEventStore store, TimeProvider clock)
 
 internal static class AuditFeature
 {
-    public static IServiceCollection AddAudit(this IServiceCollection services) => services.AddSingleton<AuditTrail>();
+    public static IServiceCollection AddAudit(this IServiceCollection services)
+    {
+        services.AddSingleton<AuditTrail>();
+        services.AddSingleton<AuditQueries>();
+        services.AddSingleton<AuditCheckpoints>();
+        return services;
+    }
+
+    public static void MapAudit(this WebApplication app) => app.MapGrpcService<AuditService>();
 }
