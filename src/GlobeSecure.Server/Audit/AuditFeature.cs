@@ -34,7 +34,10 @@ internal static class AuditFeature
     public static IServiceCollection AddAudit(this IServiceCollection services)
     {
         services.AddSingleton<AuditTrail>();
+        services.AddSingleton<AuditScopes>();
         services.AddSingleton<AuditQueries>();
+        // The export's keys and checkpoint lines; the checkpoint component replaces this with its own source.
+        services.AddSingleton<IAuditCheckpointSource, NoAuditCheckpoints>();
         services.AddSingleton<AuditCheckpoints>();
         return services;
     }
