@@ -99,9 +99,10 @@ internal sealed class AuditExportWriter(IServerStreamWriter<AuditExportChunk> st
 
     private static string Hex(ReadOnlySpan<byte> bytes) => Convert.ToHexStringLower(bytes);
 
+    /// <summary>An absent value is omitted, and so is an empty one: both hash as a zero-length field.</summary>
     private static void Optional(Utf8JsonWriter w, string name, string? value)
     {
-        if (value is not null)
+        if (!string.IsNullOrEmpty(value))
         {
             w.WriteString(name, value);
         }

@@ -50,34 +50,28 @@ internal sealed class AuditQueries(PostgresEventStore store, Access access, Audi
         var network = await identity.NetworkAsync(ct) ?? throw new NotFoundException("network", "(not bootstrapped yet)");
         await access.RecordReadAsync(context, ReadTarget(filter));
         selection = selection with { ThroughPosition = await store.AuditHeadPositionAsync(ct) };
-        var contiguous = await IsContiguousAsync(selection, ct);
+        var batch = await store.ReadAuditLinkedAsync(selection, ExportBatch, ct);
+        var first = batch.Count > 0 ? batch[0].Entry.Position : 0;
+        var before = first > 1 ? await checkpoints.LastCheckpointBeforeAsync(first, ct) : null;
+        var contiguous = await IsContiguousAsync(selection, first, before, ct);
 
         using var writer = new AuditExportWriter(stream, ct);
         await writer.HeaderAsync(clock.GetUtcNow(), network.SecretariatId, contiguous, filter, await checkpoints.KeysAsync(ct));
-        long first = 0, last = 0;
-        while (true)
+        var last = 0L;
+        while (batch.Count > 0)
         {
-            var batch = await store.ReadAuditLinkedAsync(selection with { AfterPosition = last == 0 ? selection.AfterPosition : last }, ExportBatch, ct);
             foreach (var entry in batch)
             {
                 await writer.EntryAsync(entry);
             }
 
-            if (batch.Count > 0)
-            {
-                first = first == 0 ? batch[0].Entry.Position : first;
-                last = batch[^1].Entry.Position;
-            }
-
-            if (batch.Count < ExportBatch)
-            {
-                break;
-            }
+            last = batch[^1].Entry.Position;
+            batch = batch.Count < ExportBatch ? [] : await store.ReadAuditLinkedAsync(selection with { AfterPosition = last }, ExportBatch, ct);
         }
 
         if (last > 0)
         {
-            if (contiguous && first > 1 && await checkpoints.LastCheckpointBeforeAsync(first, ct) is { } before)
+            if (contiguous && before is not null)
             {
                 await writer.CheckpointAsync(before);
             }
@@ -92,13 +86,15 @@ internal sealed class AuditQueries(PostgresEventStore store, Access access, Audi
     }
 
     /// <summary>
-    /// Contiguous (the chain recomputes across the export) when nothing but positions and times
-    /// narrows it, and the entries of the time range happen to be a gap-free run of positions:
-    /// times are taken before commit, so concurrent calls can commit out of time order.
+    /// Contiguous — the chain recomputes across the export, from an anchored start — when nothing
+    /// but positions and times narrows it, its entries are a gap-free run of positions (with a time
+    /// range they may not be: times are taken before commit, so concurrent calls can commit out of
+    /// time order), and its first entry follows the chain's start or a checkpoint (a retention cut,
+    /// or one the export starts right after), whose signed hash is its previous link.
     /// </summary>
-    private async Task<bool> IsContiguousAsync(AuditSelection selection, CancellationToken ct)
+    private async Task<bool> IsContiguousAsync(AuditSelection selection, long first, AuditCheckpoint? before, CancellationToken ct)
     {
-        if (!selection.OnlyPositionsAndTimes)
+        if (!selection.OnlyPositionsAndTimes || (first > 1 && before?.Position != first - 1))
         {
             return false;
         }

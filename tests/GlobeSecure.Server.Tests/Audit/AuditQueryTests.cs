@@ -306,12 +306,21 @@ public sealed partial class AuditQueryTests(AuditFixture server) : IClassFixture
         // The police see only their investigator's refused attempt on the commission's channel.
         var refused = Assert.Single(police.Entries);
         Assert.Equal((w.Carol.UserId.ToString(), "denied"), (refused.Text("actorUserId"), refused.Text("outcome")));
-        // A time range alone keeps the export contiguous exactly when its entries are a gap-free run.
+        // A time range alone keeps the export contiguous exactly when its entries are a gap-free run from an anchored start.
         var since = (await Store.ReadAuditAsync(0, 1_000_000, Ct))[^5].Entry.OccurredAt;
         var recent = await Auditors.ExportAsync(a.NetworkAuditor, new AuditFilter { From = Timestamp.FromDateTimeOffset(since) });
         var positions = recent.Entries.Select(e => e.Number("position")).ToList();
-        Assert.Equal(positions[^1] - positions[0] + 1 == positions.Count, recent.Header.Json.GetProperty("contiguous").GetBoolean());
-        Assert.NotEmpty(positions);
+        Assert.True(positions.Count >= 5);
+        Assert.Equal(positions[^1] - positions[0] + 1 == positions.Count && recent.Lines.Any(l => l.Type == "checkpoint" && l.Number("position") == positions[0] - 1),
+            recent.Header.Json.GetProperty("contiguous").GetBoolean());
+        var whole = await Auditors.ExportAsync(a.NetworkAuditor, new AuditFilter { From = Timestamp.FromDateTimeOffset(DateTimeOffset.UnixEpoch) });
+        Assert.True(whole.Header.Json.GetProperty("contiguous").GetBoolean());
+        Assert.Equal(1, whole.Entries[0].Number("position"));
+        // Starting mid-chain, the chain recomputes across the export only from a signed checkpoint right before it.
+        var tail = await Auditors.ExportAsync(a.NetworkAuditor, new AuditFilter { AfterPosition = 5 });
+        Assert.Equal(6, tail.Entries[0].Number("position"));
+        Assert.Equal(Convert.ToHexStringLower((await Store.ReadAuditAsync(4, 1, Ct))[0].Hash.Span), tail.Entries[0].Text("previousHash"));
+        Assert.Equal(tail.Lines.Any(l => l.Type == "checkpoint" && l.Number("position") == 5), tail.Header.Json.GetProperty("contiguous").GetBoolean());
     }
 
     private Task<StatusCode> ProbeAsync(Member stranger, string channelId) =>
