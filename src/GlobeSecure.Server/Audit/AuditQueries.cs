@@ -55,7 +55,7 @@ internal sealed class AuditQueries(PostgresEventStore store, Access access, Audi
         var before = first > 1 ? await checkpoints.LastCheckpointBeforeAsync(first, ct) : null;
         var contiguous = await IsContiguousAsync(selection, first, before, ct);
 
-        using var writer = new AuditExportWriter(stream, ct);
+        using var writer = new AuditExportStream(stream, ct);
         await writer.HeaderAsync(clock.GetUtcNow(), network.SecretariatId, contiguous, filter, await checkpoints.KeysAsync(ct));
         var last = 0L;
         while (batch.Count > 0)

@@ -14,7 +14,7 @@ namespace GlobeSecure.Server.Audit;
 /// buffer, and the buffer leaves as one chunk once it holds that much. Memory stays flat however
 /// many lines go through.
 /// </summary>
-internal sealed class AuditExportWriter(IServerStreamWriter<AuditExportChunk> stream, CancellationToken cancellationToken) : IDisposable
+internal sealed class AuditExportStream(IServerStreamWriter<AuditExportChunk> stream, CancellationToken cancellationToken) : IDisposable
 {
     public const string Format = "globe-audit-export/1";
     public const int ChunkBytes = 64 * 1024;
