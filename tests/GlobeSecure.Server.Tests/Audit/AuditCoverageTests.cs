@@ -42,8 +42,8 @@ public sealed class AuditCoverageTests(AuditCoverageFixture server) : IClassFixt
     /// <summary>Every method of every service of the contracts, from the generated descriptors.</summary>
     private static IReadOnlyList<MethodDescriptor> ContractMethods() =>
     [
-        .. typeof(AuditService).Assembly.GetTypes()
-            .Where(t => t.Namespace == typeof(AuditService).Namespace && t.Name.EndsWith("Reflection", StringComparison.Ordinal))
+        .. typeof(Contracts.V1.AuditService).Assembly.GetTypes()
+            .Where(t => t.Namespace == typeof(Contracts.V1.AuditService).Namespace && t.Name.EndsWith("Reflection", StringComparison.Ordinal))
             .Select(t => (FileDescriptor)t.GetProperty("Descriptor", BindingFlags.Public | BindingFlags.Static)!.GetValue(null)!)
             .SelectMany(file => file.Services)
             .SelectMany(service => service.Methods),
