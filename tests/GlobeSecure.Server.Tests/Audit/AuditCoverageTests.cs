@@ -174,6 +174,34 @@ public sealed class AuditCoverageTests(AuditCoverageFixture server) : IClassFixt
         AssertEntry(entries, badTrace, "/globesecure.v1.AuthService/CompleteAuthentication", AuditOutcome.Denied, null);
     }
 
+    /// <summary>
+    /// A refusal a decider throws (not Access) was audited as "failed" by the error-mapping
+    /// interceptor, so an auditor filtering on denied entries missed it.
+    /// </summary>
+    [Fact]
+    public async Task DeciderRefusal_MessageSignedByAnotherMember_AuditedAsDeniedWithTheCaller()
+    {
+        var world = await server.WorldAsync(_driver);
+        var channels = new ChannelDriver(_driver, world.Network);
+        var channel = await channels.CreateAsync(world.Alice, world.Alice, world.Bob);
+        var channelId = Guid.Parse(channel.ChannelId);
+        using var key = await channels.OpenEpochKeyAsync(world.Alice, channelId, channel.CurrentEpoch);
+        var alicesEnvelope = channels.Seal(world.Alice, key, "sealed by Alice");
+        var trace = ActivityTraceId.CreateRandom();
+        var headers = Traced(trace);
+        headers.Add("authorization", $"Bearer {world.Bob.Token}");
+
+        var refused = await Assert.ThrowsAsync<RpcException>(() => channels.Channels.SendMessageAsync(
+            new SendMessageRequest { Envelope = Client.Wire.ToProto(alicesEnvelope) }, headers, cancellationToken: Ct).ResponseAsync);
+
+        Assert.Equal(StatusCode.PermissionDenied, refused.StatusCode);
+        var entry = Assert.Single((await server.AuditByTraceAsync())[trace.ToHexString()]).Entry;
+        Assert.Equal("/globesecure.v1.ChannelService/SendMessage", entry.Action);
+        Assert.Equal(AuditOutcome.Denied, entry.Outcome);
+        Assert.Equal(nameof(StatusCode.PermissionDenied), entry.Reason);
+        Assert.Equal((world.Bob.UserId, world.Bob.Device.DeviceId, world.Bob.AuthorityId), (entry.ActorUserId, entry.ActorDeviceId, entry.ActorAuthorityId));
+    }
+
     private static void AssertEntry(ILookup<string, StoredAuditEntry> entries, ActivityTraceId trace, string action, AuditOutcome outcome, string? target)
     {
         var entry = Assert.Single(entries[trace.ToHexString()]).Entry;
@@ -374,7 +402,7 @@ public sealed class AuditCoverageTests(AuditCoverageFixture server) : IClassFixt
     private static Marshaller<IMessage> Marshaller(MessageDescriptor type) =>
         Marshallers.Create<IMessage>(message => message.ToByteArray(), bytes => type.Parser.ParseFrom(bytes));
 
-    private static Metadata Traced(ActivityTraceId trace) =>
+    internal static Metadata Traced(ActivityTraceId trace) =>
         new() { { "traceparent", $"00-{trace.ToHexString()}-{ActivitySpanId.CreateRandom().ToHexString()}-01" } };
 
     private static string DocsPath(string name)
