@@ -258,9 +258,13 @@ public sealed class AuditCoverageTests(AuditCoverageFixture server) : IClassFixt
         }
 
         Assert.True(problems.Count == 0, $"{problems.Count} audit problem(s) in {calls.Count} calls:\n" + string.Join("\n", problems));
+        // And nothing in the whole trail (the world's set-up included) is an action the catalogue does not know.
+        var catalogued = AuditCatalog.All.Select(e => e.Action).ToHashSet();
+        Assert.Empty(entries.SelectMany(g => g).Select(e => e.Entry.Action).Where(a => !catalogued.Contains(a)).Distinct());
     }
 
-    private sealed record Call(string Method, string Kind, Member? Caller, ActivityTraceId Trace, StatusCode Status, bool ServerStreaming);
+    private sealed record Call(string Method, string Kind, Member? Caller, ActivityTraceId Trace, StatusCode Status, bool ServerStreaming,
+        DateTimeOffset Started, DateTimeOffset Ended);
 
     /// <summary>SignOut ends the session it is called with: it gets a session of its own.</summary>
     private async Task<Member> SessionForAsync(Member member, string method) =>
@@ -312,6 +316,12 @@ public sealed class AuditCoverageTests(AuditCoverageFixture server) : IClassFixt
             yield return $"answered {call.Status} but the entry says {entry.Outcome.ToWire()}";
         }
 
+        // The server's clock is the test's (not advanced here); a second either side for clock granularity.
+        if (entry.OccurredAt < call.Started.AddSeconds(-1) || entry.OccurredAt > call.Ended.AddSeconds(1))
+        {
+            yield return $"the entry's time {entry.OccurredAt:O} is outside the call ({call.Started:O} to {call.Ended:O})";
+        }
+
         if (entry.Peer is null || !entry.Peer.StartsWith("ipv4:127.0.0.1:", StringComparison.Ordinal))
         {
             yield return $"the entry's peer is '{entry.Peer}'";
@@ -354,6 +364,7 @@ public sealed class AuditCoverageTests(AuditCoverageFixture server) : IClassFixt
             descriptor.Service.FullName, descriptor.Name, Marshaller(descriptor.InputType), Marshaller(descriptor.OutputType));
         var request = descriptor.InputType.Parser.ParseFrom(ByteString.Empty);
         var status = StatusCode.OK;
+        var started = DateTimeOffset.UtcNow;
         try
         {
             switch (method.Type)
@@ -396,7 +407,7 @@ public sealed class AuditCoverageTests(AuditCoverageFixture server) : IClassFixt
             status = e.StatusCode;
         }
 
-        return new Call(FullName(descriptor), kind, caller, trace, status, streaming);
+        return new Call(FullName(descriptor), kind, caller, trace, status, streaming, started, DateTimeOffset.UtcNow);
     }
 
     private static Marshaller<IMessage> Marshaller(MessageDescriptor type) =>

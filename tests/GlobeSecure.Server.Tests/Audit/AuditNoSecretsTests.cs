@@ -115,6 +115,7 @@ public sealed class AuditNoSecretsTests(IdentityServerFixture server) : IClassFi
         Assert.Contains(entries, e => e.Entry.Action == "/globesecure.v1.ChannelService/SendMessage" && e.Entry.Outcome == AuditOutcome.Allowed);
         Assert.Contains(entries, e => e.Entry.Action == "/globesecure.v1.DocumentService/SealDocument" && e.Entry.Outcome == AuditOutcome.Allowed);
         Assert.Contains(entries, e => e.Entry.Action == "/globesecure.v1.AuthService/WhoAmI" && e.Entry.Outcome == AuditOutcome.Denied);
+        Assert.Empty(entries.Select(e => e.Entry.Action).Where(a => !Server.Audit.AuditCatalog.All.Any(c => c.Action == a)).Distinct());
         var leaks = (
             from e in entries
             from field in Fields(e.Entry)
