@@ -233,7 +233,9 @@ public sealed class AuditCoverageTests(AuditCoverageFixture server) : IClassFixt
         {
             var name = FullName(method);
             var entry = AuditCatalog.Rpcs.Single(e => e.Action == name);
-            calls.Add(await CallAsync(invoker, method, null, "anonymous"));
+            // A refused call names its target: the field the catalogue says is the target, set to a fresh id.
+            var target = TargetField(method, entry);
+            calls.Add(await CallAsync(invoker, method, null, "anonymous", entry.Callers.Kind == AuditCallerKind.Anyone ? null : target));
             if (entry.Callers.Kind is AuditCallerKind.Anyone)
             {
                 continue;
@@ -241,7 +243,7 @@ public sealed class AuditCoverageTests(AuditCoverageFixture server) : IClassFixt
 
             if (members.FirstOrDefault(m => !entry.Callers.Allows(m.Role)) is { } refused)
             {
-                calls.Add(await CallAsync(invoker, method, await SessionForAsync(refused, name), "wrong role"));
+                calls.Add(await CallAsync(invoker, method, await SessionForAsync(refused, name), "wrong role", target));
             }
 
             if (members.FirstOrDefault(m => entry.Callers.Allows(m.Role)) is { } allowed)
@@ -264,7 +266,16 @@ public sealed class AuditCoverageTests(AuditCoverageFixture server) : IClassFixt
     }
 
     private sealed record Call(string Method, string Kind, Member? Caller, ActivityTraceId Trace, StatusCode Status, bool ServerStreaming,
-        DateTimeOffset Started, DateTimeOffset Ended);
+        DateTimeOffset Started, DateTimeOffset Ended, string? Target);
+
+    /// <summary>
+    /// The request's top-level string field the catalogue names as the target (e.g. "request id":
+    /// request_id), if there is one. Not for client streams: their refusal comes before the first message.
+    /// </summary>
+    private static FieldDescriptor? TargetField(MethodDescriptor method, AuditCatalogEntry entry) => method.IsClientStreaming
+        ? null
+        : method.InputType.Fields.InDeclarationOrder().FirstOrDefault(f =>
+            f.FieldType == Google.Protobuf.Reflection.FieldType.String && !f.IsRepeated && f.Name == entry.Target.Replace(' ', '_'));
 
     /// <summary>SignOut ends the session it is called with: it gets a session of its own.</summary>
     private async Task<Member> SessionForAsync(Member member, string method) =>
@@ -316,6 +327,11 @@ public sealed class AuditCoverageTests(AuditCoverageFixture server) : IClassFixt
             yield return $"answered {call.Status} but the entry says {entry.Outcome.ToWire()}";
         }
 
+        if (call.Target is not null && call.Status is StatusCode.Unauthenticated or StatusCode.PermissionDenied && entry.Target != call.Target)
+        {
+            yield return $"the refusal's target is '{entry.Target}', not the {call.Target} the request named";
+        }
+
         // The server's clock is the test's (not advanced here); a second either side for clock granularity.
         if (entry.OccurredAt < call.Started.AddSeconds(-1) || entry.OccurredAt > call.Ended.AddSeconds(1))
         {
@@ -342,7 +358,7 @@ public sealed class AuditCoverageTests(AuditCoverageFixture server) : IClassFixt
     }
 
     /// <summary>One call with an empty message, traced with a fresh trace id (the W3C traceparent header the server continues).</summary>
-    private static async Task<Call> CallAsync(CallInvoker invoker, MethodDescriptor descriptor, Member? caller, string kind)
+    private static async Task<Call> CallAsync(CallInvoker invoker, MethodDescriptor descriptor, Member? caller, string kind, FieldDescriptor? target = null)
     {
         var trace = ActivityTraceId.CreateRandom();
         var headers = Traced(trace);
@@ -363,6 +379,12 @@ public sealed class AuditCoverageTests(AuditCoverageFixture server) : IClassFixt
             },
             descriptor.Service.FullName, descriptor.Name, Marshaller(descriptor.InputType), Marshaller(descriptor.OutputType));
         var request = descriptor.InputType.Parser.ParseFrom(ByteString.Empty);
+        var targetId = target is null ? null : Guid.CreateVersion7().ToString();
+        if (target is not null)
+        {
+            target.Accessor.SetValue(request, targetId);
+        }
+
         var status = StatusCode.OK;
         var started = DateTimeOffset.UtcNow;
         try
@@ -407,7 +429,7 @@ public sealed class AuditCoverageTests(AuditCoverageFixture server) : IClassFixt
             status = e.StatusCode;
         }
 
-        return new Call(FullName(descriptor), kind, caller, trace, status, streaming, started, DateTimeOffset.UtcNow);
+        return new Call(FullName(descriptor), kind, caller, trace, status, streaming, started, DateTimeOffset.UtcNow, targetId);
     }
 
     private static Marshaller<IMessage> Marshaller(MessageDescriptor type) =>
