@@ -138,7 +138,7 @@ internal static class AuditCatalog
         Rpc("ChannelService", "AddMembers", Create | Permission, AuditSubject.Memberships, AuditCallers.AnySession, "channel id"),
         Rpc("ChannelService", "RemoveMembers", Delete | Permission, AuditSubject.Memberships, AuditCallers.AnySession, "channel id"),
         Rpc("ChannelService", "RotateEpoch", Create, AuditSubject.Keys, AuditCallers.AnySession, "channel id"),
-        Rpc("ChannelService", "GetEpochKey", Read, AuditSubject.Keys, AuditCallers.AnySession, "channel id"),
+        Rpc("ChannelService", "GetEpochKey", Read, AuditSubject.Keys, AuditCallers.AnySession, "channel id (channel id/epoch when allowed)"),
         Rpc("ChannelService", "ShareHistory", Create | Permission, AuditSubject.Keys, AuditCallers.AnySession, "channel id/user id"),
         Rpc("ChannelService", "SendMessage", Create, AuditSubject.Messages, AuditCallers.AnySession, "message id"),
         Rpc("ChannelService", "SubmitReceipt", Change, AuditSubject.Messages, AuditCallers.AnySession, "message id"),
