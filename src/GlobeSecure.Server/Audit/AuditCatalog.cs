@@ -55,8 +55,8 @@ internal enum AuditCallerKind
     Server,
 }
 
-/// <summary>Who may perform an action.</summary>
-internal sealed record AuditCallers(AuditCallerKind Kind, IReadOnlyList<Role> Roles)
+/// <summary>Who may perform an action; <paramref name="SecretariatOnly"/>: only users of the network secretariat (e.g. network auditors).</summary>
+internal sealed record AuditCallers(AuditCallerKind Kind, IReadOnlyList<Role> Roles, bool SecretariatOnly = false)
 {
     public static AuditCallers Anyone { get; } = new(AuditCallerKind.Anyone, []);
 
@@ -66,7 +66,10 @@ internal sealed record AuditCallers(AuditCallerKind Kind, IReadOnlyList<Role> Ro
 
     public static AuditCallers Only(params Role[] roles) => new(AuditCallerKind.Roles, roles);
 
-    public bool Allows(Role role) => Kind == AuditCallerKind.AnySession || (Kind == AuditCallerKind.Roles && Roles.Contains(role));
+    public static AuditCallers OnlyOfSecretariat(params Role[] roles) => new(AuditCallerKind.Roles, roles, SecretariatOnly: true);
+
+    public bool Allows(Role role, bool ofSecretariat) =>
+        Kind == AuditCallerKind.AnySession || (Kind == AuditCallerKind.Roles && Roles.Contains(role) && (ofSecretariat || !SecretariatOnly));
 }
 
 /// <summary>One audited action: its name, CJIS categories, subject, who may do it and what its entries' target is.</summary>
@@ -189,7 +192,7 @@ internal static class AuditCatalog
         Rpc("AuditService", "QueryAudit", AuditCategories.AuditAccess | Read, AuditSubject.AuditTrail, AuditCallers.Only(Role.Auditor), "—"),
         Rpc("AuditService", "ExportAudit", AuditCategories.AuditAccess | Read, AuditSubject.AuditTrail, AuditCallers.Only(Role.Auditor), "—"),
         Rpc("AuditService", "ListCheckpoints", AuditCategories.AuditAccess | Read, AuditSubject.AuditTrail, AuditCallers.Only(Role.Auditor), "—"),
-        Rpc("AuditService", "VerifyAudit", AuditCategories.AuditAccess, AuditSubject.AuditTrail, AuditCallers.Only(Role.Auditor), "—"),
+        Rpc("AuditService", "VerifyAudit", AuditCategories.AuditAccess, AuditSubject.AuditTrail, AuditCallers.OnlyOfSecretariat(Role.Auditor), "—"),
     ];
 
     /// <summary>The server's own actions: local commands and background passes (actor: none).</summary>
@@ -226,7 +229,7 @@ internal static class AuditCatalog
         AuditCallerKind.Anyone => "anyone",
         AuditCallerKind.AnySession => "any session",
         AuditCallerKind.Server => "the server",
-        _ => string.Join(", ", callers.Roles.Select(r => Words(r.ToString()))),
+        _ => string.Join(", ", callers.Roles.Select(r => Words(r.ToString()))) + (callers.SecretariatOnly ? " of the secretariat" : ""),
     };
 
     private static string Words(string pascal) =>
