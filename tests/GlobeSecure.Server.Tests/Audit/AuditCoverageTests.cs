@@ -29,8 +29,6 @@ public sealed class AuditCoverageTests(AuditCoverageFixture server) : IClassFixt
     private static readonly string[] KnownPending =
     [
         "/globesecure.v1.DirectoryService/GetServerKeys",
-        "/globesecure.v1.AuditService/QueryAudit",
-        "/globesecure.v1.AuditService/ExportAudit",
         "/globesecure.v1.AuditService/ListCheckpoints",
         "/globesecure.v1.AuditService/VerifyAudit",
     ];
