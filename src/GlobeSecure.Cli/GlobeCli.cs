@@ -58,6 +58,7 @@ internal static class GlobeCli
         root.Subcommands.Add(commands.Template());
         root.Subcommands.Add(commands.Request());
         root.Subcommands.Add(commands.Stats());
+        root.Subcommands.Add(commands.Audit());
         root.Subcommands.Add(commands.VerifyPackage());
         return root;
     }
