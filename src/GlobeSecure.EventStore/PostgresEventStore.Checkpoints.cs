@@ -114,13 +114,14 @@ public sealed partial class PostgresEventStore
 
     /// <summary>
     /// The retention purge (docs/event-store.md "Retention of the audit log"): in one transaction,
-    /// records the retention-cut checkpoint that <paramref name="sign"/> makes of the link at
-    /// <paramref name="throughPosition"/>, then deletes the audit entries up to and including it —
+    /// records the retention-cut checkpoint that <paramref name="sign"/> makes of the unsigned one it
+    /// is given (the last stored position up to <paramref name="throughPosition"/> without a plain
+    /// checkpoint, and its link), then deletes the audit entries up to and including it —
     /// the only delete the append-only guard lets through, because this transaction alone sets
     /// <c>globe.audit_retention_cut</c>. The chain that remains verifies from the cut's signed hash.
     /// Returns the entries deleted (0 when the position is not stored, or another process cut there first).
     /// </summary>
-    public async Task<long> PurgeAuditThroughAsync(long throughPosition, Func<ReadOnlyMemory<byte>, StoredCheckpoint> sign,
+    public async Task<long> PurgeAuditThroughAsync(long throughPosition, Func<StoredCheckpoint, StoredCheckpoint> sign,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(sign);
@@ -134,20 +135,31 @@ public sealed partial class PostgresEventStore
             await locking.ExecuteNonQueryAsync(cancellationToken);
         }
 
+        // The cut goes at the last stored position up to the one asked for that has no plain
+        // checkpoint already (checkpoints are append-only, so one cannot become a cut).
+        long through;
         byte[] hash;
-        await using (var read = new NpgsqlCommand($"select hash from {_schema}.audit where position = $1", connection, transaction))
+        await using (var read = new NpgsqlCommand(
+            $"""
+            select a.position, a.hash from {_schema}.audit a
+            where a.position <= $1
+              and not exists (select 1 from {_schema}.audit_checkpoints c where c.position = a.position and not c.retention_cut)
+            order by a.position desc limit 1
+            """, connection, transaction))
         {
             read.Parameters.Add(new NpgsqlParameter<long> { TypedValue = throughPosition });
-            if (await read.ExecuteScalarAsync(cancellationToken) is not byte[] stored)
+            await using var reader = await read.ExecuteReaderAsync(cancellationToken);
+            if (!await reader.ReadAsync(cancellationToken))
             {
                 return 0;
             }
 
-            hash = stored;
+            through = reader.GetInt64(0);
+            hash = reader.GetFieldValue<byte[]>(1);
         }
 
-        var checkpoint = sign(hash);
-        if (checkpoint.Position != throughPosition || !checkpoint.RetentionCut || !checkpoint.Hash.Span.SequenceEqual(hash))
+        var checkpoint = sign(new StoredCheckpoint(through, hash, default, "", ReadOnlyMemory<byte>.Empty, RetentionCut: true));
+        if (checkpoint.Position != through || !checkpoint.RetentionCut || !checkpoint.Hash.Span.SequenceEqual(hash))
         {
             throw new ArgumentException("The retention cut must be a retention-cut checkpoint of the given position and hash.", nameof(sign));
         }
@@ -160,11 +172,10 @@ public sealed partial class PostgresEventStore
             await record.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        // A plain checkpoint already at this position cannot become a cut (checkpoints are append-only):
-        // the cut is whichever checkpoint at the position says so, so only cut where one does.
+        // Another process may have cut here first, with its own signature: either way it is a cut.
         await using (var check = new NpgsqlCommand($"select retention_cut from {_schema}.audit_checkpoints where position = $1", connection, transaction))
         {
-            check.Parameters.Add(new NpgsqlParameter<long> { TypedValue = throughPosition });
+            check.Parameters.Add(new NpgsqlParameter<long> { TypedValue = through });
             if (await check.ExecuteScalarAsync(cancellationToken) is not true)
             {
                 return 0;
@@ -173,14 +184,14 @@ public sealed partial class PostgresEventStore
 
         await using (var allow = new NpgsqlCommand("select set_config('globe.audit_retention_cut', $1, true)", connection, transaction))
         {
-            allow.Parameters.Add(new NpgsqlParameter<string> { TypedValue = throughPosition.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+            allow.Parameters.Add(new NpgsqlParameter<string> { TypedValue = through.ToString(System.Globalization.CultureInfo.InvariantCulture) });
             await allow.ExecuteNonQueryAsync(cancellationToken);
         }
 
         long deleted;
         await using (var purge = new NpgsqlCommand($"delete from {_schema}.audit where position <= $1", connection, transaction))
         {
-            purge.Parameters.Add(new NpgsqlParameter<long> { TypedValue = throughPosition });
+            purge.Parameters.Add(new NpgsqlParameter<long> { TypedValue = through });
             deleted = await purge.ExecuteNonQueryAsync(cancellationToken);
         }
 
