@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using GlobeSecure.Crypto;
@@ -73,7 +74,7 @@ public static class AuditExportVerifier
         private long _firstLine;
         // Every entry's position and link, in order (positions ascend), for the checkpoints that follow.
         private readonly List<long> _positions = [];
-        private readonly System.Buffers.ArrayBufferWriter<byte> _links = new(1024 * ChainLinks.HashLength);
+        private readonly ArrayBufferWriter<byte> _links = new(1024 * ChainLinks.HashLength);
         private bool _ended;
 
         public AuditExportVerification Result(Failure? failure) => failure is null
