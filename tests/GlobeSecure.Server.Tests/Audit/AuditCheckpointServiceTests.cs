@@ -72,6 +72,49 @@ internal sealed class AuditNetwork : IDisposable
         alter table globe.{table} enable trigger {table}_append_only;
         """);
 
+    /// <summary>
+    /// The stored chain as an export file's lines (docs/audit.md "Export format"), written by the
+    /// client library's <see cref="Client.AuditExportWriter"/> from the store's reads: every entry
+    /// (or those <paramref name="keep"/> keeps, then not contiguous), every checkpoint, the server keys.
+    /// </summary>
+    public async Task<List<string>> ExportAsync(Func<StoredAuditEntry, bool>? keep = null)
+    {
+        var keys = (await Driver.Directory.GetServerKeysAsync(new GetServerKeysRequest(), NetworkAuditor.Headers, cancellationToken: Ct)).Keys;
+        var checkpoints = await Store.ReadCheckpointsAsync(0, 100_000, Ct);
+        var cut = checkpoints.LastOrDefault(c => c.RetentionCut);
+        using var buffer = new MemoryStream();
+        using (var writer = new Client.AuditExportWriter(buffer))
+        {
+            writer.WriteHeader(new Client.AuditExportHeader(DateTimeOffset.UtcNow, Network.SecretariatId, keep is null, keep is null ? null : """{"action":"x"}""",
+                [.. keys.Select(k => new Client.AuditExportKey(k.KeyId, k.PublicKey.ToByteArray()))]));
+            var previous = cut?.Hash ?? HashChain.Genesis;
+            var first = cut?.Position ?? 0;
+            for (IReadOnlyList<StoredAuditEntry> page; (page = await Store.ReadAuditAsync(first, 1000, Ct)).Count > 0; first = page[^1].Position)
+            {
+                foreach (var stored in page)
+                {
+                    var e = stored.Entry;
+                    if (keep?.Invoke(stored) ?? true)
+                    {
+                        writer.WriteEntry(new Client.AuditExportEntry(stored.Position, e.EntryId, e.OccurredAt, e.Action, e.Outcome.ToWire(), e.ActorUserId,
+                            e.ActorDeviceId, e.ActorAuthorityId, e.Target, e.Reason, e.Peer, e.TraceId, previous.ToArray(), stored.Hash.ToArray()));
+                    }
+
+                    previous = stored.Hash;
+                }
+            }
+
+            foreach (var c in checkpoints.Where(c => c.Position >= (cut?.Position ?? 0)))
+            {
+                writer.WriteCheckpoint(new Client.AuditExportCheckpoint(c.Position, c.Hash.ToArray(), c.SignedAt, c.KeyId, c.Signature.ToArray(), c.RetentionCut));
+            }
+
+            writer.WriteEnd();
+        }
+
+        return [.. System.Text.Encoding.UTF8.GetString(buffer.ToArray()).Split('\n', StringSplitOptions.RemoveEmptyEntries)];
+    }
+
     public void Dispose() => Driver.Dispose();
 }
 
@@ -290,6 +333,11 @@ public sealed class AuditRetentionTests(ShortRetentionFixture server) : IClassFi
         var result = await n.VerifyAsync();
         Assert.True(result.Valid, result.Problem);
         Assert.Equal(0, await n.Checkpoints.PurgeExpiredAsync(Ct));
+        var export = await n.ExportAsync();
+        var offline = Client.AuditExportVerifier.Verify(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(string.Join('\n', export) + "\n")));
+        Assert.True(offline.IsValid, offline.Problem);
+        Assert.Contains("\"retentionCut\":true", export.Single(l => l.Contains("\"checkpoint\"", StringComparison.Ordinal) && l.Contains(
+            $"\"position\":{before.Position - 1},", StringComparison.Ordinal)), StringComparison.Ordinal);
 
         await n.TamperAsync("audit", $"update globe.audit set peer = 'ipv4:10.0.0.1:1' where position = {before.Position + 2}");
         var tampered = await n.VerifyAsync();
