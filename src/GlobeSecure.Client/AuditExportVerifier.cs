@@ -59,6 +59,12 @@ public static class AuditExportVerifier
 
     private sealed class Run(List<SigningPublicKey>? trusted)
     {
+        private static readonly string[] EntryProperties =
+        [
+            "type", "position", "entryId", "occurredAt", "action", "outcome", "actorUserId", "actorDeviceId", "actorAuthorityId",
+            "target", "reason", "peer", "traceId", "previousHash", "hash",
+        ];
+
         private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
         private readonly Dictionary<string, SigningPublicKey> _keys = new(StringComparer.Ordinal);
         private readonly Dictionary<long, byte[]> _checkpointHashes = [];
@@ -225,8 +231,7 @@ public static class AuditExportVerifier
                 throw new Failure(position, "an entry follows the checkpoints (entries come first)");
             }
 
-            Only(root, position, "type", "position", "entryId", "occurredAt", "action", "outcome", "actorUserId", "actorDeviceId", "actorAuthorityId",
-                "target", "reason", "peer", "traceId", "previousHash", "hash");
+            Only(root, position, EntryProperties);
             var entry = new AuditExportEntry(position, Id(root, "entryId", position) ?? throw new Failure(position, "the entry has no entryId"),
                 Time(root, "occurredAt", position), String(root, "action", position), String(root, "outcome", position),
                 Id(root, "actorUserId", position), Id(root, "actorDeviceId", position), Id(root, "actorAuthorityId", position),
@@ -333,18 +338,21 @@ public static class AuditExportVerifier
 
         private static void Only(JsonElement element, long? position, params string[] names)
         {
-            var seen = new HashSet<string>(StringComparer.Ordinal);
+            var seen = 0L;
             foreach (var property in element.EnumerateObject())
             {
-                if (Array.IndexOf(names, property.Name) < 0)
+                var index = Array.IndexOf(names, property.Name);
+                if (index < 0)
                 {
                     throw new Failure(position, $"unknown property '{property.Name}'");
                 }
 
-                if (!seen.Add(property.Name))
+                if ((seen & (1L << index)) != 0)
                 {
                     throw new Failure(position, $"property '{property.Name}' is repeated");
                 }
+
+                seen |= 1L << index;
             }
         }
 
