@@ -74,7 +74,7 @@ internal sealed class AuditNetwork : IDisposable
 
     /// <summary>
     /// The stored chain as an export file's lines (docs/audit.md "Export format"), written by the
-    /// client library's <see cref="Client.AuditExportWriter"/> from the store's reads: every entry
+    /// client library's <see cref="AuditExportWriter"/> from the store's reads: every entry
     /// (or those <paramref name="keep"/> keeps, then not contiguous), every checkpoint, the server keys.
     /// </summary>
     public async Task<List<string>> ExportAsync(Func<StoredAuditEntry, bool>? keep = null)
@@ -83,10 +83,10 @@ internal sealed class AuditNetwork : IDisposable
         var checkpoints = await Store.ReadCheckpointsAsync(0, 100_000, Ct);
         var cut = checkpoints.LastOrDefault(c => c.RetentionCut);
         using var buffer = new MemoryStream();
-        using (var writer = new Client.AuditExportWriter(buffer))
+        using (var writer = new AuditExportWriter(buffer))
         {
-            writer.WriteHeader(new Client.AuditExportHeader(DateTimeOffset.UtcNow, Network.SecretariatId, keep is null, keep is null ? null : """{"action":"x"}""",
-                [.. keys.Select(k => new Client.AuditExportKey(k.KeyId, k.PublicKey.ToByteArray()))]));
+            writer.WriteHeader(new AuditExportHeader(DateTimeOffset.UtcNow, Network.SecretariatId, keep is null, keep is null ? null : """{"action":"x"}""",
+                [.. keys.Select(k => new AuditExportKey(k.KeyId, k.PublicKey.ToByteArray()))]));
             var previous = cut?.Hash ?? HashChain.Genesis;
             var first = cut?.Position ?? 0;
             for (IReadOnlyList<StoredAuditEntry> page; (page = await Store.ReadAuditAsync(first, 1000, Ct)).Count > 0; first = page[^1].Position)
@@ -96,7 +96,7 @@ internal sealed class AuditNetwork : IDisposable
                     var e = stored.Entry;
                     if (keep?.Invoke(stored) ?? true)
                     {
-                        writer.WriteEntry(new Client.AuditExportEntry(stored.Position, e.EntryId, e.OccurredAt, e.Action, e.Outcome.ToWire(), e.ActorUserId,
+                        writer.WriteEntry(new AuditExportEntry(stored.Position, e.EntryId, e.OccurredAt, e.Action, e.Outcome.ToWire(), e.ActorUserId,
                             e.ActorDeviceId, e.ActorAuthorityId, e.Target, e.Reason, e.Peer, e.TraceId, previous.ToArray(), stored.Hash.ToArray()));
                     }
 
@@ -106,7 +106,7 @@ internal sealed class AuditNetwork : IDisposable
 
             foreach (var c in checkpoints.Where(c => c.Position >= (cut?.Position ?? 0)))
             {
-                writer.WriteCheckpoint(new Client.AuditExportCheckpoint(c.Position, c.Hash.ToArray(), c.SignedAt, c.KeyId, c.Signature.ToArray(), c.RetentionCut));
+                writer.WriteCheckpoint(new AuditExportCheckpoint(c.Position, c.Hash.ToArray(), c.SignedAt, c.KeyId, c.Signature.ToArray(), c.RetentionCut));
             }
 
             writer.WriteEnd();

@@ -1,9 +1,7 @@
 using System.Buffers;
 using System.Globalization;
 using System.Text.Json;
-using GlobeSecure.Crypto;
-
-namespace GlobeSecure.Client;
+namespace GlobeSecure.Crypto;
 
 /// <summary>One audit entry as an export carries it (docs/audit.md "Export format").</summary>
 /// <param name="Position">Its position in the audit chain.</param>
@@ -54,8 +52,9 @@ public sealed record AuditExportHeader(DateTimeOffset ExportedAt, Guid NetworkId
 /// <summary>
 /// Writes the audit export format (<c>globe-audit-export/1</c>, docs/audit.md "Export format"): a
 /// header line, entry lines in ascending position, checkpoint lines, and an end line with the
-/// counts. Shared by the server's ExportAudit and by tests, so the writer and
-/// <see cref="AuditExportVerifier"/> agree on every byte.
+/// counts. Here, beside <see cref="ChainLinks"/> and <see cref="CheckpointSignature"/>, so that the
+/// server's ExportAudit and the client library's offline verifier (GlobeSecure.Client
+/// AuditExportVerifier) share one definition of the format.
 /// </summary>
 public sealed class AuditExportWriter : IDisposable
 {
@@ -190,7 +189,8 @@ public sealed class AuditExportWriter : IDisposable
     public static string Time(DateTimeOffset value) =>
         CanonicalWriter.TruncateToMicroseconds(value).UtcDateTime.ToString(TimeFormat, CultureInfo.InvariantCulture);
 
-    internal static bool TryParseTime(string? text, out DateTimeOffset value) =>
+    /// <summary>Parses a time written by <see cref="Time"/> (exactly that form, nothing else).</summary>
+    public static bool TryParseTime(string? text, out DateTimeOffset value) =>
         DateTimeOffset.TryParseExact(text, TimeFormat, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal,
             out value);
 
