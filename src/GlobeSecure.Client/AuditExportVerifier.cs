@@ -36,7 +36,7 @@ public static class AuditExportVerifier
         return Verify(stream, trustedKeys);
     }
 
-    /// <summary>Verifies an export read from <paramref name="stream"/> (see the other overload).</summary>
+    /// <summary>Verifies an export read from <paramref name="stream"/> (see the other overload); the stream is left open.</summary>
     public static AuditExportVerification Verify(Stream stream, IEnumerable<SigningPublicKey>? trustedKeys = null)
     {
         ArgumentNullException.ThrowIfNull(stream);
@@ -89,7 +89,7 @@ public static class AuditExportVerifier
 
         public void Read(Stream stream)
         {
-            using var reader = new StreamReader(stream, StrictUtf8, detectEncodingFromByteOrderMarks: false);
+            using var reader = new StreamReader(stream, StrictUtf8, detectEncodingFromByteOrderMarks: false, bufferSize: 1 << 16, leaveOpen: true);
             while (true)
             {
                 string? text;

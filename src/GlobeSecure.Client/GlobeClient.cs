@@ -48,6 +48,7 @@ public sealed partial class GlobeClient : IAsyncDisposable
     private readonly TemplateService.TemplateServiceClient _templates;
     private readonly RequestService.RequestServiceClient _requests;
     private readonly FocalPointService.FocalPointServiceClient _focalPoints;
+    private readonly AuditService.AuditServiceClient _audit;
     private readonly DirectoryState _directoryState;
 
     /// <summary>Opens a channel to the server (no call is made yet).</summary>
@@ -77,6 +78,7 @@ public sealed partial class GlobeClient : IAsyncDisposable
         _templates = new TemplateService.TemplateServiceClient(authenticated);
         _requests = new RequestService.RequestServiceClient(authenticated);
         _focalPoints = new FocalPointService.FocalPointServiceClient(authenticated);
+        _audit = new AuditService.AuditServiceClient(authenticated);
         _transfers = TransferPipeline(options);
         _directoryState = new DirectoryState(options.DirectoryHead);
         Anchors = options.PinnedRootKeys.Count > 0 ? new TrustAnchors(options.PinnedRootKeys) : null;

@@ -75,6 +75,16 @@ public sealed partial class PostgresEventStore
         return found.Count == 0 ? null : found[0];
     }
 
+    /// <summary>The checkpoint with the highest position below <paramref name="position"/>, or null.</summary>
+    public async Task<StoredCheckpoint?> ReadLastCheckpointBeforeAsync(long position, CancellationToken cancellationToken = default)
+    {
+        await using var command = _dataSource.CreateCommand(
+            $"select {CheckpointColumns} from {_schema}.audit_checkpoints where position < $1 order by position desc limit 1");
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = position });
+        var found = await ReadCheckpointsAsync(command, cancellationToken);
+        return found.Count == 0 ? null : found[0];
+    }
+
     /// <summary>Records a key the server signs with, the first time it is used (later calls change nothing).</summary>
     public async Task RecordServerKeyAsync(StoredServerKey key, CancellationToken cancellationToken = default)
     {

@@ -24,7 +24,7 @@ internal sealed partial class AuditCheckpoints(
     Access access,
     TimeProvider clock,
     IOptions<AuditOptions> options,
-    ILogger<AuditCheckpoints> logger) : IServerKeys
+    ILogger<AuditCheckpoints> logger) : IServerKeys, IAuditCheckpointSource
 {
     private const int DefaultPage = 100;
     private const int MaxPage = 1000;
@@ -187,6 +187,30 @@ internal sealed partial class AuditCheckpoints(
         await store.RecordServerKeyAsync(new StoredServerKey(key.KeyId, key.PublicKey.ToArray(), CheckpointKey.Purpose, clock.GetUtcNow()), cancellationToken);
         Volatile.Write(ref _keyRecorded, 1);
     }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<ServerKey>> KeysAsync(CancellationToken cancellationToken) => ListKeysAsync(cancellationToken);
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<Contracts.V1.AuditCheckpoint>> CheckpointsAsync(long fromPosition, long toPosition, CancellationToken cancellationToken)
+    {
+        var found = new List<Contracts.V1.AuditCheckpoint>();
+        var after = Math.Max(fromPosition - 1, 0);
+        for (IReadOnlyList<StoredCheckpoint> page; (page = await store.ReadCheckpointsAsync(after, MaxPage, cancellationToken)).Count > 0; after = page[^1].Position)
+        {
+            found.AddRange(page.TakeWhile(c => c.Position <= toPosition).Select(ToProto));
+            if (page[^1].Position >= toPosition)
+            {
+                break;
+            }
+        }
+
+        return found;
+    }
+
+    /// <inheritdoc />
+    public async Task<Contracts.V1.AuditCheckpoint?> LastCheckpointBeforeAsync(long position, CancellationToken cancellationToken) =>
+        await store.ReadLastCheckpointBeforeAsync(position, cancellationToken) is { } c ? ToProto(c) : null;
 
     /// <summary>For ExportAudit's header: the server keys as the export lists them (docs/audit.md "Export format").</summary>
     public async Task<IReadOnlyList<AuditExportKey>> ExportKeysAsync(CancellationToken cancellationToken) =>

@@ -35,6 +35,7 @@ internal static class AuditFeature
     public static IServiceCollection AddAudit(this IServiceCollection services)
     {
         services.AddSingleton<AuditTrail>();
+        services.AddSingleton<AuditScopes>();
         services.AddSingleton<AuditQueries>();
         services.AddOptions<AuditOptions>()
             .BindConfiguration(AuditOptions.Section)
@@ -44,6 +45,8 @@ internal static class AuditFeature
         services.AddSingleton<CheckpointKey>();
         services.AddSingleton<AuditCheckpoints>();
         services.AddSingleton<IServerKeys>(sp => sp.GetRequiredService<AuditCheckpoints>());
+        // The export's header keys and checkpoint lines.
+        services.AddSingleton<IAuditCheckpointSource>(sp => sp.GetRequiredService<AuditCheckpoints>());
         services.AddHostedService<AuditPasses>();
         return services;
     }

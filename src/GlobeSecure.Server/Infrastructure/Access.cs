@@ -25,7 +25,8 @@ internal interface ICallerResolver
 /// rpc's full method name (e.g. <c>/globesecure.v1.MembershipService/Approve</c>). A refusal is
 /// audited (denied, with the reason) before the error leaves; an allowed write is audited with
 /// its events, in the same transaction (<see cref="Allowed"/>); an allowed read with
-/// <see cref="RecordReadAsync"/>. Any other failure is audited by the error-mapping interceptor.
+/// <see cref="RecordReadAsync"/>. Any other failure is audited by the error-mapping interceptor
+/// (<see cref="RecordUnauditedErrorAsync"/>). <see cref="Audit.AuditCatalog"/> lists every action.
 /// </summary>
 internal sealed class Access(AuditTrail audit)
 {
@@ -99,10 +100,16 @@ internal sealed class Access(AuditTrail audit)
     public Task RecordReadAsync(ServerCallContext call, string? target = null) =>
         audit.RecordAsync(call, ActorOf(call), call.Method, AuditOutcome.Allowed, target);
 
-    /// <summary>Records a failed call that was not audited yet (the error-mapping interceptor's last resort).</summary>
-    public static Task RecordFailureAsync(AuditTrail audit, ServerCallContext call, string reason)
+    /// <summary>
+    /// Records a call that ended in an error nobody audited yet (the error-mapping interceptor's
+    /// last resort), with its status as the reason. A refusal thrown deeper down (a decider's
+    /// membership check: PERMISSION_DENIED, a bad code or signature: UNAUTHENTICATED) is a
+    /// denial like any other, so auditors find every refusal under "denied"; the rest failed.
+    /// </summary>
+    public static Task RecordUnauditedErrorAsync(AuditTrail audit, ServerCallContext call, StatusCode status)
     {
         MarkAudited(call);
-        return audit.RecordAsync(call, ActorOf(call), call.Method, AuditOutcome.Failed, null, reason);
+        var outcome = status is StatusCode.PermissionDenied or StatusCode.Unauthenticated ? AuditOutcome.Denied : AuditOutcome.Failed;
+        return audit.RecordAsync(call, ActorOf(call), call.Method, outcome, null, status.ToString());
     }
 }

@@ -65,11 +65,11 @@ internal sealed class ErrorMappingInterceptor(ILogger<ErrorMappingInterceptor> l
         if (!Access.IsAudited(context))
         {
             // Every call leaves an audit entry, allowed or not: a failure nobody audited yet
-            // (validation, wrong state, not found, a fault) is recorded here, without the
-            // message (it may quote input), only the status. Never masks the caller's error.
+            // (validation, wrong state, not found, a fault, or a refusal thrown by a decider) is recorded here,
+            // without the message (it may quote input), only the status. Never masks the caller's error.
             try
             {
-                await Access.RecordFailureAsync(audit, context, mapped.StatusCode.ToString());
+                await Access.RecordUnauditedErrorAsync(audit, context, mapped.StatusCode);
             }
             catch (Exception auditFailure) when (auditFailure is not OperationCanceledException)
             {

@@ -198,6 +198,34 @@ public sealed class AuditExportVerifierTests(AuditServerFixture server) : IClass
     }
 
     [Fact]
+    public async Task Verify_TheServersExportAuditStream_IsValidUnderThePinnedKey()
+    {
+        // The server's own export (ExportAudit, written by its AuditExportStream) read by the offline verifier.
+        using var key = ServerKey();
+        await _n.Checkpoints.SignHeadAsync(Ct);
+        using var file = new MemoryStream();
+        using (var call = _n.Audit.ExportAudit(new Contracts.V1.ExportAuditRequest(), _n.NetworkAuditor.Headers, cancellationToken: Ct))
+        {
+            while (await call.ResponseStream.MoveNext(Ct))
+            {
+                call.ResponseStream.Current.Data.WriteTo(file);
+            }
+        }
+
+        file.Position = 0;
+        var result = AuditExportVerifier.Verify(file, [key.PublicKey]);
+
+        Assert.True(result.IsValid, $"{result.Problem} at position {result.FirstBadPosition}, line {result.Line}");
+        Assert.True(result.Contiguous);
+        Assert.True(result.Checkpoints >= 1);
+        file.Position = 0;
+        var lines = Encoding.UTF8.GetString(file.ToArray()).TrimEnd('\n').Split('\n');
+        var broken = Verify(lines.Select((l, j) => j == 3 ? l.Replace("\"action\":\"", "\"action\":\"x", StringComparison.Ordinal) : l));
+        Assert.False(broken.IsValid);
+        Assert.Equal(4, broken.Line);
+    }
+
+    [Fact]
     public void Verify_NotAnExportOrEmpty_FailsAtLineOne()
     {
         Assert.Equal(1, Verify([]).Line);
