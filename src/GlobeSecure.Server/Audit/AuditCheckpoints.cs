@@ -212,14 +212,6 @@ internal sealed partial class AuditCheckpoints(
     public async Task<Contracts.V1.AuditCheckpoint?> LastCheckpointBeforeAsync(long position, CancellationToken cancellationToken) =>
         await store.ReadLastCheckpointBeforeAsync(position, cancellationToken) is { } c ? ToProto(c) : null;
 
-    /// <summary>For ExportAudit's header: the server keys as the export lists them (docs/audit.md "Export format").</summary>
-    public async Task<IReadOnlyList<AuditExportKey>> ExportKeysAsync(CancellationToken cancellationToken) =>
-        [.. (await ListKeysAsync(cancellationToken)).Select(k => new AuditExportKey(k.KeyId, k.PublicKey.ToByteArray()))];
-
-    /// <summary>For ExportAudit's checkpoint lines.</summary>
-    internal static AuditExportCheckpoint ToExport(StoredCheckpoint c) =>
-        new(c.Position, c.Hash.ToArray(), c.SignedAt, c.KeyId, c.Signature.ToArray(), c.RetentionCut);
-
     internal static Contracts.V1.AuditCheckpoint ToProto(StoredCheckpoint c) => new()
     {
         Position = c.Position,
