@@ -17,12 +17,17 @@
 #           of the same bytes in the same 64 KiB messages to a handler that
 #           discards them, and server-streaming from memory; the client runs
 #           in a worker process so each side's peak memory is its own.
+#   audit   1 million audit entries (--audit-entries N) stored with their
+#           links and signed checkpoints: export (store pages → JSON Lines)
+#           vs raw COPY of the table, and verification on the server
+#           (VerifyAuditAsync) and offline (AuditExportVerifier) vs raw
+#           BLAKE2b-256 of every entry's linked bytes.
 #
-# usage: ops/bench.sh [--only all|store|crypto|channels|documents] [--seconds N]
+# usage: ops/bench.sh [--only all|store|crypto|channels|documents|audit] [--seconds N]
 #                     [--warmup N] [--repeats N] [--document-mib N]
-#                     [--transfer-gib N] [--help]
+#                     [--transfer-gib N] [--audit-entries N] [--help]
 #
-#   --only W          crypto, store, channels, documents, or all (default); --only crypto
+#   --only W          crypto, store, channels, documents, audit, or all (default); --only crypto
 #                     starts no PostgreSQL
 #   --seconds N       each measurement window, seconds (default 5); crypto uses
 #                     it for envelope and signature rates

@@ -177,6 +177,10 @@ else
 fi
 export GLOBE_DB
 export Globe__Listen="$LISTEN"
+# The audit checkpoint signing key lives beside the embedded database's data (created on the
+# first start, mode 0600); set Globe__Audit__CheckpointKeyFile to keep it elsewhere.
+mkdir -p "$GLOBE_HOME"
+export Globe__Audit__CheckpointKeyFile="${Globe__Audit__CheckpointKeyFile:-$GLOBE_HOME/audit-checkpoint.key}"
 
 echo
 echo "GlobeSecure server"

@@ -389,6 +389,15 @@ class Vectors:
             data = data.text(path).int64(len(content)).field(hashlib.sha256(content).digest())
         return signed(data.bytes(), exporter.signing)
 
+    # §9.2
+    def v_audit_checkpoint(self, b: Block) -> dict[str, str]:
+        key = Ed25519PrivateKey.from_private_bytes(b.hex("signing_seed"))
+        public_key = key.public_key().public_bytes_raw()
+        key_id = b2b(public_key)[:8].hex()
+        data = (Canonical("globe/v1/audit-checkpoint").id(b.id("network_id")).int64(b.int("position")).field(b.hex("hash"))
+                .time(b.int("signed_at_us")).text(key_id).bytes())
+        return {"public_key": public_key.hex(), "key_id": key_id, **signed(data, key)}
+
     # §10
     def v_auth_challenge(self, b: Block) -> dict[str, str]:
         device = self.devices[b.raw("device")]

@@ -93,6 +93,9 @@ public sealed record AppendResult(string StreamId, long Version, long FirstPosit
 /// <param name="Problem">What is wrong at that position, when invalid.</param>
 public sealed record ChainVerification(bool IsValid, long Checked, long? FirstBadPosition, string? Problem)
 {
+    /// <summary>How many checkpoints were checked (audit chain only).</summary>
+    public long Checkpoints { get; init; }
+
     internal static ChainVerification Valid(long count) => new(true, count, null, null);
     internal static ChainVerification Broken(long count, long position, string problem) => new(false, count, position, problem);
 }

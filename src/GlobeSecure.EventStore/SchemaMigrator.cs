@@ -77,6 +77,37 @@ internal static class SchemaMigrator
         new(2, "audit entries by target", """
             create index audit_target_idx on {schema}.audit (target, position) where target is not null;
             """),
+        // Signed checkpoints of the audit chain's head (docs/audit.md "Checkpoints"), the keys that
+        // signed them, and the one deliberate way past the audit table's append-only guard: a
+        // retention purge, which sets globe.audit_retention_cut for its own transaction only
+        // (PurgeAuditThroughAsync; docs/event-store.md "Retention of the audit log").
+        new(3, "audit checkpoints, server keys, audit retention purge", """
+            create table {schema}.audit_checkpoints (
+                position bigint primary key,
+                hash bytea not null,
+                signed_at timestamptz not null,
+                key_id text not null,
+                signature bytea not null,
+                retention_cut boolean not null);
+            create index audit_checkpoints_cut_idx on {schema}.audit_checkpoints (position) where retention_cut;
+            create trigger audit_checkpoints_append_only before update or delete or truncate on {schema}.audit_checkpoints
+                for each statement execute function {schema}.forbid_history_change();
+
+            create table {schema}.server_keys (
+                key_id text primary key,
+                public_key bytea not null,
+                purpose text not null,
+                first_used_at timestamptz not null);
+
+            create or replace function {schema}.forbid_history_change() returns trigger language plpgsql as $$
+            begin
+                if tg_op = 'DELETE' and tg_table_name = 'audit' and coalesce(current_setting('globe.audit_retention_cut', true), '') <> '' then
+                    return null;
+                end if;
+                raise exception 'table %.% is append-only', tg_table_schema, tg_table_name
+                    using errcode = 'insufficient_privilege';
+            end $$;
+            """),
     ];
 
     public static async Task<int> MigrateAsync(NpgsqlDataSource dataSource, EventStoreOptions options, CancellationToken cancellationToken)

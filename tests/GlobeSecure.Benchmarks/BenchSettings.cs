@@ -11,6 +11,7 @@ internal enum BenchSelection
     Crypto,
     Channels,
     Documents,
+    Audit,
 }
 
 /// <summary>What the driver measures and against which database (from GLOBE_BENCH_DB and the command line).</summary>
@@ -20,9 +21,12 @@ internal enum BenchSelection
 /// </param>
 /// <param name="DocumentMiB">Size of the document the crypto benchmark encrypts and decrypts.</param>
 /// <param name="TransferGiB">Size of the document the document benchmark uploads and downloads.</param>
+/// <param name="AuditEntries">How many entries the audit benchmark stores, exports and verifies.</param>
 internal sealed record BenchSettings(string? ConnectionString, TimeSpan Measure, TimeSpan Warmup, int Repeats, BenchSelection Only, int DocumentMiB,
-    int TransferGiB = BenchSettings.DefaultTransferGiB)
+    int TransferGiB = BenchSettings.DefaultTransferGiB, int AuditEntries = BenchSettings.DefaultAuditEntries)
 {
+    public const int DefaultAuditEntries = 1_000_000;
+
     public const int DefaultTransferGiB = 1;
 
     public const string DatabaseVariable = "GLOBE_BENCH_DB";
@@ -30,8 +34,8 @@ internal sealed record BenchSettings(string? ConnectionString, TimeSpan Measure,
     public const int DefaultDocumentMiB = 256;
 
     public const string Usage = """
-        usage: GlobeSecure.Benchmarks [--only all|store|crypto|channels|documents] [--seconds N] [--warmup N]
-                                      [--repeats N] [--document-mib N] [--transfer-gib N]
+        usage: GlobeSecure.Benchmarks [--only all|store|crypto|channels|documents|audit] [--seconds N] [--warmup N]
+                                      [--repeats N] [--document-mib N] [--transfer-gib N] [--audit-entries N]
 
           --only W          which workloads: store (event store vs raw INSERT), crypto (document
                             cipher, envelopes, Argon2id, self-test vs raw libsodium), channels
@@ -39,7 +43,8 @@ internal sealed record BenchSettings(string? ConnectionString, TimeSpan Measure,
                             subscriber, vs a unary 1 KiB gRPC echo on the same in-process server),
                             documents (a document uploaded and downloaded through the client
                             library vs raw gRPC client- and server-streaming of the same bytes,
-                            with each side's peak memory), or all (default)
+                            with each side's peak memory), audit (export and verification of a
+                            stored audit chain vs raw COPY and raw BLAKE2b), or all (default)
           --seconds N       length of each measurement window in seconds (default 5); the crypto
                             benchmark uses it for envelope and signature rates
           --warmup N        seconds run before each window and not counted (default 1); for the
@@ -49,6 +54,8 @@ internal sealed record BenchSettings(string? ConnectionString, TimeSpan Measure,
           --transfer-gib N  document size for the document benchmark, in GiB, 1 to 16 (default 1);
                             needs about three times as much free disk (the file, its stored
                             chunks and their WAL)
+          --audit-entries N entries the audit benchmark stores, exports and verifies, 1000 to
+                            10000000 (default 1000000; about 1 GiB of memory and disk at the default)
 
         GLOBE_BENCH_DB (required unless --only crypto) is an Npgsql connection string to an empty
         database the driver may write to: the store benchmark drops and recreates schema "bench"
@@ -65,6 +72,8 @@ internal sealed record BenchSettings(string? ConnectionString, TimeSpan Measure,
 
     public bool RunsDocuments => Only is BenchSelection.All or BenchSelection.Documents;
 
+    public bool RunsAudit => Only is BenchSelection.All or BenchSelection.Audit;
+
     /// <summary>Parses the arguments; returns null and writes why to <paramref name="error"/> when they are wrong.</summary>
     public static BenchSettings? Parse(string[] args, out string? error)
     {
@@ -74,6 +83,7 @@ internal sealed record BenchSettings(string? ConnectionString, TimeSpan Measure,
         var only = BenchSelection.All;
         var documentMiB = DefaultDocumentMiB;
         var transferGiB = DefaultTransferGiB;
+        var auditEntries = DefaultAuditEntries;
         for (var i = 0; i < args.Length; i++)
         {
             var arg = args[i];
@@ -110,6 +120,9 @@ internal sealed record BenchSettings(string? ConnectionString, TimeSpan Measure,
                 case "--transfer-gib" when int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var t) && t is >= 1 and <= 16:
                     transferGiB = t;
                     break;
+                case "--audit-entries" when int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var a) && a is >= 1000 and <= 10_000_000:
+                    auditEntries = a;
+                    break;
                 default:
                     error = $"unknown option or bad value: {arg} {value}";
                     return null;
@@ -118,7 +131,7 @@ internal sealed record BenchSettings(string? ConnectionString, TimeSpan Measure,
 
         if (only == BenchSelection.Crypto)
         {
-            return new BenchSettings(null, TimeSpan.FromSeconds(seconds), TimeSpan.FromSeconds(warmup), repeats, only, documentMiB, transferGiB);
+            return new BenchSettings(null, TimeSpan.FromSeconds(seconds), TimeSpan.FromSeconds(warmup), repeats, only, documentMiB, transferGiB, auditEntries);
         }
 
         var configured = Environment.GetEnvironmentVariable(DatabaseVariable);
@@ -149,7 +162,7 @@ internal sealed record BenchSettings(string? ConnectionString, TimeSpan Measure,
         builder.Pooling = true;
         builder.MaxPoolSize = Math.Max(builder.MaxPoolSize, 64);
         builder.ApplicationName ??= "globe-bench";
-        return new BenchSettings(builder.ConnectionString, TimeSpan.FromSeconds(seconds), TimeSpan.FromSeconds(warmup), repeats, only, documentMiB, transferGiB);
+        return new BenchSettings(builder.ConnectionString, TimeSpan.FromSeconds(seconds), TimeSpan.FromSeconds(warmup), repeats, only, documentMiB, transferGiB, auditEntries);
     }
 
     private static BenchSelection? SelectionOf(string value) => value switch
@@ -159,6 +172,7 @@ internal sealed record BenchSettings(string? ConnectionString, TimeSpan Measure,
         "crypto" => BenchSelection.Crypto,
         "channels" => BenchSelection.Channels,
         "documents" => BenchSelection.Documents,
+        "audit" => BenchSelection.Audit,
         _ => null,
     };
 

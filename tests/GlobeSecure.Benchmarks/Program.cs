@@ -2,7 +2,8 @@
 // run (ops/bench.sh): the cryptography (document cipher, envelopes, Argon2id, known-answer
 // self-test) against raw libsodium, event store appends against raw Npgsql INSERTs, and channel
 // messaging (send → delivered to a subscriber) against a unary gRPC echo on the same server, and
-// document upload and download against raw gRPC streaming of the same bytes.
+// document upload and download against raw gRPC streaming of the same bytes, and audit export and
+// verification against raw COPY and raw BLAKE2b.
 // A report, not a test: it exits 0 whether or not the goals are met.
 using GlobeSecure.Benchmarks;
 
@@ -51,7 +52,16 @@ if (settings.RunsChannels)
 
 if (settings.RunsDocuments)
 {
-    return await DocumentBenchmark.RunAsync(settings);
+    var code = await DocumentBenchmark.RunAsync(settings);
+    if (code != 0)
+    {
+        return code;
+    }
+}
+
+if (settings.RunsAudit)
+{
+    return await AuditBenchmark.RunAsync(settings);
 }
 
 return 0;

@@ -147,6 +147,26 @@ public sealed class ProtocolVectorTests
     }
 
     [Fact]
+    public async Task AuditCheckpoint_FixedServerKey_MatchesDocumentAndVerifies()
+    {
+        var doc = await CheckAsync("audit-checkpoint:server");
+
+        var block = doc["audit-checkpoint:server"];
+        var key = new SigningPublicKey(block.Hex("public_key"));
+        var network = block.Id("network_id");
+        var hash = block.Hex("hash");
+        var at = block.Time("signed_at_us");
+        var signature = block.Hex("signature");
+        Assert.True(CheckpointSignature.Verify(key, network, 42, hash, at, block.Raw("key_id"), signature));
+        Assert.False(CheckpointSignature.Verify(key, network, 43, hash, at, block.Raw("key_id"), signature));
+        Assert.False(CheckpointSignature.Verify(key, Guid.CreateVersion7(), 42, hash, at, block.Raw("key_id"), signature));
+        Assert.False(CheckpointSignature.Verify(key, network, 42, hash, at.AddTicks(10), block.Raw("key_id"), signature));
+        Assert.False(CheckpointSignature.Verify(key, network, 42, [.. hash[..31], 0], at, block.Raw("key_id"), signature));
+        Assert.False(CheckpointSignature.Verify(key, network, 42, hash, at, "0000000000000000", signature));
+        Assert.False(CheckpointSignature.Verify(key, network, 42, hash[..31], at, block.Raw("key_id"), signature));
+    }
+
+    [Fact]
     public async Task AuthChallengeResponse_FixedChallenge_MatchesDocumentAndVerifies()
     {
         var doc = await CheckAsync("auth-challenge:alice");
@@ -253,7 +273,7 @@ internal static class ProtocolVectors
         "chain:alice", "chain:bob-before-revocation", "chain:bob-revoked", "chain:alice-expired",
         "epoch-key:alice-bob", "message:alice", "receipt:bob", "auth-challenge:alice", "safety-number:alice-bob",
         "document:two-chunks", "document:exact-chunks", "document:empty",
-        "argon2id:passphrase", "directory-log:example", "channel-info:case", "export-manifest:alice",
+        "argon2id:passphrase", "directory-log:example", "channel-info:case", "export-manifest:alice", "audit-checkpoint:server",
     ];
 
     private static readonly string[] Devices = ["netadmin", "authadmin", "alice", "bob"];
@@ -279,6 +299,7 @@ internal static class ProtocolVectors
             "directory-log" => DirectoryLogBlock(doc, name),
             "channel-info" => ChannelInfoBlock(doc, name),
             "export-manifest" => Signed(BuildExportManifest(doc, name).SigningInput(), BuildExportManifest(doc, name).Signature),
+            "audit-checkpoint" => AuditCheckpointBlock(doc, name),
             _ => throw new InvalidOperationException($"No vector kind '{kind}'."),
         };
     }
@@ -594,6 +615,19 @@ internal static class ProtocolVectors
         var key = PassphraseKdf.DeriveKey(Encoding.UTF8.GetBytes(block.Text("passphrase")), block.Hex("salt"),
             new Argon2idParameters(block.Int("ops_limit"), checked((int)block.Int("mem_limit_bytes"))));
         return new Dictionary<string, string> { ["key"] = Hex(key) };
+    }
+
+    private static Dictionary<string, string> AuditCheckpointBlock(VectorDocument doc, string name)
+    {
+        var block = doc[name];
+        using var key = SigningKeyPair.FromSeed(block.Hex("signing_seed"));
+        var hash = block.Hex("hash");
+        var signature = CheckpointSignature.Sign(key, block.Id("network_id"), block.Int("position"), hash, block.Time("signed_at_us"));
+        var result = Signed(CheckpointSignature.SigningInput(block.Id("network_id"), block.Int("position"), hash, block.Time("signed_at_us"),
+            key.PublicKey.Fingerprint), signature);
+        result["public_key"] = Hex(key.PublicKey.Span);
+        result["key_id"] = key.PublicKey.Fingerprint;
+        return result;
     }
 
     private static Dictionary<string, string> Signed(byte[] signingInput, byte[] signature) => new()

@@ -16,7 +16,11 @@ namespace GlobeSecure.Testing;
 public class GlobeServerFixture : IAsyncLifetime
 {
     private readonly PostgresDatabase _database = new();
+    private readonly string _keyDirectory = Directory.CreateTempSubdirectory("globe-fixture-").FullName;
     private WebApplication? _app;
+
+    /// <summary>The server's audit checkpoint key file (a temporary file, created by the server on start; replicas share it).</summary>
+    public string CheckpointKeyFile => Path.Combine(_keyDirectory, "audit-checkpoint.key");
 
     /// <summary>The address the server listens on, e.g. http://127.0.0.1:41234.</summary>
     public Uri Address { get; private set; } = null!;
@@ -39,13 +43,16 @@ public class GlobeServerFixture : IAsyncLifetime
     public GrpcChannel CreateChannel() => GrpcChannel.ForAddress(Address, new GrpcChannelOptions { DisposeHttpClient = true });
 
     /// <summary>Another server process on the same database, as a second replica behind a load balancer. The caller stops it.</summary>
-    public async Task<WebApplication> StartReplicaAsync(CancellationToken cancellationToken = default)
+    /// <remarks>It shares this server's checkpoint key file unless <paramref name="configure"/> sets another.</remarks>
+    public async Task<WebApplication> StartReplicaAsync(CancellationToken cancellationToken = default, Action<WebApplicationBuilder>? configure = null)
     {
         var app = GlobeServerHost.Build(["--environment", "Testing"], builder =>
         {
             builder.Configuration["ConnectionStrings:Globe"] = _database.ConnectionString;
             builder.Configuration["Globe:Listen"] = "http://127.0.0.1:0";
+            builder.Configuration["Globe:Audit:CheckpointKeyFile"] = CheckpointKeyFile;
             builder.Configuration["Logging:LogLevel:Default"] = "Warning";
+            configure?.Invoke(builder);
         });
         await app.StartAsync(cancellationToken);
         return app;
@@ -73,6 +80,7 @@ public class GlobeServerFixture : IAsyncLifetime
         {
             builder.Configuration["ConnectionStrings:Globe"] = _database.ConnectionString;
             builder.Configuration["Globe:Listen"] = "http://127.0.0.1:0";
+            builder.Configuration["Globe:Audit:CheckpointKeyFile"] = CheckpointKeyFile;
             builder.Configuration["Logging:LogLevel:Default"] = "Warning";
             Configure(builder);
         });
@@ -92,6 +100,7 @@ public class GlobeServerFixture : IAsyncLifetime
         }
 
         await _database.DisposeAsync();
+        Directory.Delete(_keyDirectory, recursive: true);
         GC.SuppressFinalize(this);
     }
 }

@@ -202,6 +202,7 @@ internal static class AuditCatalog
         new(DocumentCleanup.ExpireAction, Delete, AuditSubject.Documents, AuditCallers.Server, "document id"),
         new(DocumentCleanup.DeleteAction, Delete, AuditSubject.Documents, AuditCallers.Server, "document id"),
         new(RequestOverdue.MarkAction, Change, AuditSubject.Requests, AuditCallers.Server, "request id"),
+        new(AuditCheckpoints.RetentionAction, Delete | Privileged, AuditSubject.AuditTrail, AuditCallers.Server, "position of the retention cut"),
     ];
 
     public static IEnumerable<AuditCatalogEntry> All => Rpcs.Concat(ServerActions);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using GlobeSecure.EventStore;
+using GlobeSecure.Server.Infrastructure;
 using Grpc.Core;
 
 namespace GlobeSecure.Server.Audit;
@@ -36,9 +37,17 @@ internal static class AuditFeature
         services.AddSingleton<AuditTrail>();
         services.AddSingleton<AuditScopes>();
         services.AddSingleton<AuditQueries>();
-        // The export's keys and checkpoint lines; the checkpoint component replaces this with its own source.
-        services.AddSingleton<IAuditCheckpointSource, NoAuditCheckpoints>();
+        services.AddOptions<AuditOptions>()
+            .BindConfiguration(AuditOptions.Section)
+            .Validate(o => o.IsValid,
+                "Globe:Audit: CheckpointInterval and RetentionInterval must be positive durations (e.g. 00:15:00), Retention at least 365.00:00:00, CheckpointKeyFile a path when set.")
+            .ValidateOnStart();
+        services.AddSingleton<CheckpointKey>();
         services.AddSingleton<AuditCheckpoints>();
+        services.AddSingleton<IServerKeys>(sp => sp.GetRequiredService<AuditCheckpoints>());
+        // The export's header keys and checkpoint lines.
+        services.AddSingleton<IAuditCheckpointSource>(sp => sp.GetRequiredService<AuditCheckpoints>());
+        services.AddHostedService<AuditPasses>();
         return services;
     }
 

@@ -5,7 +5,7 @@ namespace GlobeSecure.Server.Audit;
 /// <summary>
 /// What an export (<see cref="AuditQueries"/>) needs from the checkpoints: the server's checkpoint
 /// keys for the header and the signed checkpoints of the exported range. Implemented by the
-/// checkpoint component; <see cref="NoAuditCheckpoints"/> until it is registered.
+/// checkpoint component, <see cref="AuditCheckpoints"/>.
 /// </summary>
 internal interface IAuditCheckpointSource
 {
@@ -17,15 +17,4 @@ internal interface IAuditCheckpointSource
 
     /// <summary>The last checkpoint at a position before <paramref name="position"/> (e.g. a retention cut), or null.</summary>
     Task<AuditCheckpoint?> LastCheckpointBeforeAsync(long position, CancellationToken cancellationToken);
-}
-
-/// <summary>No keys and no checkpoints: the default until the checkpoint component registers its source.</summary>
-internal sealed class NoAuditCheckpoints : IAuditCheckpointSource
-{
-    public Task<IReadOnlyList<ServerKey>> KeysAsync(CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<ServerKey>>([]);
-
-    public Task<IReadOnlyList<AuditCheckpoint>> CheckpointsAsync(long fromPosition, long toPosition, CancellationToken cancellationToken) =>
-        Task.FromResult<IReadOnlyList<AuditCheckpoint>>([]);
-
-    public Task<AuditCheckpoint?> LastCheckpointBeforeAsync(long position, CancellationToken cancellationToken) => Task.FromResult<AuditCheckpoint?>(null);
 }

@@ -57,6 +57,9 @@ internal sealed class DeviceDirectory(IdentityReadModel read, PostgresEventStore
         return result;
     }
 
+    public async Task<Guid?> NetworkAuthorityIdAsync(CancellationToken cancellationToken) =>
+        (await read.NetworkAsync(cancellationToken))?.SecretariatId;
+
     public async Task<VerifiedDevice?> VerifiedDeviceAsync(Guid deviceId, CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow();

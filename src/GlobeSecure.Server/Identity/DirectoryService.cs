@@ -7,9 +7,19 @@ using Timestamp = Google.Protobuf.WellKnownTypes.Timestamp;
 namespace GlobeSecure.Server.Identity;
 
 /// <summary>The key directory: certified devices with their chains, and the directory log. Any authenticated caller.</summary>
-internal sealed class DirectoryService(Access access, IdentityReadModel read) : Contracts.V1.DirectoryService.DirectoryServiceBase
+internal sealed class DirectoryService(Access access, IdentityReadModel read, IServerKeys serverKeys) : Contracts.V1.DirectoryService.DirectoryServiceBase
 {
     private const int DefaultLogEntries = 500;
+
+    /// <summary>Any authenticated caller: the audit checkpoint keys, current and earlier (docs/audit.md "Checkpoints").</summary>
+    public override async Task<GetServerKeysResponse> GetServerKeys(GetServerKeysRequest request, ServerCallContext context)
+    {
+        await access.RequireAuthenticatedAsync(context);
+        var response = new GetServerKeysResponse();
+        response.Keys.AddRange(await serverKeys.ListKeysAsync(context.CancellationToken));
+        await access.RecordReadAsync(context);
+        return response;
+    }
 
     /// <summary>Any authenticated caller: the certified, unrevoked devices of a user or an authority, each with its chain up to the root-issued certificate.</summary>
     public override async Task<FindDevicesResponse> FindDevices(FindDevicesRequest request, ServerCallContext context)

@@ -75,6 +75,16 @@ internal interface IDeviceDirectory
     /// does not verify now. <paramref name="fresh"/> forgets what was known and reads again.
     /// </summary>
     Task<ConditionalDevice?> KnownVerifiedDeviceAsync(Guid deviceId, bool fresh, CancellationToken cancellationToken);
+
+    /// <summary>The network's id (its secretariat's authority id), or null before the network is bootstrapped.</summary>
+    Task<Guid?> NetworkAuthorityIdAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>Implemented by Audit: the server's own public keys, for DirectoryService.GetServerKeys.</summary>
+internal interface IServerKeys
+{
+    /// <summary>The current checkpoint key and every earlier one, oldest first.</summary>
+    Task<IReadOnlyList<ServerKey>> ListKeysAsync(CancellationToken cancellationToken);
 }
 
 /// <summary>A verified device, valid while <paramref name="Conditions"/> hold.</summary>
