@@ -23,7 +23,8 @@ public sealed partial class PostgresEventStore
         var columns = string.Join(", ", AuditColumns.Split(", ").Select(c => "a." + c));
         await using var command = _dataSource.CreateCommand();
         var (from, where) = AuditWhere(command, selection);
-        command.CommandText = $"select {columns}, p.hash from {from} left join {_schema}.audit p on p.position = a.position - 1 where {where} "
+        command.CommandText = $"select {columns}, coalesce(p.hash, cut.hash) from {from} left join {_schema}.audit p on p.position = a.position - 1 "
+            + $"left join {_schema}.audit_checkpoints cut on cut.position = a.position - 1 and cut.retention_cut where {where} "
             + $"order by a.position limit {Parameter(command, maxCount)}";
         var entries = new List<LinkedAuditEntry>(Math.Min(maxCount, 1024));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);

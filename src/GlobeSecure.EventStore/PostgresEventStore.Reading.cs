@@ -172,7 +172,7 @@ public sealed partial class PostgresEventStore
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxCount);
         var columns = string.Join(", ", AuditColumns.Split(", ").Select(c => "a." + c));
         await using var command = _dataSource.CreateCommand(
-            $"select {columns}, p.hash from {_schema}.audit a left join {_schema}.audit p on p.position = a.position - 1 where a.target = $1 order by a.position limit $2");
+            $"select {columns}, {PreviousAuditLinkSql} where a.target = $1 order by a.position limit $2");
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = target });
         command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = maxCount });
         var entries = new List<LinkedAuditEntry>();
@@ -184,6 +184,12 @@ public sealed partial class PostgresEventStore
 
         return entries;
     }
+
+    // The link before each entry "a": the entry before it, or, when that one was purged, the signed
+    // retention-cut checkpoint at its position (null only at position 1: the genesis).
+    private string PreviousAuditLinkSql =>
+        $"coalesce(p.hash, cut.hash) from {_schema}.audit a left join {_schema}.audit p on p.position = a.position - 1 "
+        + $"left join {_schema}.audit_checkpoints cut on cut.position = a.position - 1 and cut.retention_cut";
 
     /// <summary>A stream's events in version order, each with the link of the event before it in the global chain (see <see cref="ReadAuditOfTargetAsync"/>).</summary>
     public async Task<IReadOnlyList<LinkedEvent>> ReadStreamLinkedAsync(string streamId, CancellationToken cancellationToken = default)

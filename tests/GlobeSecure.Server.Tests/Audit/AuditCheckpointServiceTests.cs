@@ -338,6 +338,20 @@ public sealed class AuditRetentionTests(ShortRetentionFixture server) : IClassFi
         Assert.True(offline.IsValid, offline.Problem);
         Assert.Contains("\"retentionCut\":true", export.Single(l => l.Contains("\"checkpoint\"", StringComparison.Ordinal) && l.Contains(
             $"\"position\":{before.Position - 1},", StringComparison.Ordinal)), StringComparison.Ordinal);
+        // The server's own export after the cut: its first entry's previous link is the cut's signed hash.
+        using var served = new MemoryStream();
+        using (var call = n.Audit.ExportAudit(new ExportAuditRequest(), n.NetworkAuditor.Headers, cancellationToken: Ct))
+        {
+            while (await call.ResponseStream.MoveNext(Ct))
+            {
+                call.ResponseStream.Current.Data.WriteTo(served);
+            }
+        }
+
+        served.Position = 0;
+        var servedCheck = Client.AuditExportVerifier.Verify(served);
+        Assert.True(servedCheck.IsValid, $"{servedCheck.Problem} at position {servedCheck.FirstBadPosition}, line {servedCheck.Line}");
+        Assert.True(servedCheck.Contiguous);
 
         await n.TamperAsync("audit", $"update globe.audit set peer = 'ipv4:10.0.0.1:1' where position = {before.Position + 2}");
         var tampered = await n.VerifyAsync();
