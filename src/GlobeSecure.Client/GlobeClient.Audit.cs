@@ -123,6 +123,19 @@ public sealed partial class GlobeClient
             throw;
         }
     }
+
+    /// <summary>Auditors: signed checkpoints after <paramref name="afterPosition"/>, ascending (<paramref name="limit"/> 1 to 1000, 0 for 100).</summary>
+    public async Task<IReadOnlyList<AuditCheckpoint>> ListAuditCheckpointsAsync(long afterPosition = 0, int limit = 0, CancellationToken cancellationToken = default) =>
+        (await CallAsync(_audit.ListCheckpointsAsync(new ListCheckpointsRequest { AfterPosition = afterPosition, Limit = limit },
+            cancellationToken: cancellationToken))).Checkpoints;
+
+    /// <summary>Network auditors: the server recomputes its whole stored chain and checks every checkpoint.</summary>
+    public Task<VerifyAuditResponse> VerifyAuditOnServerAsync(CancellationToken cancellationToken = default) =>
+        CallAsync(_audit.VerifyAuditAsync(new VerifyAuditRequest(), cancellationToken: cancellationToken));
+
+    /// <summary>Any authenticated user: the server's checkpoint keys, current and earlier (DirectoryService.GetServerKeys).</summary>
+    public async Task<IReadOnlyList<ServerKey>> GetServerKeysAsync(CancellationToken cancellationToken = default) =>
+        (await CallAsync(_directory.GetServerKeysAsync(new GetServerKeysRequest(), cancellationToken: cancellationToken))).Keys;
 }
 
 /// <summary>What an audit export held, from its end line.</summary>

@@ -49,6 +49,10 @@ internal sealed class AuditQueries(PostgresEventStore store, Access access, Audi
 
         var network = await identity.NetworkAsync(ct) ?? throw new NotFoundException("network", "(not bootstrapped yet)");
         await access.RecordReadAsync(context, ReadTarget(filter));
+
+        // The export's own entry is the head now: signing it means every export ends with a
+        // checkpoint that covers what it holds, whatever the interval pass has done.
+        await checkpoints.SignHeadAsync(ct);
         selection = selection with { ThroughPosition = await store.AuditHeadPositionAsync(ct) };
         var batch = await store.ReadAuditLinkedAsync(selection, ExportBatch, ct);
         var first = batch.Count > 0 ? batch[0].Entry.Position : 0;

@@ -15,6 +15,9 @@ internal interface IAuditCheckpointSource
     /// <summary>The checkpoints at positions <paramref name="fromPosition"/> to <paramref name="toPosition"/> (both included), in ascending position.</summary>
     Task<IReadOnlyList<AuditCheckpoint>> CheckpointsAsync(long fromPosition, long toPosition, CancellationToken cancellationToken);
 
+    /// <summary>Signs the current head unless it is signed already (so an export ends with a checkpoint); the position signed, or 0.</summary>
+    Task<long> SignHeadAsync(CancellationToken cancellationToken);
+
     /// <summary>The last checkpoint at a position before <paramref name="position"/> (e.g. a retention cut), or null.</summary>
     Task<AuditCheckpoint?> LastCheckpointBeforeAsync(long position, CancellationToken cancellationToken);
 }
