@@ -221,7 +221,7 @@ else
 fi
 export GLOBE_SERVER
 
-for who in amina lukas kenya-admin brazil-admin kenya-investigator brazil-investigator; do
+for who in amina lukas kenya-admin brazil-admin kenya-investigator brazil-investigator zainab-auditor; do
   passphrase_file "$who" >/dev/null
 done
 ROOT_PASS=$(passphrase_file root)
@@ -464,5 +464,31 @@ expect_refusal "a package with one byte changed" run_as brazil-investigator veri
 
 step "Statistics from metadata only: Kenya's figures as requesting and as requested party"
 run_as kenya-investigator stats
+
+step "Amina invites Zainab as a network auditor (an auditor of the secretariat); she enrols and Amina certifies her device"
+ZAINAB_CODE=$(run_as amina --json user invite --name "Zainab Haddad" --role auditor | json_field code)
+[ -n "$ZAINAB_CODE" ] || die "no enrolment code for Zainab"
+ZAINAB=$(run_as zainab-auditor --json device enrol --code "$ZAINAB_CODE" --label "audit workstation" --root-fingerprint "$ROOT_FP")
+run_as amina device certify "$(json_field deviceId <<<"$ZAINAB")" --authority "$SECRETARIAT" \
+  --fingerprint "$(json_field signingKeyFingerprint <<<"$ZAINAB")"
+expect_refusal "an investigator reading the audit trail" run_as kenya-investigator audit query
+
+step "Zainab reviews the trail of this story without seeing any content: who was refused, when, from which device"
+run_as zainab-auditor audit query --outcome denied --limit 12
+say "the removed member's refused reads of the case channel, with her device:"
+run_as zainab-auditor audit query --outcome denied --action /globesecure.v1.ChannelService/ --actor-user "$ANA" --limit 3
+
+step "Zainab exports the whole trail with its signed checkpoints and verifies it offline under the server's pinned key; a changed entry is named"
+AUDIT_FILE="$FILES/audit-trail.jsonl"
+run_as zainab-auditor audit export --out "$AUDIT_FILE"
+SERVER_KEY=$(run_as zainab-auditor --json audit keys | json_field publicKey)
+[ -n "$SERVER_KEY" ] || die "no server checkpoint key"
+globe audit verify "$AUDIT_FILE" --key "$SERVER_KEY"
+TAMPERED_TRAIL="$FILES/audit-trail-tampered.jsonl"
+sed '30s/"outcome":"denied"/"outcome":"allowed"/; 30s/"outcome":"failed"/"outcome":"allowed"/; 30s/"peer":"[^"]*"/"peer":"ipv4:10.6.6.6:1"/' \
+  "$AUDIT_FILE" >"$TAMPERED_TRAIL"
+cmp -s "$AUDIT_FILE" "$TAMPERED_TRAIL" && die "the tampering step changed nothing"
+expect_refusal "an export with one entry changed" globe audit verify "$TAMPERED_TRAIL" --key "$SERVER_KEY"
+run_as zainab-auditor audit verify --server
 
 printf '\n\033[1mDemo complete: every step succeeded, and every refusal was refused.\033[0m\n'

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using GlobeSecure.Contracts.V1;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
@@ -114,14 +115,16 @@ internal sealed partial class Commands
                 return;
             }
 
-            var table = Table("#", "time", "action", "outcome", "user", "device", "authority", "target", "reason", "peer");
+            var table = Table("#", "time (UTC)", "action", "outcome", "user", "device", "authority", "target", "peer", "reason");
             foreach (var e in entries)
             {
-                Row(table, Number(e.Position), e.OccurredAt is null ? "" : Time(e.OccurredAt.ToDateTimeOffset()), ShortAction(e.Action), e.Outcome,
-                    e.ActorUserId, e.ActorDeviceId, e.ActorAuthorityId, e.Target, e.Reason, e.Peer);
+                Row(table, Number(e.Position), e.OccurredAt is null ? "" : e.OccurredAt.ToDateTimeOffset().ToString("MM-dd HH:mm:ss", CultureInfo.InvariantCulture),
+                    ShortAction(e.Action), e.Outcome, ShortId(e.ActorUserId), ShortId(e.ActorDeviceId), ShortId(e.ActorAuthorityId), ShortId(e.Target),
+                    e.Peer.StartsWith("ipv4:", StringComparison.Ordinal) ? e.Peer[5..] : e.Peer, e.Reason);
             }
 
             context.Console.Write(table);
+            context.Line("(ids shortened to their first 8 characters; --json gives every field in full)");
             if (entries.Count == wanted)
             {
                 context.Unwrapped($"(more may follow: --after {entries[^1].Position})");
@@ -156,11 +159,15 @@ internal sealed partial class Commands
                 return;
             }
 
-            context.Unwrapped($"Exported {Number(summary.Entries)} entries and {Number(summary.Checkpoints)} checkpoints ({Number(summary.Bytes)} bytes) to {path}.");
+            context.Unwrapped($"Exported {Number(summary.Entries)} entries and {Number(summary.Checkpoints)} checkpoint{(summary.Checkpoints == 1 ? "" : "s")} ({Number(summary.Bytes)} bytes) to {path}.");
             context.Unwrapped($"Verify it anywhere, offline: globe audit verify {path} --key <the server key from 'globe audit keys'>");
         });
         return command;
     }
+
+    // A UUID (or a target starting with one) shortened for a table: "01a20fe7…".
+    private static string ShortId(string id) =>
+        id.Length >= 36 && Guid.TryParse(id.AsSpan(0, 36), out _) ? id[..8] + "…" + id[36..] : id;
 
     // "/globesecure.v1.DocumentService/DownloadDocument" → "DocumentService/DownloadDocument".
     private static string ShortAction(string action) =>

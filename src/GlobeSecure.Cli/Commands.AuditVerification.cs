@@ -46,7 +46,7 @@ internal sealed partial class Commands
                 }
                 else if (stored.Valid)
                 {
-                    context.Unwrapped($"The stored trail verifies: {Number(stored.Entries)} entries and {Number(stored.Checkpoints)} signed checkpoints.");
+                    context.Unwrapped($"The stored trail verifies: {Number(stored.Entries)} entries and {Number(stored.Checkpoints)} signed checkpoint{(stored.Checkpoints == 1 ? "" : "s")}.");
                 }
 
                 if (!stored.Valid)
@@ -82,7 +82,7 @@ internal sealed partial class Commands
             {
                 context.Unwrapped($"The export verifies: {Number(result.Entries)} entries "
                     + (result.Contiguous ? "chained without a gap" : "each linked to the entry before it (a filtered export)")
-                    + $", {Number(result.Checkpoints)} signed checkpoints.");
+                    + $", {Number(result.Checkpoints)} signed checkpoint{(result.Checkpoints == 1 ? "" : "s")}.");
                 if (trusted is null)
                 {
                     context.Unwrapped("The checkpoint keys were the export's own: pin the server's key with --key (see 'globe audit keys') to prove where it came from.");
