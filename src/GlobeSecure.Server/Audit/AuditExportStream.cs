@@ -1,7 +1,6 @@
 using System.Buffers;
-using System.Globalization;
-using System.Text.Json;
 using GlobeSecure.Contracts.V1;
+using GlobeSecure.Crypto;
 using GlobeSecure.EventStore;
 using Google.Protobuf;
 using Grpc.Core;
@@ -9,133 +8,63 @@ using Grpc.Core;
 namespace GlobeSecure.Server.Audit;
 
 /// <summary>
-/// Writes the JSON Lines of an export (docs/audit.md, "Export format", <c>globe-audit-export/1</c>)
-/// to the response stream in chunks of about <see cref="ChunkBytes"/>: a line is appended to the
-/// buffer, and the buffer leaves as one chunk once it holds that much. Memory stays flat however
-/// many lines go through.
+/// Sends an export (docs/audit.md, "Export format") to the response stream in chunks of about
+/// <see cref="ChunkBytes"/>. The lines are written by the one definition of the format,
+/// <see cref="AuditExportWriter"/> (GlobeSecure.Crypto, shared with the offline verifier's
+/// tests and the benchmark); a chunk leaves once the buffer holds that much, so memory stays flat
+/// however many lines go through.
 /// </summary>
-internal sealed class AuditExportStream(IServerStreamWriter<AuditExportChunk> stream, CancellationToken cancellationToken) : IDisposable
+internal sealed class AuditExportStream : IDisposable
 {
-    public const string Format = "globe-audit-export/1";
     public const int ChunkBytes = 64 * 1024;
 
+    private readonly IServerStreamWriter<AuditExportChunk> _stream;
+    private readonly CancellationToken _cancellationToken;
     private readonly ArrayBufferWriter<byte> _buffer = new(ChunkBytes + 4096);
-    private Utf8JsonWriter? _json;
+    private readonly AuditExportWriter _writer;
 
-    public long Entries { get; private set; }
-
-    public long Checkpoints { get; private set; }
-
-    public async Task HeaderAsync(DateTimeOffset exportedAt, Guid networkId, bool contiguous, AuditFilter filter, IReadOnlyList<ServerKey> keys)
+    public AuditExportStream(IServerStreamWriter<AuditExportChunk> stream, CancellationToken cancellationToken)
     {
-        var w = Begin("header");
-        w.WriteString("format", Format);
-        w.WriteString("exportedAt", Time(exportedAt));
-        w.WriteString("networkId", networkId.ToString());
-        w.WriteBoolean("contiguous", contiguous);
-        w.WritePropertyName("filter");
-        w.WriteRawValue(JsonFormatter.Default.Format(filter), skipInputValidation: true);
-        w.WriteStartArray("keys");
-        foreach (var key in keys)
-        {
-            w.WriteStartObject();
-            w.WriteString("keyId", key.KeyId);
-            w.WriteString("publicKey", Hex(key.PublicKey.Span));
-            w.WriteEndObject();
-        }
-
-        w.WriteEndArray();
-        await EndAsync();
+        (_stream, _cancellationToken) = (stream, cancellationToken);
+        _writer = new AuditExportWriter(_buffer);
     }
 
-    public async Task EntryAsync(LinkedAuditEntry linked)
+    public long Entries => _writer.Entries;
+
+    public long Checkpoints => _writer.Checkpoints;
+
+    public Task HeaderAsync(DateTimeOffset exportedAt, Guid networkId, bool contiguous, AuditFilter filter, IReadOnlyList<ServerKey> keys)
+    {
+        _writer.WriteHeader(new AuditExportHeader(exportedAt, networkId, contiguous, JsonFormatter.Default.Format(filter),
+            [.. keys.Select(k => new AuditExportKey(k.KeyId, k.PublicKey.ToByteArray()))]));
+        return SendIfFullAsync();
+    }
+
+    public Task EntryAsync(LinkedAuditEntry linked)
     {
         var (position, e, hash) = linked.Entry;
-        var w = Begin("entry");
-        w.WriteNumber("position", position);
-        w.WriteString("entryId", e.EntryId.ToString());
-        w.WriteString("occurredAt", Time(e.OccurredAt));
-        w.WriteString("action", e.Action);
-        w.WriteString("outcome", e.Outcome.ToWire());
-        Optional(w, "actorUserId", e.ActorUserId?.ToString());
-        Optional(w, "actorDeviceId", e.ActorDeviceId?.ToString());
-        Optional(w, "actorAuthorityId", e.ActorAuthorityId?.ToString());
-        Optional(w, "target", e.Target);
-        Optional(w, "reason", e.Reason);
-        Optional(w, "peer", e.Peer);
-        Optional(w, "traceId", e.TraceId);
-        w.WriteString("previousHash", Hex(linked.Previous.Span));
-        w.WriteString("hash", Hex(hash.Span));
-        Entries++;
-        await EndAsync();
+        _writer.WriteEntry(new AuditExportEntry(position, e.EntryId, e.OccurredAt, e.Action, e.Outcome.ToWire(), e.ActorUserId, e.ActorDeviceId,
+            e.ActorAuthorityId, e.Target, e.Reason, e.Peer, e.TraceId, linked.Previous.ToArray(), hash.ToArray()));
+        return SendIfFullAsync();
     }
 
-    public async Task CheckpointAsync(AuditCheckpoint checkpoint)
+    public Task CheckpointAsync(AuditCheckpoint checkpoint)
     {
-        var w = Begin("checkpoint");
-        w.WriteNumber("position", checkpoint.Position);
-        w.WriteString("hash", Hex(checkpoint.Hash.Span));
-        w.WriteString("signedAt", Time(checkpoint.SignedAt.ToDateTimeOffset()));
-        w.WriteString("keyId", checkpoint.KeyId);
-        w.WriteString("signature", Hex(checkpoint.Signature.Span));
-        w.WriteBoolean("retentionCut", checkpoint.RetentionCut);
-        Checkpoints++;
-        await EndAsync();
+        _writer.WriteCheckpoint(new AuditExportCheckpoint(checkpoint.Position, checkpoint.Hash.ToByteArray(), checkpoint.SignedAt.ToDateTimeOffset(),
+            checkpoint.KeyId, checkpoint.Signature.ToByteArray(), checkpoint.RetentionCut));
+        return SendIfFullAsync();
     }
 
     /// <summary>The end line with the counts, then whatever is still buffered.</summary>
-    public async Task CompleteAsync()
+    public Task CompleteAsync()
     {
-        var w = Begin("end");
-        w.WriteNumber("entries", Entries);
-        w.WriteNumber("checkpoints", Checkpoints);
-        await EndAsync();
-        await SendAsync();
+        _writer.WriteEnd();
+        return SendAsync();
     }
 
-    /// <summary>RFC 3339 UTC with exactly six fraction digits: the precision the chain hashes.</summary>
-    public static string Time(DateTimeOffset value) =>
-        HashChain.TruncateToMicroseconds(value).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture);
+    public void Dispose() => _writer.Dispose();
 
-    private static string Hex(ReadOnlySpan<byte> bytes) => Convert.ToHexStringLower(bytes);
-
-    /// <summary>An absent value is omitted, and so is an empty one: both hash as a zero-length field.</summary>
-    private static void Optional(Utf8JsonWriter w, string name, string? value)
-    {
-        if (!string.IsNullOrEmpty(value))
-        {
-            w.WriteString(name, value);
-        }
-    }
-
-    private Utf8JsonWriter Begin(string type)
-    {
-        if (_json is null)
-        {
-            _json = new Utf8JsonWriter(_buffer);
-        }
-        else
-        {
-            _json.Reset(_buffer);
-        }
-
-        _json.WriteStartObject();
-        _json.WriteString("type", type);
-        return _json;
-    }
-
-    private async Task EndAsync()
-    {
-        _json!.WriteEndObject();
-        _json.Flush();
-        _buffer.Write("\n"u8);
-        if (_buffer.WrittenCount >= ChunkBytes)
-        {
-            await SendAsync();
-        }
-    }
-
-    public void Dispose() => _json?.Dispose();
+    private Task SendIfFullAsync() => _buffer.WrittenCount >= ChunkBytes ? SendAsync() : Task.CompletedTask;
 
     private async Task SendAsync()
     {
@@ -144,7 +73,7 @@ internal sealed class AuditExportStream(IServerStreamWriter<AuditExportChunk> st
             return;
         }
 
-        await stream.WriteAsync(new AuditExportChunk { Data = ByteString.CopyFrom(_buffer.WrittenSpan) }, cancellationToken);
+        await _stream.WriteAsync(new AuditExportChunk { Data = ByteString.CopyFrom(_buffer.WrittenSpan) }, _cancellationToken);
         _buffer.ResetWrittenCount();
     }
 }
