@@ -124,7 +124,7 @@ internal sealed partial class Commands
             }
 
             context.Console.Write(table);
-            context.Line("(ids shortened to their first 8 characters; --json gives every field in full)");
+            context.Line("(ids shortened to their last 8 characters; --json gives every field in full)");
             if (entries.Count == wanted)
             {
                 context.Unwrapped($"(more may follow: --after {entries[^1].Position})");
@@ -165,9 +165,10 @@ internal sealed partial class Commands
         return command;
     }
 
-    // A UUID (or a target starting with one) shortened for a table: "01a20fe7…".
+    // A UUID (or a target starting with one) shortened for a table to its last 8 characters,
+    // "…9cff35cc": version-7 ids begin with their creation time, so their starts look alike.
     private static string ShortId(string id) =>
-        id.Length >= 36 && Guid.TryParse(id.AsSpan(0, 36), out _) ? id[..8] + "…" + id[36..] : id;
+        id.Length >= 36 && Guid.TryParse(id.AsSpan(0, 36), out _) ? "…" + id[28..36] + id[36..] : id;
 
     // "/globesecure.v1.DocumentService/DownloadDocument" → "DocumentService/DownloadDocument".
     private static string ShortAction(string action) =>
