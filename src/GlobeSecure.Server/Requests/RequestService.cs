@@ -128,7 +128,7 @@ internal sealed class RequestService(PostgresEventStore store, Access access, Ti
             .ToList();
         var record = new RequestRecord { RequestId = requestId.ToString(), AuditTruncated = audit.Count > MaxRecordAuditEntries };
         record.Events.Add(events.Select(RequestWire.ToProto));
-        record.Audit.Add(audit.Take(MaxRecordAuditEntries).Select(RequestWire.ToProto));
+        record.Audit.Add(audit.Take(MaxRecordAuditEntries).Select(Audit.AuditWire.ToProto));
         await access.RecordReadAsync(context, requestId.ToString());
         return record;
     }

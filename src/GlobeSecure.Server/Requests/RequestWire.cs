@@ -27,28 +27,6 @@ internal static class RequestWire
         };
     }
 
-    public static RecordedAuditEntry ToProto(LinkedAuditEntry linked)
-    {
-        var (position, a, hash) = linked.Entry;
-        return new RecordedAuditEntry
-        {
-            Position = position,
-            EntryId = a.EntryId.ToString(),
-            OccurredAt = Timestamp.FromDateTimeOffset(a.OccurredAt),
-            Action = a.Action,
-            Outcome = a.Outcome.ToWire(),
-            ActorUserId = a.ActorUserId?.ToString() ?? "",
-            ActorDeviceId = a.ActorDeviceId?.ToString() ?? "",
-            ActorAuthorityId = a.ActorAuthorityId?.ToString() ?? "",
-            Target = a.Target ?? "",
-            Reason = a.Reason ?? "",
-            Peer = a.Peer ?? "",
-            TraceId = a.TraceId ?? "",
-            Hash = ByteString.CopyFrom(hash.Span),
-            PreviousHash = ByteString.CopyFrom(linked.Previous.Span),
-        };
-    }
-
     public static UrgencyLevel Urgency(Violations v, Urgency urgency)
     {
         if (urgency is Contracts.V1.Urgency.Normal or Contracts.V1.Urgency.Urgent or Contracts.V1.Urgency.Emergency)
