@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Google.Rpc;
 using GlobeSecure.Contracts.V1;
@@ -38,6 +39,9 @@ internal static class ErrorMapping
                 return Build(validation.Status, validation.Message, validation.Reason, Any.Pack(badRequest));
             case DomainException domain:
                 return Build(domain.Status, domain.Message, domain.Reason);
+            case InvalidProtocolBufferException:
+                // A client stream's message that does not parse (a unary request's is refused by ValidatingMarshallers).
+                return Build(StatusCode.InvalidArgument, "The request is not a well-formed message of the rpc's request type.", ErrorReason.ValidationFailed);
             case WrongExpectedVersionException conflict:
                 return Build(StatusCode.Aborted, conflict.Message, ErrorReason.ConcurrencyConflict);
             case EventIdConflictException idConflict:

@@ -42,8 +42,10 @@ internal static class HostingExtensions
         {
             grpc.Interceptors.Add<ErrorMappingInterceptor>();
             grpc.Interceptors.Add<AuthenticationInterceptor>();
+            grpc.Interceptors.Add<RequestShapeInterceptor>();
             grpc.EnableDetailedErrors = false;
         });
+        services.AddUndecodableRequestRefusal();
         services.AddOptions<Grpc.AspNetCore.Server.GrpcServiceOptions>()
             .Configure<IOptions<GlobeOptions>>((grpc, globe) =>
             {
