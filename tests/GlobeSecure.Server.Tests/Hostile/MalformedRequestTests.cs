@@ -102,7 +102,7 @@ public sealed class MalformedRequestTests(AuditCoverageFixture server) : IClassF
         foreach (var c in cases)
         {
             var streamStillOpen = c.Outcome.Status is StatusCode.DeadlineExceeded or StatusCode.Cancelled
-                && ContractRpcs.Methods().Single(m => ContractRpcs.FullName(m) == c.Rpc).IsServerStreaming;
+                && Method(c.Rpc).IsServerStreaming;
             if (!Documented.Contains(c.Outcome.Status) && !streamStillOpen)
             {
                 problems.Add($"{Describe(c)}: answered {c.Outcome.Status}");
@@ -112,6 +112,15 @@ public sealed class MalformedRequestTests(AuditCoverageFixture server) : IClassF
             if (unexpected.Count > 0 && c.Outcome.Status != StatusCode.OK)
             {
                 problems.Add($"{Describe(c)}: answered {c.Outcome.Status} but appended {string.Join(", ", unexpected)}");
+            }
+
+            // Random input may be read (a list, a profile), never written: an rpc that creates, changes or deletes must refuse it
+            // (unless its request has no field to be random: SignOut).
+            var categories = AuditCatalog.Rpcs.Single(e => e.Action == c.Rpc).Categories;
+            if (c.Outcome.Status == StatusCode.OK && (categories & (AuditCategories.Create | AuditCategories.Change | AuditCategories.Delete)) != 0
+                && Method(c.Rpc).InputType.Fields.InDeclarationOrder().Count > 0)
+            {
+                problems.Add($"{Describe(c)}: a write accepted a random message");
             }
 
             if (Leaks.FirstOrDefault(word => c.Outcome.Detail.Contains(word, StringComparison.OrdinalIgnoreCase)) is { } leak)
@@ -136,6 +145,8 @@ public sealed class MalformedRequestTests(AuditCoverageFixture server) : IClassF
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, health.Status);
         Assert.NotEmpty(await _driver.AuthenticateAsync(world.Bob.Device));
     }
+
+    private static MethodDescriptor Method(string rpc) => ContractRpcs.Methods().Single(m => ContractRpcs.FullName(m) == rpc);
 
     private static async Task<IReadOnlyList<string>> AppendedSinceAsync(PostgresEventStore store, long head) =>
         [.. (await store.ReadAllAsync(head, 100, Ct)).Select(e => e.Type).Distinct()];
