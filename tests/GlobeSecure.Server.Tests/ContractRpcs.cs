@@ -4,8 +4,8 @@ using Grpc.Core;
 
 namespace GlobeSecure.Server.Tests;
 
-/// <summary>What one generic call answered: its status and the status's detail text.</summary>
-public sealed record RpcOutcome(StatusCode Status, string Detail);
+/// <summary>What one generic call answered: its status, the status's detail text and the trailers (the google.rpc.Status).</summary>
+public sealed record RpcOutcome(StatusCode Status, string Detail, Metadata Trailers);
 
 /// <summary>
 /// Every rpc of the contracts, from the generated descriptors, and one way of calling any of them
@@ -85,10 +85,10 @@ public static class ContractRpcs
         }
         catch (RpcException e)
         {
-            return new RpcOutcome(e.StatusCode, e.Status.Detail);
+            return new RpcOutcome(e.StatusCode, e.Status.Detail, e.Trailers);
         }
 
-        return new RpcOutcome(StatusCode.OK, "");
+        return new RpcOutcome(StatusCode.OK, "", []);
     }
 
     private static async Task WriteAllAsync(IClientStreamWriter<byte[]> stream, IReadOnlyList<byte[]> requests)

@@ -151,6 +151,51 @@ public sealed class MalformedRequestTests(AuditCoverageFixture server) : IClassF
     private static async Task<IReadOnlyList<string>> AppendedSinceAsync(PostgresEventStore store, long head) =>
         [.. (await store.ReadAllAsync(head, 100, Ct)).Select(e => e.Type).Distinct()];
 
+    /// <summary>
+    /// The faults the fuzzing found, each as its minimal input: before the fixes they answered
+    /// UNKNOWN (an undecodable body, failing in the deserializer before any interceptor, unaudited)
+    /// or INTERNAL (a timestamp out of range; a NUL that PostgreSQL cannot store). Now each is a
+    /// validation refusal naming its field, audited, with no exception text.
+    /// </summary>
+    [Theory]
+    [InlineData("/globesecure.v1.NetworkService/GetNetwork", false, "FF", "")]
+    [InlineData("/globesecure.v1.DocumentService/UploadChunks", true, "081E642104", "")]
+    [InlineData("/globesecure.v1.RequestService/GetStatistics", true, "0A0A08FFFFFFFFFFFFFFFF7F", "from")]
+    [InlineData("/globesecure.v1.RequestService/GetStatistics", true, "0A0610FFFFFFFF07", "from")]
+    [InlineData("/globesecure.v1.ChannelService/AddMembers", false, "0A0100", "channel_id")]
+    [InlineData("/globesecure.v1.ChannelService/AddMembers", true, "0A0100120100", "channel_id,authority_ids[0]")]
+    public async Task FoundFault_MinimalInput_RefusedAsInvalidArgumentNamingTheFieldAndAudited(string rpc, bool asInvestigator, string hex, string fields)
+    {
+        var world = await server.WorldAsync(_driver);
+        var trace = ActivityTraceId.CreateRandom();
+        var headers = AuditCoverageTests.Traced(trace);
+        if (asInvestigator)
+        {
+            headers.Add("authorization", $"Bearer {world.Alice.Token}");
+        }
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => CallOnceAsync(Method(rpc), headers, Convert.FromHexString(hex)));
+
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.DoesNotContain(Leaks, word => error.Status.Detail.Contains(word, StringComparison.OrdinalIgnoreCase));
+        var status = error.GetRpcStatus();
+        Assert.NotNull(status);
+        var violations = status.Details.Single(d => d.Is(Google.Rpc.BadRequest.Descriptor)).Unpack<Google.Rpc.BadRequest>().FieldViolations;
+        Assert.Equal(fields, string.Join(",", violations.Select(v => v.Field)));
+        var entry = Assert.Single((await server.AuditByTraceAsync())[trace.ToHexString()]).Entry;
+        Assert.Equal((rpc, AuditOutcome.Failed, nameof(StatusCode.InvalidArgument)), (entry.Action, entry.Outcome, entry.Reason));
+    }
+
+    /// <summary>One raw call that throws its status, as a client library would.</summary>
+    private async Task CallOnceAsync(MethodDescriptor method, Metadata headers, byte[] body)
+    {
+        var outcome = await ContractRpcs.CallAsync(_driver.Channel.CreateCallInvoker(), method, [body], new CallOptions(headers, DateTime.UtcNow.AddSeconds(20), Ct));
+        if (outcome.Status != StatusCode.OK)
+        {
+            throw new RpcException(new Status(outcome.Status, outcome.Detail), outcome.Trailers);
+        }
+    }
+
     private sealed record Planned(string CallerName, Member? Caller, Shape Shape, IReadOnlyList<byte[]> Bodies);
 
     /// <summary>Case <paramref name="index"/> of a method: its own PCG stream from the seed, the rpc and the index, so any case replays alone.</summary>
