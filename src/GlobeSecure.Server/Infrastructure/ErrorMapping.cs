@@ -40,7 +40,7 @@ internal static class ErrorMapping
             case DomainException domain:
                 return Build(domain.Status, domain.Message, domain.Reason);
             case InvalidProtocolBufferException:
-                // A client stream's message that does not parse (a unary request's is refused by ValidatingMarshallers).
+                // A message that does not parse: UndecodableRequests marks these first; this is the fallback.
                 return Build(StatusCode.InvalidArgument, "The request is not a well-formed message of the rpc's request type.", ErrorReason.ValidationFailed);
             case WrongExpectedVersionException conflict:
                 return Build(StatusCode.Aborted, conflict.Message, ErrorReason.ConcurrencyConflict);
