@@ -30,6 +30,9 @@ public static class GlobeServerHost
         builder.Services.AddRequests();
         builder.Services.AddFocalPoints();
         configure?.Invoke(builder);
+        // Last: every AddGrpc (a test's included) registers grpc-dotnet's binder provider again, and
+        // two providers would bind every rpc twice (ambiguous routes, HTTP 500).
+        builder.Services.AddUndecodableRequestRefusal();
 
         var app = builder.Build();
         app.MapGlobeInfrastructure();

@@ -45,7 +45,6 @@ internal static class HostingExtensions
             grpc.Interceptors.Add<RequestShapeInterceptor>();
             grpc.EnableDetailedErrors = false;
         });
-        services.AddUndecodableRequestRefusal();
         services.AddOptions<Grpc.AspNetCore.Server.GrpcServiceOptions>()
             .Configure<IOptions<GlobeOptions>>((grpc, globe) =>
             {
