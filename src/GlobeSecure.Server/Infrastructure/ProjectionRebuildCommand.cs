@@ -16,14 +16,15 @@ internal static class ProjectionRebuildCommand
     /// <summary>How long the command waits for the writer lock, which a server holds for one commit at a time.</summary>
     public static readonly TimeSpan LockTimeout = TimeSpan.FromSeconds(30);
 
-    public static async Task<int> RunAsync(WebApplication app, TextWriter output, TextWriter error)
+    /// <summary>Runs the command; <paramref name="lockTimeout"/> replaces <see cref="LockTimeout"/> (tests).</summary>
+    public static async Task<int> RunAsync(WebApplication app, TextWriter output, TextWriter error, TimeSpan? lockTimeout = null)
     {
         try
         {
             var store = app.Services.GetRequiredService<PostgresEventStore>();
             await store.MigrateAsync();
             var clock = Stopwatch.StartNew();
-            var rebuilt = await store.RebuildProjectionsAsync(LockTimeout);
+            var rebuilt = await store.RebuildProjectionsAsync(lockTimeout ?? LockTimeout);
             foreach (var (table, rows) in rebuilt.Tables)
             {
                 await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{table}\t{rows}"));
