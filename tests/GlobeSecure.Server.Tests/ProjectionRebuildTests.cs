@@ -175,6 +175,9 @@ public sealed class ProjectionRebuildTests(RequestFixture server) : IClassFixtur
         Assert.Equal(live.Keys.Except(["document_chunks"]), reported.Keys.Order(StringComparer.Ordinal));
         Assert.All(reported, r => Assert.Equal(live[r.Key].Count, r.Value));
         Assert.Contains("kept (not derived from events): document_chunks", error);
+        var head = await Store.HeadPositionAsync(Ct);
+        Assert.Contains(await Store.ReadAuditAsync(0, 100_000, Ct), e => e.Entry.Action == ProjectionRebuildCommand.Action
+            && e.Entry.Outcome == AuditOutcome.Allowed && e.Entry.Target == head.ToString(System.Globalization.CultureInfo.InvariantCulture) && e.Entry.ActorUserId is null);
 
         // The server reads the rebuilt models and writes on, while a second rebuild runs.
         var channels = new ChannelDriver(_driver, w.Network);

@@ -13,6 +13,9 @@ namespace GlobeSecure.Server.Infrastructure;
 /// </summary>
 internal static class ProjectionRebuildCommand
 {
+    /// <summary>The audit action of a completed rebuild (target: the event position rebuilt through).</summary>
+    public const string Action = "server.rebuild-projections";
+
     /// <summary>How long the command waits for the writer lock, which a server holds for one commit at a time.</summary>
     public static readonly TimeSpan LockTimeout = TimeSpan.FromSeconds(30);
 
@@ -25,6 +28,9 @@ internal static class ProjectionRebuildCommand
             await store.MigrateAsync();
             var clock = Stopwatch.StartNew();
             var rebuilt = await store.RebuildProjectionsAsync(lockTimeout ?? LockTimeout);
+            // After the commit: the audit append needs the writer lock the rebuild held.
+            await store.RecordAuditAsync(new AuditEntry(Guid.CreateVersion7(), app.Services.GetRequiredService<TimeProvider>().GetUtcNow(), Action,
+                AuditOutcome.Allowed, Target: rebuilt.HeadPosition.ToString(CultureInfo.InvariantCulture), Peer: "local"));
             foreach (var (table, rows) in rebuilt.Tables)
             {
                 await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{table}\t{rows}"));
