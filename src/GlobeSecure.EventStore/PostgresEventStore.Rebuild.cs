@@ -41,7 +41,7 @@ public sealed partial class PostgresEventStore
     public async Task<ProjectionRebuild> RebuildProjectionsAsync(TimeSpan lockTimeout, IProgress<long>? progress = null, CancellationToken cancellationToken = default)
     {
         using var activity = ActivitySource.StartActivity("eventstore.rebuild-projections");
-        var tables = ProjectionTables();
+        IReadOnlyList<string> tables = ProjectionTables();
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
 
@@ -68,9 +68,23 @@ public sealed partial class PostgresEventStore
             await reset.ExecuteNonQueryAsync(cancellationToken);
         }
 
+        // A table a later migration dropped is no longer there to empty.
+        await using (var existing = new NpgsqlCommand("select table_name::text from information_schema.tables where table_schema = $1", connection, transaction))
+        {
+            existing.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _schema });
+            var present = new HashSet<string>(StringComparer.Ordinal);
+            await using var reader = await existing.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                present.Add(reader.GetString(0));
+            }
+
+            tables = [.. tables.Where(present.Contains)];
+        }
+
         if (tables.Count > 0)
         {
-            await using var truncate = new NpgsqlCommand($"truncate {string.Join(", ", tables.Select(t => $"{_schema}.{t}"))}", connection, transaction);
+            await using var truncate = new NpgsqlCommand($"truncate {string.Join(", ", tables.Select(t => $"{_schema}.{t}"))} restart identity", connection, transaction);
             await truncate.ExecuteNonQueryAsync(cancellationToken);
         }
 
