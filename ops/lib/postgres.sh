@@ -102,3 +102,42 @@ globe_pg_initdb() {
     return 1
   fi
 }
+
+# globe_pg_connect CONNSTR: set the libpq environment (PGHOST, PGPORT, PGUSER, PGDATABASE,
+# PGPASSWORD, PGSSLMODE) from an Npgsql connection string such as GLOBE_DB
+# ("Host=…;Port=…;Username=…;Password=…;Database=…"), so that pg_dump, pg_restore and psql reach
+# the server's database without the password on a command line. Keys Npgsql alone uses (Pooling,
+# Maximum Pool Size, …) are ignored. A postgres:// or postgresql:// URI is exported as PGGLOBEURI
+# for the caller to pass with -d. Fails on a string without a database.
+globe_pg_connect() {
+  local conn=$1 part key value
+  unset PGHOST PGPORT PGUSER PGDATABASE PGPASSWORD PGSSLMODE PGGLOBEURI
+  case "$conn" in
+    postgres://*|postgresql://*) export PGGLOBEURI=$conn; return 0;;
+  esac
+  local IFS=';'
+  for part in $conn; do
+    key=${part%%=*}
+    [ "$key" = "$part" ] && continue
+    value=${part#*=}
+    # Trim blanks and one pair of quotes; keys are case-insensitive and may contain spaces.
+    key=$(printf '%s' "$key" | tr -d '[:space:]' | tr '[:upper:]' '[:lower:]')
+    value=$(printf '%s' "$value" | sed -E 's/^[[:space:]]+//; s/[[:space:]]+$//; s/^"(.*)"$/\1/; s/^'\''(.*)'\''$/\1/')
+    case "$key" in
+      host|server) export PGHOST=$value;;
+      port) export PGPORT=$value;;
+      username|userid|user|uid) export PGUSER=$value;;
+      password|pwd) export PGPASSWORD=$value;;
+      database|db) export PGDATABASE=$value;;
+      sslmode)
+        # Npgsql spells VerifyCA and VerifyFull; libpq verify-ca and verify-full.
+        value=$(printf '%s' "$value" | tr '[:upper:]' '[:lower:]')
+        case "$value" in verifyca) value=verify-ca;; verifyfull) value=verify-full;; esac
+        export PGSSLMODE=$value;;
+    esac
+  done
+  if [ -z "${PGDATABASE:-}" ]; then
+    echo "error: the connection string names no Database" >&2
+    return 1
+  fi
+}

@@ -27,6 +27,13 @@ public interface IInlineProjection
     /// round trip.
     /// </summary>
     bool OnlyDefers => false;
+
+    /// <summary>
+    /// Tables the projection's migrations create that hold state not derived from events (a
+    /// document's cipher chunks, say): a rebuild (<see cref="PostgresEventStore.RebuildProjectionsAsync"/>)
+    /// leaves them alone. Every other table its migrations create is emptied and replayed.
+    /// </summary>
+    IReadOnlyList<string> KeptTables => [];
 }
 
 /// <summary>The connection of the append a projection runs in; its transaction is already open.</summary>

@@ -49,7 +49,8 @@ public static class GlobeServerHost
 
     /// <summary>
     /// Runs a server command instead of the server (Kestrel never starts): <c>bootstrap-code</c>
-    /// prints a one-time network bootstrap code on stdout and nothing else.
+    /// prints a one-time network bootstrap code on stdout and nothing else; <c>rebuild-projections</c>
+    /// replays the event log into freshly emptied read models (<see cref="ProjectionRebuildCommand"/>).
     /// </summary>
     public static async Task<int> RunCommandAsync(string[] args)
     {
@@ -74,6 +75,7 @@ public static class GlobeServerHost
         return args[0] switch
         {
             "bootstrap-code" => await IdentityFeature.RunBootstrapCodeCommandAsync(app, Console.Out, Console.Error),
+            "rebuild-projections" => await ProjectionRebuildCommand.RunAsync(app, Console.Out, Console.Error),
             _ => 2,
         };
     }

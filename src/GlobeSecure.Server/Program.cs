@@ -1,6 +1,6 @@
 using GlobeSecure.Server;
 
-if (args is ["bootstrap-code", ..])
+if (args is ["bootstrap-code" or "rebuild-projections", ..])
 {
     return await GlobeServerHost.RunCommandAsync(args);
 }

@@ -39,6 +39,10 @@ public class GlobeServerFixture : IAsyncLifetime
     public Task<int> RunRequestOverduePassAsync(CancellationToken cancellationToken = default) =>
         Services.GetRequiredService<GlobeSecure.Server.Requests.RequestOverdue>().RunOnceAsync(cancellationToken);
 
+    /// <summary>One pass of the audit checkpoint signing (the background pass, run now): signs the head if it moved; returns the position signed, or 0.</summary>
+    public Task<long> SignAuditHeadAsync(CancellationToken cancellationToken = default) =>
+        Services.GetRequiredService<GlobeSecure.Server.Audit.AuditCheckpoints>().SignHeadAsync(cancellationToken);
+
     /// <summary>Opens a channel to the server.</summary>
     public GrpcChannel CreateChannel() => GrpcChannel.ForAddress(Address, new GrpcChannelOptions { DisposeHttpClient = true });
 

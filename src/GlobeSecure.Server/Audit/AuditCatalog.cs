@@ -1,6 +1,7 @@
 using GlobeSecure.Contracts.V1;
 using GlobeSecure.Server.Documents;
 using GlobeSecure.Server.Identity;
+using GlobeSecure.Server.Infrastructure;
 using GlobeSecure.Server.Requests;
 
 namespace GlobeSecure.Server.Audit;
@@ -41,6 +42,8 @@ internal enum AuditSubject
     /// <summary>The directory of focal points and authorities' requirements.</summary>
     FocalPoints,
     AuditTrail,
+    /// <summary>The read models as a whole: the projections' tables, rebuilt from the event log.</summary>
+    ReadModels,
 }
 
 internal enum AuditCallerKind
@@ -203,6 +206,7 @@ internal static class AuditCatalog
         new(DocumentCleanup.DeleteAction, Delete, AuditSubject.Documents, AuditCallers.Server, "document id"),
         new(RequestOverdue.MarkAction, Change, AuditSubject.Requests, AuditCallers.Server, "request id"),
         new(AuditCheckpoints.RetentionAction, Delete | Privileged, AuditSubject.AuditTrail, AuditCallers.Server, "position of the retention cut"),
+        new(ProjectionRebuildCommand.Action, Change | Privileged, AuditSubject.ReadModels, AuditCallers.Server, "event position rebuilt through"),
     ];
 
     public static IEnumerable<AuditCatalogEntry> All => Rpcs.Concat(ServerActions);

@@ -21,6 +21,9 @@ internal sealed class DocumentProjection : IInlineProjection
 
     public bool OnlyDefers => true;
 
+    /// <summary>The cipher chunks (<see cref="PostgresDocumentStorage"/>) are uploaded bytes, not derived from events: a rebuild keeps them.</summary>
+    public IReadOnlyList<string> KeptTables { get; } = ["document_chunks"];
+
     public IReadOnlyList<SchemaMigration> Migrations { get; } =
     [
         new(1, "documents, the messages carrying them, authority usage, and the PostgreSQL chunk storage", $"""

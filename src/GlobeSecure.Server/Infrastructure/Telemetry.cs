@@ -9,8 +9,8 @@ namespace GlobeSecure.Server.Infrastructure;
 
 /// <summary>
 /// OpenTelemetry in one place: traces and metrics for ASP.NET Core (gRPC calls), Npgsql and the
-/// event store; exported over OTLP only when OTEL_EXPORTER_OTLP_ENDPOINT is set, configured by
-/// the standard OTEL_* variables.
+/// event store; exported over OTLP (with the logs: UseOtlpExporter turns on all three signals)
+/// only when OTEL_EXPORTER_OTLP_ENDPOINT is set, configured by the standard OTEL_* variables.
 /// </summary>
 internal static class Telemetry
 {
