@@ -110,5 +110,10 @@ public static class ContractRpcs
         {
             // Writing after the call finished: the same.
         }
+        catch (HttpRequestException)
+        {
+            // The server closed the HTTP/2 stream while a write was in flight (it refused the call
+            // early): a race the write can lose; the call's status is still the response's.
+        }
     }
 }
