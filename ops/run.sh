@@ -5,7 +5,9 @@
 #                  When unset, a private PostgreSQL cluster under .globe/ is
 #                  started (created on first run) and the server uses it.
 #   GLOBE_PG_PORT  port of that embedded cluster (default 15432, 127.0.0.1 only)
-#   GLOBE_LISTEN   URL the server listens on (default http://127.0.0.1:5080)
+#   GLOBE_LISTEN   URL the server listens on (default http://127.0.0.1:5080). An https URL
+#                  without Globe__Tls__CertificatePath gets a development CA and server
+#                  certificate in .globe/tls/ (clients: --ca-file .globe/tls/dev-ca.crt).
 #
 # Extra arguments are passed to `dotnet run`. Ctrl-C stops the server and then
 # the embedded cluster (if this script started it); the data stays in .globe/.
@@ -177,6 +179,45 @@ else
 fi
 export GLOBE_DB
 export Globe__Listen="$LISTEN"
+
+# https without a configured certificate: a local development CA and a server certificate signed
+# by it, in .globe/tls/ (created once, private keys 0600). Clients trust it with
+# --ca-file .globe/tls/dev-ca.crt (or GLOBE_CA_FILE). For production, configure a real certificate.
+TLS_NOTE=""
+if [[ "$LISTEN" == https://* ]] && [ -z "${Globe__Tls__CertificatePath:-}" ]; then
+  TLS_DIR="$GLOBE_HOME/tls"
+  if [ ! -f "$TLS_DIR/dev-server.pfx" ]; then
+    command -v openssl >/dev/null 2>&1 || { apt-get install -y -qq openssl >/dev/null || die "openssl is needed for the development certificate"; }
+    mkdir -p "$TLS_DIR"
+    chmod 700 "$TLS_DIR"
+    HOST=$(sed -E 's#^https://\[?([^]/]*)\]?:[0-9]+/?$#\1#' <<<"$LISTEN")
+    SAN="DNS:localhost,IP:127.0.0.1,IP:::1"
+    if [[ "$HOST" =~ ^[0-9.]+$ ]] && [ "$HOST" != "0.0.0.0" ] && [ "$HOST" != "127.0.0.1" ]; then SAN="$SAN,IP:$HOST"; fi
+    if [ "$HOST" = "0.0.0.0" ]; then
+      for ip in $(hostname -I 2>/dev/null); do [[ "$ip" =~ ^[0-9.]+$ ]] && SAN="$SAN,IP:$ip"; done
+    fi
+    (
+      umask 077
+      openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 825 -subj "/CN=GlobeSecure development CA" \
+        -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+        -keyout "$TLS_DIR/dev-ca.key" -out "$TLS_DIR/dev-ca.crt" 2>/dev/null
+      openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
+        -keyout "$TLS_DIR/dev-server.key" -out "$TLS_DIR/dev-server.csr" 2>/dev/null
+      printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=%s\n' "$SAN" >"$TLS_DIR/dev-server.ext"
+      openssl x509 -req -in "$TLS_DIR/dev-server.csr" -CA "$TLS_DIR/dev-ca.crt" -CAkey "$TLS_DIR/dev-ca.key" -CAcreateserial -days 825 \
+        -extfile "$TLS_DIR/dev-server.ext" -out "$TLS_DIR/dev-server.crt" 2>/dev/null
+      head -c 24 /dev/urandom | base64 | tr -d '\n/+=' >"$TLS_DIR/dev-server.pass"
+      openssl pkcs12 -export -inkey "$TLS_DIR/dev-server.key" -in "$TLS_DIR/dev-server.crt" -certfile "$TLS_DIR/dev-ca.crt" \
+        -passout "file:$TLS_DIR/dev-server.pass" -out "$TLS_DIR/dev-server.pfx"
+      rm -f "$TLS_DIR/dev-server.csr" "$TLS_DIR/dev-server.ext" "$TLS_DIR/dev-server.key"
+    ) || die "creating the development certificate failed"
+    chmod 644 "$TLS_DIR/dev-ca.crt"
+  fi
+  export Globe__Tls__CertificatePath="$TLS_DIR/dev-server.pfx"
+  Globe__Tls__CertificatePassword=$(cat "$TLS_DIR/dev-server.pass")
+  export Globe__Tls__CertificatePassword
+  TLS_NOTE="  TLS:          development certificate (.globe/tls/); clients: --ca-file $TLS_DIR/dev-ca.crt"
+fi
 # The audit checkpoint signing key lives beside the embedded database's data (created on the
 # first start, mode 0600); set Globe__Audit__CheckpointKeyFile to keep it elsewhere.
 mkdir -p "$GLOBE_HOME"
@@ -185,6 +226,7 @@ export Globe__Audit__CheckpointKeyFile="${Globe__Audit__CheckpointKeyFile:-$GLOB
 echo
 echo "GlobeSecure server"
 echo "  listening on: $LISTEN"
+[ -n "$TLS_NOTE" ] && echo "$TLS_NOTE"
 echo "  database:     $(redact_db "$GLOBE_DB") $DB_NOTE"
 echo "$STOP_NOTE"
 echo

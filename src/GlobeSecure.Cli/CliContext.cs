@@ -36,13 +36,19 @@ internal sealed class GlobalOptions
         Recursive = true,
     };
 
+    public Option<string?> CaFile { get; } = new("--ca-file")
+    {
+        Description = "For an https server with a private certificate authority: the CA certificate (PEM or DER) its certificate must chain to (default: GLOBE_CA_FILE, else the system's roots)",
+        Recursive = true,
+    };
+
     public Option<bool> Json { get; } = new("--json")
     {
         Description = "Write the result as one line of JSON (for scripts)",
         Recursive = true,
     };
 
-    public IEnumerable<Option> All => [Server, Profile, PassphraseFile, RootPassphraseFile, Json];
+    public IEnumerable<Option> All => [Server, Profile, PassphraseFile, RootPassphraseFile, CaFile, Json];
 }
 
 /// <summary>One invocation: its options, profile, passphrases, client and output.</summary>
@@ -104,6 +110,18 @@ internal sealed class CliContext
             : throw new CliUsageException($"'{text}' is not a server address: use http://host:port or https://host:port.");
     }
 
+    /// <summary>--ca-file, else GLOBE_CA_FILE, else none (the system's roots); a usage error when the file is missing.</summary>
+    public string? CertificateAuthorityFile()
+    {
+        var path = _parse.GetValue(_options.CaFile) ?? Environment.Variable("GLOBE_CA_FILE");
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            return null;
+        }
+
+        return File.Exists(path) ? Path.GetFullPath(path) : throw new CliUsageException($"--ca-file: there is no certificate at '{Path.GetFullPath(path)}'.");
+    }
+
     public Task<char[]> DevicePassphraseAsync(bool confirm, CancellationToken cancellationToken) =>
         Passphrases.ReadAsync(Environment, _parse.GetValue(_options.PassphraseFile), "GLOBE_PASSPHRASE", "device key passphrase", confirm,
             "--passphrase-file", cancellationToken);
@@ -117,6 +135,7 @@ internal sealed class CliContext
     {
         Address = ServerAddress(profile),
         PinnedRootKeys = profile?.PinnedRootKey is { } root ? [root] : [],
+        TrustedCertificateAuthorityFile = CertificateAuthorityFile(),
     });
 
     /// <summary>Opens the profile and its device key and connects as that device.</summary>
@@ -145,6 +164,7 @@ internal sealed class CliContext
         var client = new GlobeClient(new GlobeClientOptions
         {
             Address = ServerAddress(profile),
+            TrustedCertificateAuthorityFile = CertificateAuthorityFile(),
             Device = keys,
             PinnedRootKeys = [root],
             NetworkName = profile.NetworkName,

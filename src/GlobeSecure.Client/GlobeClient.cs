@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using Google.Protobuf;
 using GlobeSecure.Contracts.V1;
 using GlobeSecure.Crypto;
@@ -51,6 +53,34 @@ public sealed partial class GlobeClient : IAsyncDisposable
     private readonly AuditService.AuditServiceClient _audit;
     private readonly DirectoryState _directoryState;
 
+    // A handler whose server certificates must chain to the given CA only (null: the default handler).
+    private static SocketsHttpHandler? TrustingHandler(string? caFile)
+    {
+        if (caFile is null)
+        {
+            return null;
+        }
+
+        X509Certificate2 authority;
+        try
+        {
+            authority = X509CertificateLoader.LoadCertificateFromFile(caFile);
+        }
+        catch (Exception e) when (e is CryptographicException or IOException or UnauthorizedAccessException)
+        {
+            throw new ArgumentException($"'{caFile}' is not a readable certificate (PEM or DER): {e.Message}", nameof(caFile), e);
+        }
+
+        var handler = new SocketsHttpHandler();
+        handler.SslOptions.CertificateChainPolicy = new X509ChainPolicy
+        {
+            TrustMode = X509ChainTrustMode.CustomRootTrust,
+            RevocationMode = X509RevocationMode.NoCheck,
+        };
+        handler.SslOptions.CertificateChainPolicy.CustomTrustStore.Add(authority);
+        return handler;
+    }
+
     /// <summary>Opens a channel to the server (no call is made yet).</summary>
     public GlobeClient(GlobeClientOptions options)
     {
@@ -59,7 +89,7 @@ public sealed partial class GlobeClient : IAsyncDisposable
         _options = options;
         _channel = GrpcChannel.ForAddress(options.Address, new GrpcChannelOptions
         {
-            HttpHandler = options.HttpHandler,
+            HttpHandler = options.HttpHandler ?? TrustingHandler(options.TrustedCertificateAuthorityFile),
             DisposeHttpClient = true,
         });
         var anonymous = _channel.CreateCallInvoker();

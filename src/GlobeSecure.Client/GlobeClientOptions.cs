@@ -56,4 +56,11 @@ public sealed class GlobeClientOptions
 
     /// <summary>A handler for the HTTP/2 connection (tests, proxies); null for the default.</summary>
     public HttpMessageHandler? HttpHandler { get; init; }
+
+    /// <summary>
+    /// A certificate authority (PEM or DER file) that a https server's certificate must chain to
+    /// instead of the system's trusted roots — a private CA, or the development CA ops/run.sh
+    /// creates. The host name is still checked. Ignored when <see cref="HttpHandler"/> is set.
+    /// </summary>
+    public string? TrustedCertificateAuthorityFile { get; init; }
 }

@@ -63,4 +63,44 @@ public sealed class TlsTests(TlsServerFixture server) : IClassFixture<TlsServerF
         Assert.Equal(server.Certificate.Thumbprint, presented?.Thumbprint);
         presented?.Dispose();
     }
+
+    [Fact]
+    public async Task Client_TrustingTheServersCertificateAuthorityFile_ReachesTheServerAndWithoutItIsRefused()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var directory = Directory.CreateTempSubdirectory("globe-ca-").FullName;
+        try
+        {
+            var pem = Path.Combine(directory, "ca.crt");
+            await File.WriteAllTextAsync(pem, server.Certificate.ExportCertificatePem(), ct);
+            var other = Path.Combine(directory, "other-ca.crt");
+            using (var key = ECDsa.Create(ECCurve.NamedCurves.nistP256))
+            {
+                using var foreign = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256).CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5),
+                    DateTimeOffset.UtcNow.AddHours(1));
+                await File.WriteAllTextAsync(other, foreign.ExportCertificatePem(), ct);
+            }
+
+            await using var trusting = new GlobeSecure.Client.GlobeClient(new GlobeSecure.Client.GlobeClientOptions
+            {
+                Address = server.Address, TrustedCertificateAuthorityFile = pem,
+            });
+            await using var distrusting = new GlobeSecure.Client.GlobeClient(new GlobeSecure.Client.GlobeClientOptions
+            {
+                Address = server.Address, TrustedCertificateAuthorityFile = other,
+            });
+
+            // Reaching the server: the network is not bootstrapped here, which only the server can say.
+            var reached = await Assert.ThrowsAsync<GlobeSecure.Client.GlobeClientException>(() => trusting.GetNetworkAsync(ct));
+            var refused = await Assert.ThrowsAsync<GlobeSecure.Client.GlobeClientException>(() => distrusting.GetNetworkAsync(ct));
+
+            Assert.Equal(Grpc.Core.StatusCode.NotFound, reached.Status);
+            Assert.NotEqual(Grpc.Core.StatusCode.NotFound, refused.Status);
+            Assert.Contains("certificate", refused.ToString(), StringComparison.OrdinalIgnoreCase);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
 }
