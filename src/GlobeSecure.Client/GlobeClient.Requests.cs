@@ -47,8 +47,10 @@ public sealed partial class GlobeClient
             throw new DraftRejectedException(template.TemplateId, template.Version, problems);
         }
 
+        // Only a given id can have been used before: a new one needs no lookups.
+        var resuming = submission.RequestId is not null;
         var requestId = submission.RequestId ?? Guid.CreateVersion7();
-        var existing = await FindRequestAsync(requestId, cancellationToken);
+        var existing = resuming ? await FindRequestAsync(requestId, cancellationToken) : null;
         if (existing is not null)
         {
             if (existing.TemplateId != template.TemplateId || existing.TemplateVersion != template.Version
@@ -70,15 +72,16 @@ public sealed partial class GlobeClient
 
         // The thread's id is the request id, so that a retry finds it.
         var channelId = requestId;
-        var channel = await FindChannelAsync(channelId, cancellationToken)
-            ?? await CreateChannelAsync($"Request {requestId}", $"{template.Name} (template {template.TemplateId} v{template.Version})",
-                channelId: channelId, cancellationToken: cancellationToken);
+        var found = resuming ? await FindChannelAsync(channelId, cancellationToken) : null;
+        var channel = found ?? await CreateChannelAsync($"Request {requestId}", $"{template.Name} (template {template.TemplateId} v{template.Version})",
+            channelId: channelId, cancellationToken: cancellationToken);
         if (!channel.Members.Any(m => m.AuthorityId == submission.RequestedAuthorityId.ToString()))
         {
             await AddMembersAsync(channelId, authorityIds: [submission.RequestedAuthorityId], cancellationToken: cancellationToken);
         }
 
-        await SendFormOnceAsync(channelId, requestId, submission, cancellationToken);
+        // A thread opened just now holds no form yet; one found may (an earlier attempt's).
+        await SendFormOnceAsync(channelId, requestId, submission, formMayExist: found is not null, cancellationToken);
         var request = await CreateRequestAsync(new CreateRequestRequest
         {
             RequestId = requestId.ToString(),
@@ -123,12 +126,13 @@ public sealed partial class GlobeClient
     }
 
     // The form under the request id, sent once: a retry finds it (and checks it is the same form).
-    private async Task SendFormOnceAsync(Guid channelId, Guid requestId, RequestSubmission submission, CancellationToken cancellationToken)
+    private async Task SendFormOnceAsync(Guid channelId, Guid requestId, RequestSubmission submission, bool formMayExist,
+        CancellationToken cancellationToken)
     {
         StoredMessage? sent = null;
         try
         {
-            sent = await GetMessageAsync(channelId, requestId, cancellationToken);
+            sent = formMayExist ? await GetMessageAsync(channelId, requestId, cancellationToken) : null;
         }
         catch (GlobeClientException e) when (e.Status == StatusCode.NotFound)
         {
