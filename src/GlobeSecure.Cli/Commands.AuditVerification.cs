@@ -106,20 +106,7 @@ internal sealed partial class Commands
             return null;
         }
 
-        var keys = new List<SigningPublicKey>();
-        foreach (var hex in given)
-        {
-            try
-            {
-                keys.Add(new SigningPublicKey(Convert.FromHexString(hex.Trim())));
-            }
-            catch (Exception e) when (e is FormatException or MalformedInputException)
-            {
-                throw new CliUsageException($"--key takes a checkpoint public key as 64 hex characters; '{hex}' is not one.");
-            }
-        }
-
-        return keys;
+        return [.. given.Select(hex => PublicKeyOption(hex, $"--key takes a checkpoint public key as 64 hex characters; '{hex}' is not one."))];
     }
 
     private Command AuditCheckpoints()

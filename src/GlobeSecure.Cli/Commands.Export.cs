@@ -98,18 +98,24 @@ internal sealed partial class Commands
     {
         if (hex is not null)
         {
-            try
-            {
-                return new SigningPublicKey(Convert.FromHexString(hex.Trim()));
-            }
-            catch (Exception e) when (e is FormatException or MalformedInputException)
-            {
-                throw new CliUsageException("--root-key takes the network root public key as 64 hex characters.");
-            }
+            return PublicKeyOption(hex, "--root-key takes the network root public key as 64 hex characters.");
         }
 
         var profile = await context.Store.LoadAsync(context.ProfileName, cancellationToken);
         return profile.PinnedRootKey
             ?? throw new CliUsageException($"The profile '{context.ProfileName}' pins no network root key: pass --root-key.");
+    }
+
+    /// <summary>An Ed25519 public key given as 64 hex characters on the command line; a usage error saying <paramref name="usage"/> otherwise.</summary>
+    private static SigningPublicKey PublicKeyOption(string hex, string usage)
+    {
+        try
+        {
+            return new SigningPublicKey(Convert.FromHexString(hex.Trim()));
+        }
+        catch (Exception e) when (e is FormatException or MalformedInputException)
+        {
+            throw new CliUsageException(usage);
+        }
     }
 }
