@@ -11,7 +11,10 @@ namespace GlobeSecure.Server.Infrastructure;
 /// use and that would otherwise fail deep inside as a server fault: a timestamp or duration out of
 /// protobuf's range (Timestamp.ToDateTimeOffset throws), and a NUL character in a string
 /// (PostgreSQL stores no U+0000 in text or jsonb, so an audit entry naming it, or an event holding
-/// it, could not be written), and a message that did not parse at all (see UndecodableRequests). Every message of a client stream is checked as it is read.
+/// it, could not be written), a message that did not parse at all (see UndecodableRequests), and
+/// a string, bytes or repeated field over the limit its proto declares (<see cref="FieldLimits"/>,
+/// protos/globesecure/v1/limits.proto). Every bad field is listed by its path. Every message of a
+/// client stream is checked as it is read.
 /// Runs after authentication, so an anonymous call to a protected rpc is still UNAUTHENTICATED.
 /// </summary>
 internal sealed class RequestShapeInterceptor : Interceptor
@@ -47,7 +50,7 @@ internal sealed class RequestShapeInterceptor : Interceptor
 
         if (request is IMessage message)
         {
-            var violations = new List<FieldViolation>();
+            List<FieldViolation> violations = [];
             Walk(message, "", violations);
             if (violations.Count > 0)
             {
@@ -60,6 +63,9 @@ internal sealed class RequestShapeInterceptor : Interceptor
     private const long MinTimestampSeconds = -62_135_596_800;
     private const long MaxTimestampSeconds = 253_402_300_799;
     private const long MaxDurationSeconds = 315_576_000_000;
+
+    /// <summary>A request with more bad fields than this gets only the first ones listed (the status must fit in a trailer).</summary>
+    internal const int MaxViolations = 100;
 
     private static void Walk(IMessage message, string path, List<FieldViolation> violations)
     {
@@ -82,46 +88,70 @@ internal sealed class RequestShapeInterceptor : Interceptor
                 return;
         }
 
-        foreach (var field in message.Descriptor.Fields.InDeclarationOrder())
+        foreach (var plan in FieldLimits.PlanOf(message.Descriptor))
         {
-            if (field.FieldType is not (FieldType.String or FieldType.Message))
+            if (violations.Count >= MaxViolations)
             {
-                continue;
+                return;
             }
 
-            var name = path.Length == 0 ? field.Name : $"{path}.{field.Name}";
-            var value = field.Accessor.GetValue(message);
-            if (field.IsMap)
+            var name = path.Length == 0 ? plan.Name : $"{path}.{plan.Name}";
+            var value = plan.Field.Accessor.GetValue(message);
+            if (plan.Field.IsMap)
             {
-                foreach (System.Collections.DictionaryEntry entry in (System.Collections.IDictionary)value)
+                var entries = (System.Collections.IDictionary)value;
+                if (entries.Count > plan.MaxCount)
                 {
-                    Visit(field.MessageType.FindFieldByNumber(2), entry.Value, $"{name}[{entry.Key}]", violations);
-                    Visit(field.MessageType.FindFieldByNumber(1), entry.Key, $"{name}.key", violations);
+                    violations.Add(new FieldViolation(name, $"at most {plan.MaxCount} entries (got {entries.Count})"));
+                    continue;
+                }
+
+                foreach (System.Collections.DictionaryEntry entry in entries)
+                {
+                    Visit(plan.MapValue!, entry.Value, $"{name}[{entry.Key}]", violations);
+                    Visit(plan.MapKey!, entry.Key, $"{name}.key", violations);
                 }
             }
-            else if (field.IsRepeated)
+            else if (plan.Field.IsRepeated)
             {
-                var index = 0;
-                foreach (var item in (System.Collections.IEnumerable)value)
+                var items = (System.Collections.IList)value;
+                if (items.Count > plan.MaxCount)
                 {
-                    Visit(field, item, $"{name}[{index++}]", violations);
+                    violations.Add(new FieldViolation(name, $"at most {plan.MaxCount} entries (got {items.Count})"));
+                    continue;
+                }
+
+                if (!plan.ItemsChecked)
+                {
+                    continue;
+                }
+
+                for (var index = 0; index < items.Count && violations.Count < MaxViolations; index++)
+                {
+                    Visit(plan, items[index], $"{name}[{index}]", violations);
                 }
             }
             else
             {
-                Visit(field, value, name, violations);
+                Visit(plan, value, name, violations);
             }
         }
     }
 
-    private static void Visit(FieldDescriptor field, object? value, string path, List<FieldViolation> violations)
+    private static void Visit(FieldLimits.Plan plan, object? value, string path, List<FieldViolation> violations)
     {
         switch (value)
         {
+            case string text when text.Length > plan.MaxLength:
+                violations.Add(new FieldViolation(path, $"at most {plan.MaxLength} characters (got {text.Length})"));
+                break;
             case string text when text.Contains('\0', StringComparison.Ordinal):
                 violations.Add(new FieldViolation(path, "must not contain NUL characters"));
                 break;
-            case IMessage message when field.FieldType == FieldType.Message:
+            case ByteString bytes when bytes.Length > plan.MaxBytes:
+                violations.Add(new FieldViolation(path, $"at most {plan.MaxBytes} bytes (got {bytes.Length})"));
+                break;
+            case IMessage message when plan.Field.FieldType == FieldType.Message:
                 Walk(message, path, violations);
                 break;
         }
