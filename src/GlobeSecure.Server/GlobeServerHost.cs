@@ -35,6 +35,7 @@ public static class GlobeServerHost
         builder.Services.AddUndecodableRequestRefusal();
 
         var app = builder.Build();
+        app.UseTrustedProxies();
         app.MapGlobeInfrastructure();
         app.MapIdentity();
         app.MapMembership();

@@ -21,6 +21,8 @@ internal sealed class BenchServer : GlobeServerFixture
     /// </summary>
     public const int RotateAfterMessages = 1_000_000_000;
 
+    private const string Unreachable = "1000000000";
+
     /// <summary>
     /// Starts the server with a database of its own on the benchmark's PostgreSQL; null, with the
     /// reason on standard error, when it cannot.
@@ -42,8 +44,20 @@ internal sealed class BenchServer : GlobeServerFixture
         }
     }
 
-    protected override void Configure(WebApplicationBuilder builder) =>
+    protected override void Configure(WebApplicationBuilder builder)
+    {
         builder.Configuration["Globe:Channels:RotateAfterMessages"] = RotateAfterMessages.ToString(CultureInfo.InvariantCulture);
+        // The load comes from one address and a few devices at thousands of calls a second: the
+        // call-rate and stream limits (Globe:Limits, ADR 0014) are raised out of reach rather than
+        // turned off, so every call still pays for the limiters, as in production.
+        foreach (var limit in new[] { "PerDevice", "PerAddress" })
+        {
+            builder.Configuration[$"Globe:Limits:{limit}:Burst"] = Unreachable;
+            builder.Configuration[$"Globe:Limits:{limit}:Refill"] = Unreachable;
+        }
+
+        builder.Configuration["Globe:Limits:MaxStreamsPerDevice"] = Unreachable;
+    }
 
     protected override void Map(WebApplication app)
     {

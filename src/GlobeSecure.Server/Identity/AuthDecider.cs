@@ -101,20 +101,23 @@ internal static class AuthDecider
     }
 }
 
-/// <summary>Failed authentications allowed per device and per peer address within a window; counted from the database so every server process sees them.</summary>
+/// <summary>
+/// Failed authentications allowed per peer address within a window; counted from the database so every
+/// server process sees them. Per address, not per device: a stranger who knows a device id and fails
+/// from elsewhere locks out only their own address, never the device (threat model, adversary 1).
+/// </summary>
 internal static class FailureLimit
 {
-    /// <summary>Throws RESOURCE_EXHAUSTED when the recent failures of the device or of the address reach the limit.</summary>
+    /// <summary>Throws RESOURCE_EXHAUSTED when the recent failures from the address reach the limit (whichever devices they named).</summary>
     public static void Check(IReadOnlyList<AuthenticationFailed> recent, Guid deviceId, string peerAddress, int maxFailures, TimeSpan window,
         DateTimeOffset at)
     {
         var since = at - window;
-        var byDevice = recent.Count(f => f.DeviceId == deviceId && f.FailedAt > since);
-        var byAddress = recent.Count(f => f.PeerAddress == peerAddress && f.FailedAt > since);
-        if (byDevice >= maxFailures || byAddress >= maxFailures)
+        var fromAddress = recent.Count(f => f.PeerAddress == peerAddress && f.FailedAt > since);
+        if (fromAddress >= maxFailures)
         {
             throw new Infrastructure.LimitExceededException(
-                $"Too many failed authentications for this device or from this address: at most {maxFailures} in {window.TotalMinutes:0} minutes. Wait and try again.");
+                $"Too many failed authentications from this address: at most {maxFailures} in {window.TotalMinutes:0} minutes. Wait and try again.");
         }
     }
 }

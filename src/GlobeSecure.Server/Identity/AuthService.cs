@@ -2,7 +2,6 @@ using GlobeSecure.Contracts.V1;
 using GlobeSecure.Crypto;
 using GlobeSecure.EventStore;
 using GlobeSecure.Server.Infrastructure;
-using System.Net;
 using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.Extensions.Options;
@@ -67,7 +66,8 @@ internal sealed class AuthService(
 {
     /// <summary>
     /// Anyone. A challenge is issued whether or not the device exists (the answer tells nothing);
-    /// refused with RESOURCE_EXHAUSTED while the device or the address has too many recent failures.
+    /// refused with RESOURCE_EXHAUSTED while the address has too many recent failures. Each call
+    /// stores a challenge and an audit entry: bounded by the per-address call limit (CallLimits).
     /// </summary>
     public override async Task<Challenge> BeginAuthentication(BeginAuthenticationRequest request, ServerCallContext context)
     {
@@ -163,17 +163,13 @@ internal sealed class AuthService(
     }
 
     /// <summary>gRPC peers read "ipv4:127.0.0.1:50412": failures count per address, whatever the port.</summary>
-    internal static string PeerAddress(string peer)
-    {
-        var text = peer.StartsWith("ipv4:", StringComparison.Ordinal) || peer.StartsWith("ipv6:", StringComparison.Ordinal) ? peer[5..] : peer;
-        return IPEndPoint.TryParse(text, out var endpoint) ? endpoint.Address.ToString() : text;
-    }
+    internal static string PeerAddress(string peer) => CallLimits.AddressOf(peer);
 
     private async Task CheckFailureLimitAsync(ServerCallContext context, Guid deviceId, DateTimeOffset now)
     {
         var limits = options.Value;
         var peer = PeerAddress(context.Peer);
-        var recent = await read.RecentFailuresAsync(deviceId, peer, now - limits.FailureWindow, context.CancellationToken);
+        var recent = await read.RecentFailuresAsync(peer, now - limits.FailureWindow, context.CancellationToken);
         try
         {
             FailureLimit.Check(recent, deviceId, peer, limits.MaxFailures, limits.FailureWindow, now);

@@ -17,7 +17,7 @@ internal sealed class IdentityOptions
     /// <summary>How long an authentication challenge may be answered (default 2 min).</summary>
     public TimeSpan ChallengeLifetime { get; set; } = TimeSpan.FromMinutes(2);
 
-    /// <summary>Failed authentications allowed per device and per address within <see cref="FailureWindow"/> (default 5).</summary>
+    /// <summary>Failed authentications allowed per client address within <see cref="FailureWindow"/> (default 5), whichever devices they named.</summary>
     public int MaxFailures { get; set; } = 5;
 
     /// <summary>The window in which failures are counted (default 5 min).</summary>

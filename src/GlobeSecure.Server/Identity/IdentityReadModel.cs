@@ -143,12 +143,12 @@ internal sealed class IdentityReadModel(NpgsqlDataSource dataSource, PostgresEve
     }
 
     /// <summary>Failures of the device or from the address since <paramref name="since"/>.</summary>
-    public async Task<IReadOnlyList<AuthenticationFailed>> RecentFailuresAsync(Guid deviceId, string peer, DateTimeOffset since, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<AuthenticationFailed>> RecentFailuresAsync(string peer, DateTimeOffset since, CancellationToken cancellationToken)
     {
         await using var command = Command("""
             select device_id, peer, reason, failed_at from {schema}.identity_auth_failures
-            where failed_at > $3 and (device_id = $1 or peer = $2)
-            """, deviceId, peer, since);
+            where failed_at > $2 and peer = $1
+            """, peer, since);
         var result = new List<AuthenticationFailed>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))

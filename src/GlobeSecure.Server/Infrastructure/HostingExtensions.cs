@@ -41,7 +41,9 @@ internal static class HostingExtensions
         services.AddGrpc(grpc =>
         {
             grpc.Interceptors.Add<ErrorMappingInterceptor>();
+            grpc.Interceptors.Add<AddressLimitInterceptor>();
             grpc.Interceptors.Add<AuthenticationInterceptor>();
+            grpc.Interceptors.Add<DeviceLimitInterceptor>();
             grpc.Interceptors.Add<RequestShapeInterceptor>();
             grpc.EnableDetailedErrors = false;
         });
@@ -52,6 +54,7 @@ internal static class HostingExtensions
                 grpc.MaxSendMessageSize = globe.Value.Limits.MaxSendMessageBytes;
             });
         services.AddSingleton<Access>();
+        services.AddCallLimits();
         services.AddGrpcReflection();
         services.AddGrpcHealthChecks().AddCheck<DatabaseHealthCheck>("database");
         services.AddGlobeEventStore();

@@ -356,8 +356,12 @@ public sealed class AuthDeciderTests
         FailureLimit.Check(Failures(4, "10.0.0.1"), Device.DeviceId, "10.0.0.1", 5, TimeSpan.FromMinutes(5), At);
 
     [Fact]
-    public void FailureLimit_FiveRecentFailuresOfTheDevice_IsLimitExceeded() =>
-        Assert.Throws<LimitExceededException>(() => FailureLimit.Check(Failures(5, "10.0.0.9"), Device.DeviceId, "10.0.0.1", 5, TimeSpan.FromMinutes(5), At));
+    public void FailureLimit_FiveRecentFailuresOfTheDeviceFromAnotherAddress_Allows() =>
+        FailureLimit.Check(Failures(5, "10.0.0.9"), Device.DeviceId, "10.0.0.1", 5, TimeSpan.FromMinutes(5), At);
+
+    [Fact]
+    public void FailureLimit_FiveRecentFailuresOfTheDeviceFromThisAddress_IsLimitExceeded() =>
+        Assert.Throws<LimitExceededException>(() => FailureLimit.Check(Failures(5, "10.0.0.1"), Device.DeviceId, "10.0.0.1", 5, TimeSpan.FromMinutes(5), At));
 
     [Fact]
     public void FailureLimit_FiveRecentFailuresFromTheAddress_IsLimitExceeded() =>
