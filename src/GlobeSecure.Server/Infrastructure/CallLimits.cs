@@ -64,6 +64,14 @@ internal sealed class TrustedProxyOptions
 {
     public string? TrustedProxies { get; set; }
 
+    internal IEnumerable<string> Problems()
+    {
+        if (Networks(out var bad) is null)
+        {
+            yield return $"Globe:TrustedProxies must list IP addresses or CIDR networks separated by commas (e.g. 10.0.0.5, 10.1.0.0/16); '{bad}' is neither.";
+        }
+    }
+
     /// <summary>The proxies' addresses and networks; null with the bad entry when one does not parse.</summary>
     internal IReadOnlyList<IPNetwork>? Networks(out string? bad)
     {
@@ -280,14 +288,19 @@ internal static class CallLimitHosting
     /// <summary>The limiters and their settings; the interceptors are registered in <see cref="HostingExtensions"/>, in order.</summary>
     public static IServiceCollection AddCallLimits(this IServiceCollection services)
     {
-        services.AddOptions<CallLimitOptions>().BindConfiguration(CallLimitOptions.Section)
-            .Validate(o => !o.Problems().Any(), "Globe:Limits: PerDevice and PerAddress need Burst 0 or Burst ≥ 1 with Refill 1 to Burst and a positive Period; MaxStreamsPerDevice 0 or more.")
-            .ValidateOnStart();
-        services.AddOptions<TrustedProxyOptions>().BindConfiguration(GlobeOptions.Section)
-            .Validate(o => o.Networks(out _) is not null, "Globe:TrustedProxies must list IP addresses or networks (e.g. 10.0.0.5, 10.1.0.0/16), separated by commas.")
-            .ValidateOnStart();
+        services.AddOptions<CallLimitOptions>().BindConfiguration(CallLimitOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<CallLimitOptions>>(new Validator<CallLimitOptions>(o => o.Problems()));
+        services.AddOptions<TrustedProxyOptions>().BindConfiguration(GlobeOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<TrustedProxyOptions>>(new Validator<TrustedProxyOptions>(o => o.Problems()));
         services.AddSingleton<CallLimits>();
         return services;
+    }
+
+    /// <summary>Every problem of the settings, each saying what to fix.</summary>
+    private sealed class Validator<T>(Func<T, IEnumerable<string>> problems) : IValidateOptions<T> where T : class
+    {
+        public ValidateOptionsResult Validate(string? name, T options) =>
+            problems(options).ToList() is { Count: > 0 } found ? ValidateOptionsResult.Fail(found) : ValidateOptionsResult.Success;
     }
 
     /// <summary>
