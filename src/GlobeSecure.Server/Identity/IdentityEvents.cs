@@ -81,7 +81,7 @@ internal sealed record SessionStarted(Guid SessionId, Guid DeviceId, Guid UserId
 
 internal sealed record SessionEnded(Guid SessionId, DateTimeOffset EndedAt);
 
-// Stream "auth-failures-{device id}": failed authentications, counted for rate limiting across
+// Stream "auth-failures-{device id}": failed authentications, counted per peer address for the lockout across
 // server processes (the projection keeps a table of recent failures).
 
 internal sealed record AuthenticationFailed(Guid DeviceId, string PeerAddress, string Reason, DateTimeOffset FailedAt);

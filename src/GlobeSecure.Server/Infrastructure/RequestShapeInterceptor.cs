@@ -9,7 +9,7 @@ namespace GlobeSecure.Server.Infrastructure;
 /// <summary>
 /// Refuses, before any feature sees it, a request that parses but holds values no feature can
 /// use and that would otherwise fail deep inside as a server fault: a timestamp or duration out of
-/// protobuf's range (Timestamp.ToDateTimeOffset throws), and a NUL character in a string
+/// protobuf's range (Timestamp.ToDateTimeOffset throws), a NUL character in a string
 /// (PostgreSQL stores no U+0000 in text or jsonb, so an audit entry naming it, or an event holding
 /// it, could not be written), a message that did not parse at all (see UndecodableRequests), and
 /// a string, bytes or repeated field over the limit its proto declares (<see cref="FieldLimits"/>,

@@ -48,7 +48,7 @@ public sealed class MalformedRequestTests(AuditCoverageFixture server) : IClassF
 
     /// <summary>
     /// The one kind of event a refusal stores by design: a failed authentication, counted towards
-    /// the device's lockout (AuthService.CompleteAuthentication).
+    /// the failure lockout of the caller's address (AuthService.CompleteAuthentication).
     /// </summary>
     private static readonly Dictionary<string, string[]> StoredByRefusal = new()
     {
