@@ -105,14 +105,14 @@ internal sealed class TrustedProxyOptions
 /// </summary>
 internal sealed class CallLimits : IDisposable
 {
-    private readonly PartitionedRateLimiter<string>? _addresses;
+    private readonly PartitionedRateLimiter<IPAddress>? _addresses;
     private readonly PartitionedRateLimiter<Guid>? _devices;
     private readonly PartitionedRateLimiter<Guid>? _streams;
 
     public CallLimits(IOptions<CallLimitOptions> options)
     {
         Options = options.Value;
-        _addresses = Options.PerAddress.Burst > 0 ? TokenBuckets<string>(Options.PerAddress) : null;
+        _addresses = Options.PerAddress.Burst > 0 ? TokenBuckets<IPAddress>(Options.PerAddress) : null;
         _devices = Options.PerDevice.Burst > 0 ? TokenBuckets<Guid>(Options.PerDevice) : null;
         _streams = Options.MaxStreamsPerDevice > 0
             ? PartitionedRateLimiter.Create<Guid, Guid>(device => RateLimitPartition.GetConcurrencyLimiter(device, _ => new ConcurrencyLimiterOptions
@@ -136,7 +136,7 @@ internal sealed class CallLimits : IDisposable
         }));
 
     /// <summary>One call from <paramref name="address"/>: true when its bucket had a token.</summary>
-    public bool TryAddressCall(string address) => _addresses is null || _addresses.AttemptAcquire(address).IsAcquired;
+    public bool TryAddressCall(IPAddress address) => _addresses is null || _addresses.AttemptAcquire(address).IsAcquired;
 
     /// <summary>One call of <paramref name="device"/>: true when its bucket had a token.</summary>
     public bool TryDeviceCall(Guid device) => _devices is null || _devices.AttemptAcquire(device).IsAcquired;
@@ -185,6 +185,15 @@ internal sealed class CallLimits : IDisposable
         var text = peer.StartsWith("ipv4:", StringComparison.Ordinal) || peer.StartsWith("ipv6:", StringComparison.Ordinal) ? peer[5..] : peer;
         return IPEndPoint.TryParse(text, out var endpoint) ? endpoint.Address.ToString() : text;
     }
+
+    /// <summary>
+    /// The client address of a call as the connection (or a trusted proxy's forwarded header, which
+    /// rewrites it) states it, without formatting or parsing the peer string on every call.
+    /// </summary>
+    public static IPAddress RemoteAddressOf(ServerCallContext call) =>
+        call.GetHttpContext().Connection.RemoteIpAddress is { } address
+            ? address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address
+            : IPAddress.TryParse(AddressOf(call.Peer), out var parsed) ? parsed : IPAddress.None;
 
     /// <summary>Infrastructure rpcs (health checks, reflection) are neither limited nor audited.</summary>
     public static bool IsExempt(ServerCallContext call) => call.Method.StartsWith("/grpc.", StringComparison.Ordinal);
@@ -236,7 +245,7 @@ internal sealed class AddressLimitInterceptor(CallLimits limits, Access access) 
 {
     protected override async Task<IDisposable?> EnterAsync(ServerCallContext context, bool streaming)
     {
-        if (!CallLimits.IsExempt(context) && !limits.TryAddressCall(CallLimits.AddressOf(context.Peer)))
+        if (!CallLimits.IsExempt(context) && !limits.TryAddressCall(CallLimits.RemoteAddressOf(context)))
         {
             await access.RecordDeniedAsync(context, null, "call rate limit per address");
             throw new LimitExceededException(
