@@ -70,6 +70,12 @@ public static class DraftValidator
             return problems;
         }
 
+        if (RepeatedId(template) is { } repeated)
+        {
+            problems.Add(repeated);
+            return problems;
+        }
+
         var sections = template.Sections.ToDictionary(s => s.SectionId, StringComparer.Ordinal);
         foreach (var property in draft.EnumerateObject().Where(p => !sections.ContainsKey(p.Name)))
         {
@@ -275,6 +281,28 @@ public static class DraftValidator
 
     private static string? Text(JsonElement value, string name) =>
         value.TryGetProperty(name, out var sub) && sub.ValueKind == JsonValueKind.String && sub.GetString()!.Trim().Length > 0 ? sub.GetString() : null;
+
+    // The server never publishes a template that repeats an id, but one read from a file or served by
+    // a hostile server may: it is reported, not a crash of the validator (found by the fuzz suite).
+    private static DraftProblem? RepeatedId(Template template)
+    {
+        var sectionIds = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var section in template.Sections)
+        {
+            if (!sectionIds.Add(section.SectionId))
+            {
+                return new(section.SectionId, $"the template repeats section id '{section.SectionId}': it is not a valid template");
+            }
+
+            var fieldIds = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var field in section.Fields.Where(f => !fieldIds.Add(f.FieldId)))
+            {
+                return new($"{section.SectionId}.{field.FieldId}", $"the template repeats field id '{field.FieldId}' in section '{section.SectionId}': it is not a valid template");
+            }
+        }
+
+        return null;
+    }
 
     /// <summary>ISO 13616: two letters, two check digits, up to 30 letters or digits, mod 97 = 1 (spaces allowed).</summary>
     public static bool IsIban(string iban)

@@ -226,3 +226,6 @@ internal static class FuzzHarness
             : [];
     }
 }
+
+/// <summary>Thrown by a fuzz target whose parser answers with a result: its documented "invalid" result.</summary>
+internal sealed class FuzzRejectedException(string reason) : Exception(reason);
