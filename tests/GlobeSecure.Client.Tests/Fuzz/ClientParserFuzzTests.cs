@@ -104,7 +104,7 @@ public sealed class ClientParserFuzzTests : IDisposable
         }, WireRejections);
 
     [Fact]
-    public void KeystoreFile_RandomAndMutated_OnlyDocumentedRejections() =>
+    public void Keystore_RandomAndMutated_OnlyDocumentedRejections() =>
         Run("keystore", input =>
         {
             var file = KeystoreFile.Parse(input);
