@@ -9,6 +9,7 @@
 #   --parser P   one parser only: document-header document-stream channel-info
 #                message-envelope message-content certificate-chain revocation receipt
 #                epoch-key-distribution directory-log keystore template draft audit-export
+#                request-package
 #   --minutes M  each parser for M minutes instead of a case count (parsers of one test
 #                project run one after another, the two projects side by side)
 #
@@ -22,7 +23,7 @@ export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_SKIP_FIRST_TIME_EXPE
 
 die() { echo "error: $*" >&2; exit 2; }
 
-PARSERS="document-header document-stream channel-info message-envelope message-content certificate-chain revocation receipt epoch-key-distribution directory-log keystore template draft audit-export"
+PARSERS="document-header document-stream channel-info message-envelope message-content certificate-chain revocation receipt epoch-key-distribution directory-log keystore template draft audit-export request-package"
 PARSER=""
 unset GLOBE_FUZZ_CASES GLOBE_FUZZ_SEED GLOBE_FUZZ_MINUTES
 while [ $# -gt 0 ]; do
