@@ -9,7 +9,9 @@
 #   --parser P   one parser only: document-header document-stream channel-info
 #                message-envelope message-content certificate-chain revocation receipt
 #                epoch-key-distribution directory-log keystore template draft audit-export
-#                request-package
+#                request-package, and the re-signed variants message-envelope-signed
+#                certificate-chain-signed revocation-signed receipt-signed
+#                epoch-key-distribution-signed
 #   --minutes M  each parser for M minutes instead of a case count (parsers of one test
 #                project run one after another, the two projects side by side)
 #
@@ -23,7 +25,7 @@ export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_SKIP_FIRST_TIME_EXPE
 
 die() { echo "error: $*" >&2; exit 2; }
 
-PARSERS="document-header document-stream channel-info message-envelope message-content certificate-chain revocation receipt epoch-key-distribution directory-log keystore template draft audit-export request-package"
+PARSERS="document-header document-stream channel-info message-envelope message-content certificate-chain revocation receipt epoch-key-distribution directory-log keystore template draft audit-export request-package message-envelope-signed certificate-chain-signed revocation-signed receipt-signed epoch-key-distribution-signed"
 PARSER=""
 unset GLOBE_FUZZ_CASES GLOBE_FUZZ_SEED GLOBE_FUZZ_MINUTES
 while [ $# -gt 0 ]; do
@@ -32,7 +34,7 @@ while [ $# -gt 0 ]; do
     --seed) [[ "${2:-}" =~ ^[0-9]+$ ]] || die "--seed takes a number"; export GLOBE_FUZZ_SEED=$2; shift 2 ;;
     --minutes) [[ "${2:-}" =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "--minutes takes a number"; export GLOBE_FUZZ_MINUTES=$2; shift 2 ;;
     --parser) PARSER=${2:-}; shift 2 ;;
-    -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
 done

@@ -103,6 +103,74 @@ public sealed class ClientParserFuzzTests : IDisposable
             verifier.CheckHead(page.HeadPosition, page.HeadLink.Span);
         }, WireRejections);
 
+    // The "signed" targets re-sign the mutated object with the world's key of its claimed signer
+    // before checking it, as a signer (a member, an administrator) could: the checks behind the
+    // signature (ids, epochs, lengths, roles, validity, nonces) then see the hostile values.
+
+    [Fact]
+    public void MessageEnvelopeSigned_RandomAndMutated_OnlyDocumentedRejections()
+    {
+        var sender = _world.Verify(_world.Sender);
+        Run("message-envelope", input =>
+        {
+            var envelope = Wire.FromProto(V1.MessageEnvelope.Parser.ParseFrom(input));
+            envelope = envelope with { Signature = _world.Sender.Keys.Sign(envelope.SigningInput()) };
+            _ = envelope.Open(sender, _world.EpochKey);
+        }, WireRejections, "message-envelope-signed");
+    }
+
+    [Fact]
+    public void CertificateChainSigned_RandomAndMutated_OnlyDocumentedRejections() =>
+        Run("certificate-chain", input =>
+        {
+            var chain = V1.CertificateChain.Parser.ParseFrom(input).Certificates.Select(Wire.FromProto)
+                .Select(c => KeyOf(c.IssuerSigningKey) is { } issuer ? c with { Signature = issuer.Sign(c.SigningInput()) } : c).ToList();
+            _ = CertificateChain.Verify(chain, _world.Anchors, FuzzWorld.Now);
+        }, WireRejections, "certificate-chain-signed");
+
+    [Fact]
+    public void RevocationSigned_RandomAndMutated_OnlyDocumentedRejections() =>
+        Run("revocation", input =>
+        {
+            var revocation = Wire.FromProto(V1.Revocation.Parser.ParseFrom(input));
+            if (KeyOf(revocation.IssuerSigningKey) is { } issuer)
+            {
+                revocation = revocation with { Signature = issuer.Sign(revocation.SigningInput()) };
+            }
+
+            try
+            {
+                _ = CertificateChain.Verify(_world.Recipient.Chain, _world.Anchors, FuzzWorld.Now, RevocationSet.Empty.Add(revocation));
+            }
+            catch (CertificateRevokedException)
+            {
+            }
+        }, WireRejections, "revocation-signed");
+
+    [Fact]
+    public void ReceiptSigned_RandomAndMutated_OnlyDocumentedRejections()
+    {
+        var recipient = _world.Verify(_world.Recipient);
+        var message = SeedEnvelope();
+        Run("receipt", input =>
+        {
+            var receipt = Wire.FromProto(V1.Receipt.Parser.ParseFrom(input));
+            (receipt with { Signature = _world.Recipient.Keys.Sign(receipt.SigningInput()) }).Verify(recipient, message);
+        }, WireRejections, "receipt-signed");
+    }
+
+    [Fact]
+    public void EpochKeyDistributionSigned_RandomAndMutated_OnlyDocumentedRejections()
+    {
+        var creator = _world.Verify(_world.Sender);
+        Run("epoch-key-distribution", input =>
+        {
+            var distribution = Wire.FromProto(V1.EpochKeyDistribution.Parser.ParseFrom(input));
+            distribution = distribution with { Signature = _world.Sender.Keys.Sign(distribution.SigningInput()) };
+            using var key = distribution.Open(creator, _world.Recipient.Keys);
+        }, WireRejections, "epoch-key-distribution-signed");
+    }
+
     [Fact]
     public void Keystore_RandomAndMutated_OnlyDocumentedRejections() =>
         Run("keystore", input =>
@@ -153,8 +221,13 @@ public sealed class ClientParserFuzzTests : IDisposable
             }
         }, [typeof(FuzzRejectedException)]);
 
-    private static void Run(string parser, Action<byte[]> parse, Type[] documented) =>
-        FuzzHarness.Run(parser, FuzzHarness.Corpus(parser), parse, documented);
+    // The target's name is the corpus's unless given (the signed variants share their parser's seeds).
+    private static void Run(string corpus, Action<byte[]> parse, Type[] documented, string? name = null) =>
+        FuzzHarness.Run(name ?? corpus, FuzzHarness.Corpus(corpus), parse, documented);
+
+    private SigningKeyPair? KeyOf(SigningPublicKey key) =>
+        new[] { _world.Root, _world.NetworkAdmin.Keys.Signing, _world.AuthorityAdmin.Keys.Signing, _world.Sender.Keys.Signing, _world.Recipient.Keys.Signing }
+            .FirstOrDefault(k => k.PublicKey.Equals(key));
 
     private MessageEnvelope SeedEnvelope() =>
         Wire.FromProto(V1.MessageEnvelope.Parser.ParseFrom(FuzzHarness.Corpus("message-envelope")[0]));
