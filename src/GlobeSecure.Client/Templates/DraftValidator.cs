@@ -204,16 +204,20 @@ public static class DraftValidator
                 {
                     problems.Add(new(path, $"too long: at most {maxLength} characters (got {text.Length})"));
                 }
-                else if (pattern.Length > 0 && !Matches(pattern, text))
+                else if (pattern.Length > 0 && Matches(pattern, text) is not true)
                 {
-                    problems.Add(new(path, $"does not have the expected form (pattern {pattern})"));
+                    problems.Add(new(path, Matches(pattern, text) is null
+                        ? "cannot be checked: the template's pattern for it is not a valid regular expression"
+                        : $"does not have the expected form (pattern {pattern})"));
                 }
 
                 break;
         }
     }
 
-    private static bool Matches(string pattern, string text)
+    // Null when the pattern is not a regular expression: the server refuses such a template, but one
+    // from a file or a hostile server must be reported, not crash the validator (found by the fuzz suite).
+    private static bool? Matches(string pattern, string text)
     {
         try
         {
@@ -222,6 +226,10 @@ public static class DraftValidator
         catch (RegexMatchTimeoutException)
         {
             return false;
+        }
+        catch (ArgumentException)
+        {
+            return null;
         }
     }
 

@@ -29,6 +29,23 @@ public sealed class FuzzRegressionTests : IDisposable
         Assert.Contains("repeats field id", fieldProblem.Problem, StringComparison.Ordinal);
     }
 
+    // Fuzz seed 99, template case 5819: a mutated pattern ("^[a-z" with its "]" gone) made
+    // DraftValidator throw RegexParseException while checking a filled field.
+    [Fact]
+    public void DraftValidator_TemplatePatternThatIsNotARegularExpression_ReportsAProblemInsteadOfThrowing()
+    {
+        var template = new V1.Template
+        {
+            TemplateId = "t", Version = 1,
+            Sections = { new V1.Section { SectionId = "s", Title = "S", Fields = { new V1.Field { FieldId = "code", Label = "Code", Type = V1.FieldType.Text, Pattern = "[a-z{2}" } } } },
+        };
+
+        var problem = Assert.Single(DraftValidator.Validate(template, """{"s": {"code": "ab"}}"""));
+
+        Assert.Equal("s.code", problem.Path);
+        Assert.Contains("not a valid regular expression", problem.Problem, StringComparison.Ordinal);
+    }
+
     // Every time on the wire (certificate validity, sent-at, receipt, epoch distribution) went through
     // Timestamp.ToDateTimeOffset, which throws InvalidOperationException outside 0001..9999 or for
     // nanos outside 0..999,999,999: a hostile server could answer with an exception no caller expects.
