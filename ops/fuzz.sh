@@ -39,13 +39,13 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-# A parser's test is <PascalName>_RandomAndMutated_… in Fuzz/CryptoParserFuzzTests or Fuzz/ClientParserFuzzTests.
+# A parser's test is <PascalName>_RandomAndMutated_… in a Fuzz namespace of the crypto or client tests.
 if [ -n "$PARSER" ]; then
   [[ " $PARSERS " == *" $PARSER "* ]] || die "unknown parser '$PARSER'; one of: $PARSERS"
   PASCAL=$(sed -E 's/(^|-)([a-z])/\U\2/g' <<<"$PARSER")
-  FILTER="FullyQualifiedName~ParserFuzzTests.${PASCAL}_RandomAndMutated"
+  FILTER="FullyQualifiedName~.Fuzz.&FullyQualifiedName~.${PASCAL}_RandomAndMutated"
 else
-  FILTER="FullyQualifiedName~ParserFuzzTests&FullyQualifiedName~_RandomAndMutated"
+  FILTER="FullyQualifiedName~.Fuzz.&FullyQualifiedName~_RandomAndMutated"
 fi
 
 REPORT=$(mktemp)
