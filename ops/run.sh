@@ -8,6 +8,9 @@
 #   GLOBE_LISTEN   URL the server listens on (default http://127.0.0.1:5080). An https URL
 #                  without Globe__Tls__CertificatePath gets a development CA and server
 #                  certificate in .globe/tls/ (clients: --ca-file .globe/tls/dev-ca.crt).
+#   GLOBE_CLIENT_CERTS  allow|require: with that development TLS, mutual TLS too — a development
+#                  client certificate .globe/tls/dev-client.pfx signed by the development CA
+#                  (password in dev-client.pass; clients: --client-cert, GLOBE_CLIENT_CERT_PASSWORD).
 #
 # Extra arguments are passed to `dotnet run`. Ctrl-C stops the server and then
 # the embedded cluster (if this script started it); the data stays in .globe/.
@@ -217,6 +220,30 @@ if [[ "$LISTEN" == https://* ]] && [ -z "${Globe__Tls__CertificatePath:-}" ]; th
   Globe__Tls__CertificatePassword=$(cat "$TLS_DIR/dev-server.pass")
   export Globe__Tls__CertificatePassword
   TLS_NOTE="  TLS:          development certificate (.globe/tls/); clients: --ca-file $TLS_DIR/dev-ca.crt"
+  case "${GLOBE_CLIENT_CERTS:-}" in
+    "" | off) ;;
+    allow | require)
+      if [ ! -f "$TLS_DIR/dev-client.pfx" ]; then
+        (
+          umask 077
+          openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=GlobeSecure development partner tool" \
+            -keyout "$TLS_DIR/dev-client.key" -out "$TLS_DIR/dev-client.csr" 2>/dev/null
+          printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n' >"$TLS_DIR/dev-client.ext"
+          openssl x509 -req -in "$TLS_DIR/dev-client.csr" -CA "$TLS_DIR/dev-ca.crt" -CAkey "$TLS_DIR/dev-ca.key" -CAcreateserial -days 825 \
+            -extfile "$TLS_DIR/dev-client.ext" -out "$TLS_DIR/dev-client.crt" 2>/dev/null
+          head -c 24 /dev/urandom | base64 | tr -d '\n/+=' >"$TLS_DIR/dev-client.pass"
+          openssl pkcs12 -export -inkey "$TLS_DIR/dev-client.key" -in "$TLS_DIR/dev-client.crt" \
+            -passout "file:$TLS_DIR/dev-client.pass" -out "$TLS_DIR/dev-client.pfx"
+          rm -f "$TLS_DIR/dev-client.csr" "$TLS_DIR/dev-client.ext" "$TLS_DIR/dev-client.key"
+        ) || die "creating the development client certificate failed"
+      fi
+      export Globe__Tls__ClientCertificates="$GLOBE_CLIENT_CERTS"
+      export Globe__Tls__ClientCertificateAuthorityFile="$TLS_DIR/dev-ca.crt"
+      TLS_NOTE="$TLS_NOTE
+  mutual TLS:   $GLOBE_CLIENT_CERTS; clients: --client-cert $TLS_DIR/dev-client.pfx, GLOBE_CLIENT_CERT_PASSWORD=\$(cat $TLS_DIR/dev-client.pass)"
+      ;;
+    *) die "GLOBE_CLIENT_CERTS must be allow, require or off, not '$GLOBE_CLIENT_CERTS'" ;;
+  esac
 fi
 # The audit checkpoint signing key lives beside the embedded database's data (created on the
 # first start, mode 0600); set Globe__Audit__CheckpointKeyFile to keep it elsewhere.

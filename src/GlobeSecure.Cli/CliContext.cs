@@ -42,13 +42,19 @@ internal sealed class GlobalOptions
         Recursive = true,
     };
 
+    public Option<string?> ClientCertificate { get; } = new("--client-cert")
+    {
+        Description = "For a server that asks for mutual TLS: your PKCS#12 (.pfx) client certificate, password in GLOBE_CLIENT_CERT_PASSWORD (default: GLOBE_CLIENT_CERT)",
+        Recursive = true,
+    };
+
     public Option<bool> Json { get; } = new("--json")
     {
         Description = "Write the result as one line of JSON (for scripts)",
         Recursive = true,
     };
 
-    public IEnumerable<Option> All => [Server, Profile, PassphraseFile, RootPassphraseFile, CaFile, Json];
+    public IEnumerable<Option> All => [Server, Profile, PassphraseFile, RootPassphraseFile, CaFile, ClientCertificate, Json];
 }
 
 /// <summary>One invocation: its options, profile, passphrases, client and output.</summary>
@@ -122,6 +128,20 @@ internal sealed class CliContext
         return File.Exists(path) ? Path.GetFullPath(path) : throw new CliUsageException($"--ca-file: there is no certificate at '{Path.GetFullPath(path)}'.");
     }
 
+    /// <summary>--client-cert, else GLOBE_CLIENT_CERT, else none; a usage error when the file is missing. Its password only from GLOBE_CLIENT_CERT_PASSWORD.</summary>
+    public (string? File, string? Password) ClientCertificate()
+    {
+        var path = _parse.GetValue(_options.ClientCertificate) ?? Environment.Variable("GLOBE_CLIENT_CERT");
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            return (null, null);
+        }
+
+        return File.Exists(path)
+            ? (Path.GetFullPath(path), Environment.Variable("GLOBE_CLIENT_CERT_PASSWORD"))
+            : throw new CliUsageException($"--client-cert: there is no certificate at '{Path.GetFullPath(path)}'.");
+    }
+
     public Task<char[]> DevicePassphraseAsync(bool confirm, CancellationToken cancellationToken) =>
         Passphrases.ReadAsync(Environment, _parse.GetValue(_options.PassphraseFile), "GLOBE_PASSPHRASE", "device key passphrase", confirm,
             "--passphrase-file", cancellationToken);
@@ -136,6 +156,8 @@ internal sealed class CliContext
         Address = ServerAddress(profile),
         PinnedRootKeys = profile?.PinnedRootKey is { } root ? [root] : [],
         TrustedCertificateAuthorityFile = CertificateAuthorityFile(),
+        ClientCertificateFile = ClientCertificate().File,
+        ClientCertificatePassword = ClientCertificate().Password,
     });
 
     /// <summary>Opens the profile and its device key and connects as that device.</summary>
@@ -165,6 +187,8 @@ internal sealed class CliContext
         {
             Address = ServerAddress(profile),
             TrustedCertificateAuthorityFile = CertificateAuthorityFile(),
+            ClientCertificateFile = ClientCertificate().File,
+            ClientCertificatePassword = ClientCertificate().Password,
             Device = keys,
             PinnedRootKeys = [root],
             NetworkName = profile.NetworkName,

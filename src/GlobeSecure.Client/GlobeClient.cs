@@ -53,12 +53,26 @@ public sealed partial class GlobeClient : IAsyncDisposable
     private readonly AuditService.AuditServiceClient _audit;
     private readonly DirectoryState _directoryState;
 
-    // A handler whose server certificates must chain to the given CA only (null: the default handler).
-    private static SocketsHttpHandler? TrustingHandler(string? caFile)
+    // A handler whose server certificates must chain to the given CA only and that presents the
+    // client certificate for mutual TLS (null: the default handler, when neither is asked).
+    private static SocketsHttpHandler? TrustingHandler(GlobeClientOptions options)
     {
-        if (caFile is null)
+        var caFile = options.TrustedCertificateAuthorityFile;
+        var clientCertificate = options.ClientCertificate ?? LoadClientCertificate(options.ClientCertificateFile, options.ClientCertificatePassword);
+        if (caFile is null && clientCertificate is null)
         {
             return null;
+        }
+
+        var handler = new SocketsHttpHandler();
+        if (clientCertificate is not null)
+        {
+            handler.SslOptions.ClientCertificates = [clientCertificate];
+        }
+
+        if (caFile is null)
+        {
+            return handler;
         }
 
         X509Certificate2 authority;
@@ -68,10 +82,10 @@ public sealed partial class GlobeClient : IAsyncDisposable
         }
         catch (Exception e) when (e is CryptographicException or IOException or UnauthorizedAccessException)
         {
-            throw new ArgumentException($"'{caFile}' is not a readable certificate (PEM or DER): {e.Message}", nameof(caFile), e);
+            handler.Dispose();
+            throw new ArgumentException($"'{caFile}' is not a readable certificate (PEM or DER): {e.Message}", nameof(options), e);
         }
 
-        var handler = new SocketsHttpHandler();
         handler.SslOptions.CertificateChainPolicy = new X509ChainPolicy
         {
             TrustMode = X509ChainTrustMode.CustomRootTrust,
@@ -79,6 +93,33 @@ public sealed partial class GlobeClient : IAsyncDisposable
         };
         handler.SslOptions.CertificateChainPolicy.CustomTrustStore.Add(authority);
         return handler;
+    }
+
+    private static X509Certificate2? LoadClientCertificate(string? file, string? password)
+    {
+        if (string.IsNullOrWhiteSpace(file))
+        {
+            return null;
+        }
+
+        X509Certificate2 certificate;
+        try
+        {
+            certificate = X509CertificateLoader.LoadPkcs12FromFile(file, password);
+        }
+        catch (Exception e) when (e is CryptographicException or IOException or UnauthorizedAccessException)
+        {
+            // The message names the file, never the password.
+            throw new ArgumentException($"'{file}' is not a readable PKCS#12 (.pfx) client certificate with that password.", nameof(file), e);
+        }
+
+        if (!certificate.HasPrivateKey)
+        {
+            certificate.Dispose();
+            throw new ArgumentException($"'{file}' holds a certificate without its private key; a client certificate needs both.", nameof(file));
+        }
+
+        return certificate;
     }
 
     /// <summary>Opens a channel to the server (no call is made yet).</summary>
@@ -89,7 +130,7 @@ public sealed partial class GlobeClient : IAsyncDisposable
         _options = options;
         _channel = GrpcChannel.ForAddress(options.Address, new GrpcChannelOptions
         {
-            HttpHandler = options.HttpHandler ?? TrustingHandler(options.TrustedCertificateAuthorityFile),
+            HttpHandler = options.HttpHandler ?? TrustingHandler(options),
             DisposeHttpClient = true,
         });
         var anonymous = _channel.CreateCallInvoker();

@@ -63,4 +63,19 @@ public sealed class GlobeClientOptions
     /// creates. The host name is still checked. Ignored when <see cref="HttpHandler"/> is set.
     /// </summary>
     public string? TrustedCertificateAuthorityFile { get; init; }
+
+    /// <summary>
+    /// A TLS client certificate (with its private key) for a server that asks for mutual TLS —
+    /// one issued by the CA the server's operator configured for partner tools. It opens the
+    /// connection only: calls still authenticate as <see cref="Device"/>. Not disposed by the
+    /// client. Ignored when <see cref="HttpHandler"/> is set; takes precedence over
+    /// <see cref="ClientCertificateFile"/>.
+    /// </summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? ClientCertificate { get; init; }
+
+    /// <summary>A PKCS#12 (.pfx) file holding the TLS client certificate and its key (see <see cref="ClientCertificate"/>).</summary>
+    public string? ClientCertificateFile { get; init; }
+
+    /// <summary>The password of <see cref="ClientCertificateFile"/> (null or empty for none). A secret: never logged.</summary>
+    public string? ClientCertificatePassword { get; init; }
 }

@@ -303,8 +303,16 @@ public static class Wire
     public static Guid ParseId(string text, string what) =>
         Guid.TryParse(text, out var id) ? id : throw new MalformedInputException($"The {what} '{Truncate(text)}' is not a UUID.");
 
+    // Timestamp's own range (0001-01-01 to 9999-12-31, nanos 0..999,999,999): outside it
+    // ToDateTimeOffset throws InvalidOperationException, which is no documented refusal of a wire object.
+    private const long MinTimestampSeconds = -62_135_596_800;
+    private const long MaxTimestampSeconds = 253_402_300_799;
+
     private static DateTimeOffset ToTime(Timestamp? timestamp, string what) =>
-        timestamp is null ? throw new MalformedInputException($"The {what} time is missing.") : timestamp.ToDateTimeOffset();
+        timestamp is null ? throw new MalformedInputException($"The {what} time is missing.")
+        : timestamp.Seconds is < MinTimestampSeconds or > MaxTimestampSeconds || timestamp.Nanos is < 0 or > 999_999_999
+            ? throw new MalformedInputException($"The {what} time is out of range.")
+            : timestamp.ToDateTimeOffset();
 
     private static string Truncate(string text) => text.Length <= 40 ? text : text[..40] + "…";
 }

@@ -41,6 +41,55 @@ public sealed class StartupTests
         Assert.Contains("Globe:Tls:CertificatePath", failure, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Options_ClientCertificatesRequiredOnPlainHttp_SaysTheyNeedHttpsAndACertificateAuthority()
+    {
+        var failures = Failures(Valid() with { Tls = new() { ClientCertificates = "require" } });
+
+        Assert.Equal(2, failures.Count);
+        Assert.Contains(failures, f => f.Contains("needs an https Globe:Listen", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.Contains("Globe:Tls:ClientCertificateAuthorityFile must name", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("sometimes", "must be off, allow or require")]
+    [InlineData("off", "is set but Globe:Tls:ClientCertificates is off")]
+    public void Options_ClientCertificateSettingsThatDoNotFit_AreRefused(string mode, string expected)
+    {
+        var failure = Assert.Single(Failures(Valid() with { Tls = new() { ClientCertificates = mode, ClientCertificateAuthorityFile = "/etc/hostname" } }));
+
+        Assert.Contains(expected, failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Options_ClientCertificateAuthorityFileHoldingALeafCertificate_IsRefused()
+    {
+        using var authority = TestCertificates.CreateAuthority("CN=test CA");
+        using var leaf = TestCertificates.IssueClient(authority, "CN=partner tool");
+        var directory = Directory.CreateTempSubdirectory("globe-options-").FullName;
+        try
+        {
+            var server = Path.Combine(directory, "server.pfx");
+            File.WriteAllBytes(server, [1]);
+            var file = Path.Combine(directory, "ca.crt");
+            File.WriteAllText(file, leaf.ExportCertificatePem());
+            var https = Valid() with { Listen = "https://0.0.0.0:5443" };
+            https.Tls.CertificatePath = server;
+            https.Tls.ClientCertificates = "allow";
+            https.Tls.ClientCertificateAuthorityFile = file;
+
+            var failure = Assert.Single(Failures(https));
+
+            Assert.Contains("is not a CA certificate", failure, StringComparison.Ordinal);
+            File.WriteAllText(file, authority.ExportCertificatePem());
+            Assert.Empty(Failures(https));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     [Theory]
     [InlineData("not a url")]
     [InlineData("http://example.org:5080")]

@@ -31,7 +31,7 @@ public sealed class TlsServerFixture : GlobeServerFixture
         Directory.Delete(_directory, recursive: true);
     }
 
-    private static X509Certificate2 CreateCertificate()
+    internal static X509Certificate2 CreateCertificate()
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256);
@@ -39,6 +39,152 @@ public sealed class TlsServerFixture : GlobeServerFixture
         san.AddIpAddress(System.Net.IPAddress.Loopback);
         request.CertificateExtensions.Add(san.Build());
         return request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddHours(1));
+    }
+}
+
+/// <summary>The TLS server with mutual TLS required: client certificates must come from <see cref="Authority"/>.</summary>
+public sealed class MutualTlsServerFixture : GlobeServerFixture
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("globe-mtls-").FullName;
+
+    public X509Certificate2 Certificate { get; } = TlsServerFixture.CreateCertificate();
+
+    /// <summary>The partner-tool CA the server is configured with (with its key, to issue client certificates).</summary>
+    public X509Certificate2 Authority { get; } = TestCertificates.CreateAuthority("CN=GlobeSecure partner tools test CA");
+
+    /// <summary>The server certificate in PEM, for clients' TrustedCertificateAuthorityFile.</summary>
+    public string ServerCaFile => Path.Combine(_directory, "server-ca.crt");
+
+    protected override void Configure(WebApplicationBuilder builder)
+    {
+        var pfx = Path.Combine(_directory, "server.pfx");
+        File.WriteAllBytes(pfx, Certificate.Export(X509ContentType.Pkcs12, "test-password"));
+        File.WriteAllText(ServerCaFile, Certificate.ExportCertificatePem());
+        var clientCa = Path.Combine(_directory, "client-ca.crt");
+        File.WriteAllText(clientCa, Authority.ExportCertificatePem());
+        builder.Configuration["Globe:Listen"] = "https://127.0.0.1:0";
+        builder.Configuration["Globe:Tls:CertificatePath"] = pfx;
+        builder.Configuration["Globe:Tls:CertificatePassword"] = "test-password";
+        builder.Configuration["Globe:Tls:ClientCertificates"] = "require";
+        builder.Configuration["Globe:Tls:ClientCertificateAuthorityFile"] = clientCa;
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        Certificate.Dispose();
+        Authority.Dispose();
+        Directory.Delete(_directory, recursive: true);
+    }
+}
+
+/// <summary>Certificate authorities and client certificates made in memory for the TLS tests.</summary>
+internal static class TestCertificates
+{
+    public static X509Certificate2 CreateAuthority(string subject)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        return request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(2));
+    }
+
+    /// <summary>A client certificate (clientAuth) issued by <paramref name="authority"/>, with its private key, loaded from PKCS#12 as a partner would.</summary>
+    public static X509Certificate2 IssueClient(X509Certificate2 authority, string subject)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.2")], false));
+        using var issued = request.Create(authority, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddHours(1), [1, 2, 3, 4, 5, 6, 7, 8]);
+        using var withKey = issued.CopyWithPrivateKey(key);
+        return X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12, "client-password"), "client-password");
+    }
+}
+
+public sealed class MutualTlsTests(MutualTlsServerFixture server) : IClassFixture<MutualTlsServerFixture>
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private GlobeSecure.Client.GlobeClient Client(X509Certificate2? certificate = null, string? file = null, string? password = null) => new(new GlobeSecure.Client.GlobeClientOptions
+    {
+        Address = server.Address,
+        TrustedCertificateAuthorityFile = server.ServerCaFile,
+        ClientCertificate = certificate,
+        ClientCertificateFile = file,
+        ClientCertificatePassword = password,
+    });
+
+    [Fact]
+    public async Task Require_ClientCertificateFromTheConfiguredAuthority_ReachesTheServer()
+    {
+        using var certificate = TestCertificates.IssueClient(server.Authority, "CN=partner tool");
+        var pfx = Path.Combine(Directory.CreateTempSubdirectory("globe-mtls-client-").FullName, "client.pfx");
+        await File.WriteAllBytesAsync(pfx, certificate.Export(X509ContentType.Pkcs12, "pfx-password"), Ct);
+        try
+        {
+            await using var fromObject = Client(certificate);
+            await using var fromFile = Client(file: pfx, password: "pfx-password");
+
+            // Reaching the server: the network is not bootstrapped here, which only the server can say.
+            Assert.Equal(Grpc.Core.StatusCode.NotFound, (await Assert.ThrowsAsync<GlobeSecure.Client.GlobeClientException>(() => fromObject.GetNetworkAsync(Ct))).Status);
+            Assert.Equal(Grpc.Core.StatusCode.NotFound, (await Assert.ThrowsAsync<GlobeSecure.Client.GlobeClientException>(() => fromFile.GetNetworkAsync(Ct))).Status);
+        }
+        finally
+        {
+            Directory.Delete(Path.GetDirectoryName(pfx)!, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Require_ClientWithoutCertificate_IsRefusedInTheHandshake()
+    {
+        await using var client = Client();
+
+        var refused = await Assert.ThrowsAsync<GlobeSecure.Client.GlobeClientException>(() => client.GetNetworkAsync(Ct));
+
+        AssertRefusedBeforeGrpc(refused);
+    }
+
+    // Under TLS 1.3 the client finishes its side of the handshake before the server has judged its
+    // certificate, so the refusal reaches it as a reset of its first request: Unavailable or
+    // Internal, never an answer from the server (which would be NOT_FOUND here).
+    private static void AssertRefusedBeforeGrpc(GlobeSecure.Client.GlobeClientException refused) =>
+        Assert.Contains(refused.Status, new[] { Grpc.Core.StatusCode.Unavailable, Grpc.Core.StatusCode.Internal });
+
+    [Fact]
+    public async Task Require_ClientCertificateFromAnotherAuthority_IsRefusedInTheHandshake()
+    {
+        using var otherAuthority = TestCertificates.CreateAuthority("CN=some other CA");
+        using var foreign = TestCertificates.IssueClient(otherAuthority, "CN=partner tool");
+        using var selfSigned = TestCertificates.CreateAuthority("CN=partner tool");
+        await using var fromOtherAuthority = Client(foreign);
+        await using var selfIssued = Client(selfSigned);
+
+        AssertRefusedBeforeGrpc(await Assert.ThrowsAsync<GlobeSecure.Client.GlobeClientException>(() => fromOtherAuthority.GetNetworkAsync(Ct)));
+        AssertRefusedBeforeGrpc(await Assert.ThrowsAsync<GlobeSecure.Client.GlobeClientException>(() => selfIssued.GetNetworkAsync(Ct)));
+    }
+
+    [Fact]
+    public async Task Require_AcceptedCertificate_DoesNotAuthenticateTheCalls()
+    {
+        using var certificate = TestCertificates.IssueClient(server.Authority, "CN=partner tool");
+        using var channel = GrpcChannel.ForAddress(server.Address, new GrpcChannelOptions { HttpHandler = Handler(certificate) });
+
+        // A call that needs a device session is still refused: the certificate only opens the connection.
+        var refused = await Assert.ThrowsAsync<Grpc.Core.RpcException>(() =>
+            new GlobeSecure.Contracts.V1.DirectoryService.DirectoryServiceClient(channel).ReadLogAsync(new(), cancellationToken: Ct).ResponseAsync);
+
+        Assert.Equal(Grpc.Core.StatusCode.Unauthenticated, refused.StatusCode);
+    }
+
+    private SocketsHttpHandler Handler(X509Certificate2 certificate)
+    {
+        var handler = new SocketsHttpHandler();
+        handler.SslOptions.ClientCertificates = [certificate];
+        handler.SslOptions.RemoteCertificateValidationCallback = (_, presented, _, _) => presented?.GetCertHashString() == server.Certificate.GetCertHashString();
+        return handler;
     }
 }
 
@@ -102,5 +248,21 @@ public sealed class TlsTests(TlsServerFixture server) : IClassFixture<TlsServerF
         {
             Directory.Delete(directory, recursive: true);
         }
+    }
+
+    [Fact]
+    public async Task ClientCertificatesOff_ClientPresentingOne_IsServedAsBefore()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var authority = TestCertificates.CreateAuthority("CN=unconfigured CA");
+        using var certificate = TestCertificates.IssueClient(authority, "CN=partner tool");
+        using var handler = new SocketsHttpHandler();
+        handler.SslOptions.ClientCertificates = [certificate];
+        handler.SslOptions.RemoteCertificateValidationCallback = (_, presented, _, _) => presented?.GetCertHashString() == server.Certificate.GetCertHashString();
+        using var channel = GrpcChannel.ForAddress(server.Address, new GrpcChannelOptions { HttpHandler = handler });
+
+        var response = await new Health.HealthClient(channel).CheckAsync(new HealthCheckRequest(), cancellationToken: ct);
+
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, response.Status);
     }
 }

@@ -70,6 +70,12 @@ public static class DraftValidator
             return problems;
         }
 
+        if (RepeatedId(template) is { } repeated)
+        {
+            problems.Add(repeated);
+            return problems;
+        }
+
         var sections = template.Sections.ToDictionary(s => s.SectionId, StringComparer.Ordinal);
         foreach (var property in draft.EnumerateObject().Where(p => !sections.ContainsKey(p.Name)))
         {
@@ -198,16 +204,20 @@ public static class DraftValidator
                 {
                     problems.Add(new(path, $"too long: at most {maxLength} characters (got {text.Length})"));
                 }
-                else if (pattern.Length > 0 && !Matches(pattern, text))
+                else if (pattern.Length > 0 && Matches(pattern, text) is not true)
                 {
-                    problems.Add(new(path, $"does not have the expected form (pattern {pattern})"));
+                    problems.Add(new(path, Matches(pattern, text) is null
+                        ? "cannot be checked: the template's pattern for it is not a valid regular expression"
+                        : $"does not have the expected form (pattern {pattern})"));
                 }
 
                 break;
         }
     }
 
-    private static bool Matches(string pattern, string text)
+    // Null when the pattern is not a regular expression: the server refuses such a template, but one
+    // from a file or a hostile server must be reported, not crash the validator (found by the fuzz suite).
+    private static bool? Matches(string pattern, string text)
     {
         try
         {
@@ -216,6 +226,10 @@ public static class DraftValidator
         catch (RegexMatchTimeoutException)
         {
             return false;
+        }
+        catch (ArgumentException)
+        {
+            return null;
         }
     }
 
@@ -275,6 +289,28 @@ public static class DraftValidator
 
     private static string? Text(JsonElement value, string name) =>
         value.TryGetProperty(name, out var sub) && sub.ValueKind == JsonValueKind.String && sub.GetString()!.Trim().Length > 0 ? sub.GetString() : null;
+
+    // The server never publishes a template that repeats an id, but one read from a file or served by
+    // a hostile server may: it is reported, not a crash of the validator (found by the fuzz suite).
+    private static DraftProblem? RepeatedId(Template template)
+    {
+        var sectionIds = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var section in template.Sections)
+        {
+            if (!sectionIds.Add(section.SectionId))
+            {
+                return new(section.SectionId, $"the template repeats section id '{section.SectionId}': it is not a valid template");
+            }
+
+            var fieldIds = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var field in section.Fields.Where(f => !fieldIds.Add(f.FieldId)))
+            {
+                return new($"{section.SectionId}.{field.FieldId}", $"the template repeats field id '{field.FieldId}' in section '{section.SectionId}': it is not a valid template");
+            }
+        }
+
+        return null;
+    }
 
     /// <summary>ISO 13616: two letters, two check digits, up to 30 letters or digits, mod 97 = 1 (spaces allowed).</summary>
     public static bool IsIban(string iban)

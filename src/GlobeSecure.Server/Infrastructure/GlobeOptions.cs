@@ -31,6 +31,16 @@ internal sealed record GlobeOptions
 
         /// <summary>The file's password (a secret: never logged).</summary>
         public string? CertificatePassword { get; set; }
+
+        /// <summary>
+        /// Mutual TLS (ADR 0015): <c>off</c> (default), <c>allow</c> (a client may present a
+        /// certificate, and one not issued by <see cref="ClientCertificateAuthorityFile"/> is
+        /// refused) or <c>require</c> (every TLS connection must present such a certificate).
+        /// </summary>
+        public string ClientCertificates { get; set; } = "off";
+
+        /// <summary>The CA certificate(s) (PEM or DER) client certificates must chain to; the host's trust store is not used.</summary>
+        public string? ClientCertificateAuthorityFile { get; set; }
     }
 
     internal sealed class LimitOptions
@@ -90,6 +100,8 @@ internal sealed class GlobeOptionsValidator : IValidateOptions<GlobeOptions>
         {
             failures.Add($"Globe:Tls:CertificatePath '{options.Tls.CertificatePath}' does not exist.");
         }
+
+        ClientCertificates.Validate(options.Tls, uri?.Scheme == "https", failures);
 
         if (!GlobeSecure.EventStore.EventStoreOptions.IsValidSchemaName(options.Schema))
         {

@@ -26,6 +26,7 @@ internal static class HostingExtensions
         {
             var options = kestrel.ApplicationServices.GetRequiredService<IOptions<GlobeOptions>>().Value;
             var uri = options.ListenUri;
+            var logger = kestrel.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger("GlobeSecure.Server.Tls");
             kestrel.AddServerHeader = false;
             kestrel.Listen(GlobeOptions.ListenAddress(uri), uri.Port, listen =>
             {
@@ -33,7 +34,8 @@ internal static class HostingExtensions
                 listen.Protocols = HttpProtocols.Http2;
                 if (uri.Scheme == "https")
                 {
-                    listen.UseHttps(options.Tls.CertificatePath!, options.Tls.CertificatePassword);
+                    listen.UseHttps(options.Tls.CertificatePath!, options.Tls.CertificatePassword,
+                        https => ClientCertificates.Configure(https, options.Tls, logger));
                 }
             });
         });

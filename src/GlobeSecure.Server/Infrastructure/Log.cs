@@ -14,6 +14,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 1002, Level = LogLevel.Critical, Message = "Cannot prepare the database {Database} on {Host}:{Port}")]
     public static partial void DatabaseUnreachable(ILogger logger, string? database, string? host, int port, Exception exception);
 
+    [LoggerMessage(EventId = 1010, Level = LogLevel.Warning, Message = "TLS client certificate {Thumbprint} refused: it does not chain to the configured client certificate authority ({Reasons})")]
+    public static partial void ClientCertificateRefused(ILogger logger, string thumbprint, string reasons);
+
     [LoggerMessage(EventId = 2000, Level = LogLevel.Error, Message = "Call {Method} failed with {Status}")]
     public static partial void CallFailed(ILogger logger, string method, StatusCode status, Exception exception);
 
