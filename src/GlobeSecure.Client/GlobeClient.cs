@@ -87,11 +87,7 @@ public sealed partial class GlobeClient : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(options.Address);
         _options = options;
-        _channel = GrpcChannel.ForAddress(options.Address, new GrpcChannelOptions
-        {
-            HttpHandler = options.HttpHandler ?? TrustingHandler(options.TrustedCertificateAuthorityFile),
-            DisposeHttpClient = true,
-        });
+        _channel = CreateChannel(options);
         var anonymous = _channel.CreateCallInvoker();
         _authAnonymous = new AuthService.AuthServiceClient(anonymous);
         _session = new SessionKeeper(_authAnonymous, options.Device, options.NetworkName, options.RenewBeforeExpiry, options.Clock);
