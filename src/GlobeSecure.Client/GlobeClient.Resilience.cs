@@ -1,14 +1,18 @@
 using Grpc.Core;
+using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
 using Grpc.Net.Client.Balancer;
 using Grpc.Net.Client.Configuration;
+using Polly;
+using Polly.Retry;
 
 namespace GlobeSecure.Client;
 
 /// <summary>
 /// The connection's resilience (docs/adr/0018-server-faults-and-replicas.md): an address list
-/// balanced round-robin on the client, and gRPC's own retry policy for the calls that are safe to
-/// send twice. Streams resume by themselves elsewhere (documents, subscriptions).
+/// balanced round-robin on the client, and a retry of the unary calls that are safe to send twice
+/// when the connection or the server went away. Streams resume by themselves elsewhere
+/// (documents, subscriptions).
 /// </summary>
 public sealed partial class GlobeClient
 {
@@ -16,8 +20,8 @@ public sealed partial class GlobeClient
     /// Unary rpcs that may be sent again after UNAVAILABLE, which can mean "never arrived" as well
     /// as "done, but the answer was lost": reads, and writes the server recognises by a client-chosen
     /// id (the same request again answers with what was stored, or changes nothing). The retry
-    /// resends the same bytes (gRPC buffers the request), so a sealed envelope keeps its signature and
-    /// nonce and the server sees the identical message. Everything else is sent once.
+    /// sends the same request message again, so a sealed envelope keeps its signature and nonce and
+    /// the server sees the identical message. Everything else is sent once.
     /// </summary>
     internal static readonly IReadOnlyDictionary<string, string[]> RetrySafeMethods = new Dictionary<string, string[]>
     {
@@ -41,7 +45,7 @@ public sealed partial class GlobeClient
     /// <summary>Every address of the server: <see cref="GlobeClientOptions.Address"/> and its other replicas.</summary>
     public IReadOnlyList<Uri> Addresses => [_options.Address, .. _options.OtherAddresses];
 
-    /// <summary>The channel: one address, or a static address list balanced round-robin; retries per <see cref="RetrySafeMethods"/>.</summary>
+    /// <summary>The channel: one address, or a static address list balanced round-robin.</summary>
     private static GrpcChannel CreateChannel(GlobeClientOptions options)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(options.CallRetries, nameof(options.CallRetries));
@@ -50,8 +54,7 @@ public sealed partial class GlobeClient
         {
             HttpHandler = handler,
             DisposeHttpClient = true,
-            ServiceConfig = ServiceConfig(options),
-            MaxRetryAttempts = options.CallRetries + 1,
+            ServiceConfig = new ServiceConfig(),
             // gRPC's default backs reconnection off up to two minutes: a server back after a restart
             // would wait that long for this client. Ten seconds, like the subscription's back-off.
             InitialReconnectBackoff = TimeSpan.FromMilliseconds(250),
@@ -88,35 +91,28 @@ public sealed partial class GlobeClient
         return GrpcChannel.ForAddress("static:///globesecure", channelOptions);
     }
 
-    private static ServiceConfig ServiceConfig(GlobeClientOptions options)
+    /// <summary>Calls on the channel, the retry-safe ones retried (<see cref="RetryingInterceptor"/>).</summary>
+    private static CallInvoker RetryingInvoker(GrpcChannel channel, GlobeClientOptions options)
     {
-        var config = new ServiceConfig();
+        var invoker = channel.CreateCallInvoker();
         if (options.CallRetries == 0)
         {
-            return config;
+            return invoker;
         }
 
-        var retry = new MethodConfig
-        {
-            RetryPolicy = new RetryPolicy
+        var pipeline = new ResiliencePipelineBuilder { TimeProvider = options.Clock }
+            .AddRetry(new RetryStrategyOptions
             {
-                MaxAttempts = options.CallRetries + 1,
-                InitialBackoff = TimeSpan.FromMilliseconds(250),
-                MaxBackoff = TimeSpan.FromSeconds(5),
-                BackoffMultiplier = 2,
-                RetryableStatusCodes = { StatusCode.Unavailable },
-            },
-        };
-        foreach (var (service, methods) in RetrySafeMethods)
-        {
-            foreach (var method in methods)
-            {
-                retry.Names.Add(new MethodName { Service = service, Method = method });
-            }
-        }
-
-        config.MethodConfigs.Add(retry);
-        return config;
+                ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is { } e && IsBroken(e, args.Context.CancellationToken)),
+                MaxRetryAttempts = options.CallRetries,
+                Delay = TimeSpan.FromMilliseconds(250),
+                MaxDelay = TimeSpan.FromSeconds(5),
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+            })
+            .Build();
+        var safe = RetrySafeMethods.SelectMany(s => s.Value.Select(m => $"/{s.Key}/{m}")).ToHashSet(StringComparer.Ordinal);
+        return invoker.Intercept(new RetryingInterceptor(pipeline, safe));
     }
 
     /// <summary>The one service the channel asks for: the static resolver of the address list.</summary>
@@ -126,5 +122,51 @@ public sealed partial class GlobeClient
             serviceType == typeof(IEnumerable<ResolverFactory>) ? new[] { resolver }
             : serviceType == typeof(ResolverFactory) ? resolver
             : null;
+    }
+
+    /// <summary>
+    /// Sends a retry-safe unary call again when it broke rather than being answered (UNAVAILABLE,
+    /// or a status this side's HTTP/2 stack made up for a dropped connection: <see cref="IsBroken"/>).
+    /// gRPC's own retry policy cannot tell the two apart by status code alone, and a server killed
+    /// between its commit and its answer shows as the second.
+    /// </summary>
+    private sealed class RetryingInterceptor(ResiliencePipeline pipeline, HashSet<string> safe) : Interceptor
+    {
+        public override AsyncUnaryCall<TResponse> AsyncUnaryCall<TRequest, TResponse>(TRequest request,
+            ClientInterceptorContext<TRequest, TResponse> context, AsyncUnaryCallContinuation<TRequest, TResponse> continuation)
+        {
+            if (!safe.Contains(context.Method.FullName))
+            {
+                return continuation(request, context);
+            }
+
+            AsyncUnaryCall<TResponse>? current = null;
+            var response = pipeline.ExecuteAsync(async ct =>
+            {
+                current?.Dispose();
+                current = continuation(request, context);
+                return await current.ResponseAsync;
+            }, context.Options.CancellationToken).AsTask();
+            return new AsyncUnaryCall<TResponse>(
+                response,
+                HeadersAsync(response, () => current),
+                () => current?.GetStatus() ?? Status.DefaultSuccess,
+                () => current?.GetTrailers() ?? [],
+                () => current?.Dispose());
+        }
+
+        private static async Task<Metadata> HeadersAsync<TResponse>(Task<TResponse> response, Func<AsyncUnaryCall<TResponse>?> current)
+        {
+            try
+            {
+                await response;
+            }
+            catch (RpcException)
+            {
+                // The last attempt's headers are still there.
+            }
+
+            return current() is { } call ? await call.ResponseHeadersAsync : [];
+        }
     }
 }

@@ -88,7 +88,7 @@ public sealed partial class GlobeClient : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options.Address);
         _options = options;
         _channel = CreateChannel(options);
-        var anonymous = _channel.CreateCallInvoker();
+        var anonymous = RetryingInvoker(_channel, options);
         _authAnonymous = new AuthService.AuthServiceClient(anonymous);
         _session = new SessionKeeper(_authAnonymous, options.Device, options.NetworkName, options.RenewBeforeExpiry, options.Clock);
         var authenticated = anonymous.Intercept(new BearerTokenInterceptor(_session));

@@ -65,9 +65,10 @@ public sealed class GlobeClientOptions
     /// <summary>
     /// How many times a call that is safe to repeat — a read, or a write the server recognises by a
     /// client-chosen id (a message, a channel, a document's begin and seal, a receipt, a consent
-    /// request, an information request) — is sent again when the server was UNAVAILABLE, with
-    /// growing, randomised pauses (from 250 ms up to 5 s). Default 6; 0 turns this off.
-    /// Other writes are never repeated: their UNAVAILABLE reaches the caller.
+    /// request, an information request) — is sent again when it broke rather than being answered
+    /// (UNAVAILABLE, or the connection dropped before the answer), with growing, randomised pauses
+    /// from 250 ms up to 5 s. Default 6; 0 turns this off. Other writes are never repeated: their
+    /// failure reaches the caller, who cannot know whether the server acted.
     /// </summary>
     public int CallRetries { get; init; } = 6;
 
