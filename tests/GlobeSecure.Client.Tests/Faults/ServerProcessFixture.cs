@@ -34,15 +34,12 @@ public sealed class ServerProcessFixture : IAsyncLifetime
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     /// <summary>A second server process on the same database and checkpoint key: a replica.</summary>
-    public async Task<ServerProcess> ReplicaAsync() => _replica ??= await ServerProcess.StartAsync(Options, Ct);
+    public ServerProcess Replica => _replica ?? throw new InvalidOperationException("Not started.");
 
-    /// <summary>Starts the first server again if a test left it killed.</summary>
-    public async Task RunningAsync()
+    /// <summary>Starts the first server (and, when asked, the replica) again if a test left it killed.</summary>
+    public async Task RunningAsync(bool replicaToo = false)
     {
-        if (!Server.IsRunning)
-        {
-            await Server.RestartAsync(Ct);
-        }
+        await Task.WhenAll(new[] { Server, replicaToo ? Replica : Server }.Distinct().Where(s => !s.IsRunning).Select(s => s.RestartAsync(Ct)));
     }
 
     /// <summary>
@@ -111,8 +108,21 @@ public sealed class ServerProcessFixture : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         await _database.InitializeAsync();
-        _server = await ServerProcess.StartAsync(Options, Ct);
-        var network = await TestNetwork.BootstrapAsync(_server.Address, _server.IssueBootstrapCodeAsync);
+        // Both processes start together (their migrations take turns).
+        var server = ServerProcess.StartAsync(Options, Ct);
+        var replica = ServerProcess.StartAsync(Options, Ct);
+        try
+        {
+            await Task.WhenAll(server, replica);
+        }
+        finally
+        {
+            // Whatever started is disposed with the fixture, even when another start failed.
+            _server = server.IsCompletedSuccessfully ? server.Result : null;
+            _replica = replica.IsCompletedSuccessfully ? replica.Result : null;
+        }
+
+        var network = await TestNetwork.BootstrapAsync(Server.Address, Server.IssueBootstrapCodeAsync);
         _cast = await CaseCast.CreateAsync(network);
     }
 
