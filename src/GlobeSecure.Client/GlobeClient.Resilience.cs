@@ -103,7 +103,8 @@ public sealed partial class GlobeClient
         var pipeline = new ResiliencePipelineBuilder { TimeProvider = options.Clock }
             .AddRetry(new RetryStrategyOptions
             {
-                ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is { } e && IsBroken(e, args.Context.CancellationToken)),
+                ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is { } e && IsBroken(e, args.Context.CancellationToken) &&
+                                                            !IsRefusedCertificate(e)),
                 MaxRetryAttempts = options.CallRetries,
                 Delay = TimeSpan.FromMilliseconds(250),
                 MaxDelay = TimeSpan.FromSeconds(5),
@@ -113,6 +114,20 @@ public sealed partial class GlobeClient
             .Build();
         var safe = RetrySafeMethods.SelectMany(s => s.Value.Select(m => $"/{s.Key}/{m}")).ToHashSet(StringComparer.Ordinal);
         return invoker.Intercept(new RetryingInterceptor(pipeline, safe));
+    }
+
+    /// <summary>A TLS handshake that failed (a certificate this client does not trust): asking again changes nothing.</summary>
+    private static bool IsRefusedCertificate(Exception e)
+    {
+        for (Exception? current = e is RpcException rpc ? rpc.Status.DebugException ?? e : e; current is not null; current = current.InnerException)
+        {
+            if (current is System.Security.Authentication.AuthenticationException)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>The one service the channel asks for: the static resolver of the address list.</summary>
