@@ -39,7 +39,7 @@ public sealed partial class GlobeClient
         ["globesecure.v1.TemplateService"] = ["ListTemplates", "GetTemplate"],
         ["globesecure.v1.RequestService"] = ["CreateRequest", "GetRequest", "ListRequests", "GetStatistics", "GetRequestRecord"],
         ["globesecure.v1.FocalPointService"] = ["ListFocalPoints", "GetContact"],
-        ["globesecure.v1.AuditService"] = ["QueryAudit", "ExportAudit", "ListCheckpoints", "VerifyAudit"],
+        ["globesecure.v1.AuditService"] = ["QueryAudit", "ListCheckpoints", "VerifyAudit"],
     };
 
     /// <summary>Every address of the server: <see cref="GlobeClientOptions.Address"/> and its other replicas.</summary>
