@@ -13,7 +13,7 @@ internal sealed class GlobalOptions
 {
     public Option<string?> Server { get; } = new("--server")
     {
-        Description = "Server address, e.g. http://127.0.0.1:5080 (default: GLOBE_SERVER, then the profile's)",
+        Description = "Server address, e.g. http://127.0.0.1:5080; replicas comma-separated (default: GLOBE_SERVER, then the profile's)",
         Recursive = true,
     };
 
@@ -102,8 +102,14 @@ internal sealed class CliContext
 
     public T? Get<T>(Argument<T> argument) => _parse.GetValue(argument);
 
-    /// <summary>--server, else GLOBE_SERVER, else the profile's; a usage error when none.</summary>
-    public Uri ServerAddress(GlobeProfile? profile = null)
+    /// <summary>--server, else GLOBE_SERVER, else the profile's; a usage error when none. The first of a list.</summary>
+    public Uri ServerAddress(GlobeProfile? profile = null) => ServerAddresses(profile)[0];
+
+    /// <summary>
+    /// Every address of --server (else GLOBE_SERVER, else the profile's): a comma-separated list
+    /// names replicas of one server, which the client balances over (GlobeClientOptions.OtherAddresses).
+    /// </summary>
+    public IReadOnlyList<Uri> ServerAddresses(GlobeProfile? profile = null)
     {
         var text = _parse.GetValue(_options.Server) ?? Environment.Variable("GLOBE_SERVER") ?? profile?.Server;
         if (string.IsNullOrWhiteSpace(text))
@@ -111,10 +117,29 @@ internal sealed class CliContext
             throw new CliUsageException("No server address: pass --server or set GLOBE_SERVER.");
         }
 
-        return Uri.TryCreate(text.Trim(), UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps)
-            ? uri
-            : throw new CliUsageException($"'{text}' is not a server address: use http://host:port or https://host:port.");
+        var addresses = new List<Uri>();
+        foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            addresses.Add(Uri.TryCreate(part, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps)
+                ? uri
+                : throw new CliUsageException($"'{part}' is not a server address: use http://host:port or https://host:port (several: comma-separated)."));
+        }
+
+        if (addresses.Count == 0)
+        {
+            throw new CliUsageException("No server address: pass --server or set GLOBE_SERVER.");
+        }
+
+        if (addresses.Any(a => a.Scheme != addresses[0].Scheme))
+        {
+            throw new CliUsageException("The server addresses mix http:// and https://: replicas of one server share a scheme.");
+        }
+
+        return addresses;
     }
+
+    /// <summary>The addresses as a profile keeps them: comma-separated.</summary>
+    public static string ServerSetting(IReadOnlyList<Uri> addresses) => string.Join(',', addresses);
 
     /// <summary>--ca-file, else GLOBE_CA_FILE, else none (the system's roots); a usage error when the file is missing.</summary>
     public string? CertificateAuthorityFile()
@@ -154,6 +179,7 @@ internal sealed class CliContext
     public GlobeClient AnonymousClient(GlobeProfile? profile = null) => new(new GlobeClientOptions
     {
         Address = ServerAddress(profile),
+        OtherAddresses = [.. ServerAddresses(profile).Skip(1)],
         PinnedRootKeys = profile?.PinnedRootKey is { } root ? [root] : [],
         TrustedCertificateAuthorityFile = CertificateAuthorityFile(),
         ClientCertificateFile = ClientCertificate().File,
@@ -186,6 +212,7 @@ internal sealed class CliContext
         var client = new GlobeClient(new GlobeClientOptions
         {
             Address = ServerAddress(profile),
+            OtherAddresses = [.. ServerAddresses(profile).Skip(1)],
             TrustedCertificateAuthorityFile = CertificateAuthorityFile(),
             ClientCertificateFile = ClientCertificate().File,
             ClientCertificatePassword = ClientCertificate().Password,

@@ -181,7 +181,7 @@ internal sealed partial class Commands
             }
 
             var enrolmentCode = await CodeAsync(context.Get(code), context.Get(codeFile), "enrolment code", cancellationToken);
-            var server = context.ServerAddress();
+            var server = context.ServerAddresses();
             await using var client = context.AnonymousClient();
             var network = await client.GetNetworkAsync(cancellationToken);
             var expected = context.Get(rootFingerprint)?.Trim().ToLowerInvariant();
@@ -210,7 +210,7 @@ internal sealed partial class Commands
 
             var profile = new GlobeProfile
             {
-                Server = server.ToString(),
+                Server = CliContext.ServerSetting(server),
                 NetworkName = network.Name,
                 NetworkAuthorityId = Guid.TryParse(network.NetworkAuthorityId, out var secretariat) ? secretariat : null,
                 DeviceId = enrolled.Keys.DeviceId,

@@ -35,7 +35,7 @@ internal sealed partial class Commands(GlobalOptions options, CliEnvironment env
             }
 
             var bootstrapCode = await CodeAsync(context.Get(code), context.Get(codeFile), "bootstrap code", cancellationToken);
-            var server = context.ServerAddress();
+            var server = context.ServerAddresses();
             var devicePassphrase = await context.DevicePassphraseAsync(confirm: true, cancellationToken);
             var rootPassphrase = await context.RootPassphraseAsync(confirm: true, cancellationToken);
             var rootPath = context.Get(rootKeyOut) ?? context.Store.RootKeyPath(profileName);
@@ -81,7 +81,7 @@ internal sealed partial class Commands(GlobalOptions options, CliEnvironment env
             using var _ = created;
             var profile = new GlobeProfile
             {
-                Server = server.ToString(),
+                Server = CliContext.ServerSetting(server),
                 NetworkName = created.Network.Name,
                 NetworkAuthorityId = created.NetworkAuthorityId,
                 DeviceId = created.AdministratorDevice.DeviceId,
@@ -181,7 +181,7 @@ internal sealed partial class Commands(GlobalOptions options, CliEnvironment env
             Add(grid, "device", me.DeviceId);
             Add(grid, "authority", me.AuthorityId);
             Add(grid, "session expires", Names.Of(me.SessionExpiresAt));
-            Add(grid, "server", session.Client.Address.ToString());
+            Add(grid, "server", string.Join(", ", session.Client.Addresses));
             context.Console.Write(grid);
         });
         return command;

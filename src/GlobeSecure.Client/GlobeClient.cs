@@ -128,12 +128,8 @@ public sealed partial class GlobeClient : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(options.Address);
         _options = options;
-        _channel = GrpcChannel.ForAddress(options.Address, new GrpcChannelOptions
-        {
-            HttpHandler = options.HttpHandler ?? TrustingHandler(options),
-            DisposeHttpClient = true,
-        });
-        var anonymous = _channel.CreateCallInvoker();
+        _channel = CreateChannel(options);
+        var anonymous = RetryingInvoker(_channel, options);
         _authAnonymous = new AuthService.AuthServiceClient(anonymous);
         _session = new SessionKeeper(_authAnonymous, options.Device, options.NetworkName, options.RenewBeforeExpiry, options.Clock);
         var authenticated = anonymous.Intercept(new BearerTokenInterceptor(_session));

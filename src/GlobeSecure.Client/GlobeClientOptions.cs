@@ -54,6 +54,24 @@ public sealed class GlobeClientOptions
     /// <summary>The first pause before resuming a transfer; it doubles (with jitter) up to 30 s. Default 500 ms.</summary>
     public TimeSpan TransferRetryDelay { get; init; } = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>
+    /// Further replicas of the same server (one database behind them all), with the same scheme as
+    /// <see cref="Address"/>. Calls are then spread round-robin over every address that answers; a
+    /// replica that goes away is skipped until it is back, and calls safe to repeat are retried on
+    /// another (see <see cref="CallRetries"/>). Empty by default: one server.
+    /// </summary>
+    public IReadOnlyList<Uri> OtherAddresses { get; init; } = [];
+
+    /// <summary>
+    /// How many times a call that is safe to repeat — a read, or a write the server recognises by a
+    /// client-chosen id (a message, a channel, a document's begin and seal, a receipt, a consent
+    /// request, an information request) — is sent again when it broke rather than being answered
+    /// (UNAVAILABLE, or the connection dropped before the answer), with growing, randomised pauses
+    /// from 250 ms up to 5 s. Default 6; 0 turns this off. Other writes are never repeated: their
+    /// failure reaches the caller, who cannot know whether the server acted.
+    /// </summary>
+    public int CallRetries { get; init; } = 6;
+
     /// <summary>A handler for the HTTP/2 connection (tests, proxies); null for the default.</summary>
     public HttpMessageHandler? HttpHandler { get; init; }
 

@@ -110,6 +110,18 @@ public sealed class CommandLineTests : IDisposable
         Assert.Contains("GLOBE_SERVER", result.ErrorLine, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("http://127.0.0.1:1,ftp://127.0.0.1:2", "ftp://127.0.0.1:2")]
+    [InlineData("http://127.0.0.1:1,https://127.0.0.1:2", "mix")]
+    public async Task Apply_BadServerList_IsAUsageErrorNamingIt(string servers, string named)
+    {
+        var result = await _cli.RunAsync("authority", "apply", "--server", servers, "--name", "X", "--country", "KE", "--kind", "police",
+            "--legal-basis", "b", "--focal-name", "n", "--focal-email", "e@x.org");
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains(named, result.ErrorLine, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task WhoAmI_NoProfile_SaysHowToCreateOne()
     {

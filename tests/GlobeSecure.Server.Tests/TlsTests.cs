@@ -4,6 +4,9 @@ using GlobeSecure.Testing;
 using Grpc.Health.V1;
 using Grpc.Net.Client;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace GlobeSecure.Server.Tests;
 
@@ -264,5 +267,59 @@ public sealed class TlsTests(TlsServerFixture server) : IClassFixture<TlsServerF
         var response = await new Health.HealthClient(channel).CheckAsync(new HealthCheckRequest(), cancellationToken: ct);
 
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, response.Status);
+    }
+
+    [Fact]
+    public async Task Client_WithTwoHttpsReplicas_ReachesBothThroughTheCertificateAuthorityFileAndWithoutItIsRefused()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var directory = Directory.CreateTempSubdirectory("globe-ca-").FullName;
+        var replica = await server.StartReplicaAsync(ct, b =>
+        {
+            b.Configuration["Globe:Listen"] = "https://127.0.0.1:0";
+            b.Configuration["Globe:Tls:CertificatePath"] = server.CertificatePath;
+            b.Configuration["Globe:Tls:CertificatePassword"] = "test-password";
+        });
+        try
+        {
+            var replicaAddress = new Uri(replica.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+            var pem = Path.Combine(directory, "ca.crt");
+            await File.WriteAllTextAsync(pem, server.Certificate.ExportCertificatePem(), ct);
+            var other = Path.Combine(directory, "other-ca.crt");
+            using (var key = ECDsa.Create(ECCurve.NamedCurves.nistP256))
+            {
+                using var foreign = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256).CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5),
+                    DateTimeOffset.UtcNow.AddHours(1));
+                await File.WriteAllTextAsync(other, foreign.ExportCertificatePem(), ct);
+            }
+
+            await using var trusting = new GlobeSecure.Client.GlobeClient(new GlobeSecure.Client.GlobeClientOptions
+            {
+                Address = server.Address, OtherAddresses = [replicaAddress], TrustedCertificateAuthorityFile = pem,
+            });
+            await using var distrusting = new GlobeSecure.Client.GlobeClient(new GlobeSecure.Client.GlobeClientOptions
+            {
+                Address = server.Address, OtherAddresses = [replicaAddress], TrustedCertificateAuthorityFile = other,
+            });
+
+            // Round-robin: four calls reach both replicas; each answers what only a server can say.
+            var reached = new List<GlobeSecure.Client.GlobeClientException>();
+            for (var i = 0; i < 4; i++)
+            {
+                reached.Add(await Assert.ThrowsAsync<GlobeSecure.Client.GlobeClientException>(() => trusting.GetNetworkAsync(ct)));
+            }
+
+            var refused = await Assert.ThrowsAsync<GlobeSecure.Client.GlobeClientException>(() => distrusting.GetNetworkAsync(ct));
+
+            Assert.All(reached, e => Assert.Equal(Grpc.Core.StatusCode.NotFound, e.Status));
+            Assert.NotEqual(Grpc.Core.StatusCode.NotFound, refused.Status);
+            Assert.Contains("certificate", refused.ToString(), StringComparison.OrdinalIgnoreCase);
+        }
+        finally
+        {
+            await replica.StopAsync(ct);
+            await replica.DisposeAsync();
+            Directory.Delete(directory, recursive: true);
+        }
     }
 }

@@ -9,9 +9,10 @@ internal sealed record CaseCast(TestNetwork Network, Participant SecondAdministr
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    public static async Task<CaseCast> CreateAsync(StoryServerFixture server)
+    public static async Task<CaseCast> CreateAsync(StoryServerFixture server) => await CreateAsync(await server.NetworkAsync());
+
+    public static async Task<CaseCast> CreateAsync(TestNetwork network)
     {
-        var network = await server.NetworkAsync();
         var lukas = await network.AddNetworkAdministratorAsync();
         var suffix = Guid.NewGuid().ToString("N")[..6];
         var (kenyaId, kenyaCode) = await network.ApproveAuthorityAsync(lukas, $"EACC {suffix}", "KE");

@@ -24,13 +24,13 @@ internal sealed class Participant(DeviceKeys keys, GlobeClient client, Guid user
 /// </summary>
 internal sealed class TestNetwork : IAsyncDisposable
 {
-    private readonly GlobeServerFixture _server;
+    private readonly Uri _address;
     private readonly List<IAsyncDisposable> _owned = [];
     private readonly List<IDisposable> _keys = [];
 
-    private TestNetwork(GlobeServerFixture server, NetworkInitResult created, Participant firstAdministrator)
+    private TestNetwork(Uri address, NetworkInitResult created, Participant firstAdministrator)
     {
-        _server = server;
+        _address = address;
         Created = created;
         FirstAdministrator = firstAdministrator;
         _owned.Add(firstAdministrator.Client);
@@ -47,28 +47,32 @@ internal sealed class TestNetwork : IAsyncDisposable
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     /// <summary>Bootstraps the fixture's server (once per fixture: the bootstrap code works once).</summary>
-    public static async Task<TestNetwork> BootstrapAsync(GlobeServerFixture server)
+    public static Task<TestNetwork> BootstrapAsync(GlobeServerFixture server) =>
+        BootstrapAsync(server.Address, ct => BootstrapCodes.IssueAsync(server, ct));
+
+    /// <summary>Bootstraps the server at <paramref name="address"/> with a code from <paramref name="issueCode"/> (e.g. a server process's command).</summary>
+    public static async Task<TestNetwork> BootstrapAsync(Uri address, Func<CancellationToken, Task<string>> issueCode)
     {
-        var code = await BootstrapCodes.IssueAsync(server, Ct);
-        await using var anonymous = new GlobeClient(new GlobeClientOptions { Address = server.Address });
+        var code = await issueCode(Ct);
+        await using var anonymous = new GlobeClient(new GlobeClientOptions { Address = address });
         var created = await anonymous.NetworkInitAsync(code, "GlobE Network", "Amina Diallo", cancellationToken: Ct);
         var admin = new Participant(created.AdministratorDevice,
-            ClientFor(server, created.AdministratorDevice, created.RootKey.PublicKey, created.Network.Name),
+            ClientFor(address, created.AdministratorDevice, created.RootKey.PublicKey, created.Network.Name),
             created.AdministratorUserId, created.NetworkAuthorityId);
-        return new TestNetwork(server, created, admin);
+        return new TestNetwork(address, created, admin);
     }
 
-    public GlobeClient Anonymous() => Own(new GlobeClient(new GlobeClientOptions { Address = _server.Address, PinnedRootKeys = [RootKey.PublicKey] }));
+    public GlobeClient Anonymous() => Own(new GlobeClient(new GlobeClientOptions { Address = _address, PinnedRootKeys = [RootKey.PublicKey] }));
 
     public GlobeClient ClientFor(DeviceKeys keys, DirectoryHead? head = null, TimeProvider? clock = null, HttpMessageHandler? handler = null) =>
-        Own(ClientFor(_server, keys, RootKey.PublicKey, Created.Network.Name, head, clock, handler));
+        Own(ClientFor(_address, keys, RootKey.PublicKey, Created.Network.Name, head, clock, handler));
 
     /// <summary>Enrols a new device with <paramref name="code"/>; the participant is pending until certified.</summary>
     public async Task<Participant> EnrolAsync(EnrolmentCode code, string label = "laptop")
     {
-        await using var anonymous = new GlobeClient(new GlobeClientOptions { Address = _server.Address });
+        await using var anonymous = new GlobeClient(new GlobeClientOptions { Address = _address });
         var enrolled = await anonymous.EnrolDeviceAsync(code.Code, label, Ct);
-        var participant = new Participant(enrolled.Keys, ClientFor(_server, enrolled.Keys, RootKey.PublicKey, Created.Network.Name),
+        var participant = new Participant(enrolled.Keys, ClientFor(_address, enrolled.Keys, RootKey.PublicKey, Created.Network.Name),
             Guid.Parse(enrolled.Device.UserId), Guid.Parse(enrolled.Device.AuthorityId));
         _owned.Add(participant.Client);
         _keys.Add(enrolled);
@@ -128,12 +132,12 @@ internal sealed class TestNetwork : IAsyncDisposable
         Created.Dispose();
     }
 
-    private static GlobeClient ClientFor(GlobeServerFixture server, DeviceKeys keys, SigningPublicKey root, string networkName,
+    private static GlobeClient ClientFor(Uri address, DeviceKeys keys, SigningPublicKey root, string networkName,
         DirectoryHead? head = null, TimeProvider? clock = null, HttpMessageHandler? handler = null) =>
         new(new GlobeClientOptions
         {
             HttpHandler = handler,
-            Address = server.Address,
+            Address = address,
             Device = keys,
             PinnedRootKeys = [root],
             NetworkName = networkName,
