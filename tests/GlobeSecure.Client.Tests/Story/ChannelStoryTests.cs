@@ -134,6 +134,31 @@ public sealed class ChannelStoryTests(StoryServerFixture server) : IClassFixture
     }
 
     [Fact]
+    public async Task Send_RetriedWithTheSameIdAfterItWasStored_AnsweredWithTheStoredMessageNotAlreadyExists()
+    {
+        // Found by the model-based test (ChannelModelTests): a retry re-seals (another nonce and
+        // time), so the server saw a different envelope under a stored id and answered
+        // ALREADY_EXISTS — a client whose first answer was lost could not tell "stored" from "taken".
+        var c = await CastAsync();
+        var channelId = await SharedChannelAsync(c, "Case 2026-126");
+        var id = Guid.CreateVersion7();
+        var first = await c.Ana.Client.SendTextAsync(channelId, "Sent once, its answer lost.", new SendOptions(MessageId: id), Ct);
+        await c.Otieno.Client.RotateEpochAsync(channelId, Ct);
+
+        var retried = await c.Ana.Client.SendTextAsync(channelId, "Sent once, its answer lost.", new SendOptions(MessageId: id), Ct);
+        var otherContent = await Assert.ThrowsAsync<GlobeClientException>(() =>
+            c.Ana.Client.SendTextAsync(channelId, "Something else.", new SendOptions(MessageId: id), Ct));
+        var otherSender = await Assert.ThrowsAsync<GlobeClientException>(() =>
+            c.Otieno.Client.SendTextAsync(channelId, "Sent once, its answer lost.", new SendOptions(MessageId: id), Ct));
+
+        Assert.Equal(first.Position, retried.Position);
+        Assert.Equal(first.Envelope, retried.Envelope);
+        Assert.Equal(StatusCode.AlreadyExists, otherContent.Status);
+        Assert.Equal(StatusCode.AlreadyExists, otherSender.Status);
+        Assert.Single(await c.Wanjiru.Client.HistoryAsync(channelId, cancellationToken: Ct));
+    }
+
+    [Fact]
     public async Task Receipts_DeliveredAndRead_VerifyThroughTheClient()
     {
         var c = await CastAsync();
