@@ -22,6 +22,9 @@ public sealed class ChannelModelTests(ChannelModelFixture server) : IClassFixtur
     private static int Sequences =>
         int.TryParse(Environment.GetEnvironmentVariable("GLOBE_MODEL_SEQUENCES"), out var n) && n > 0 ? n : 30;
 
+    /// <summary>How long CsCheck looks for a shorter failing sequence once one failed (it re-runs candidates against the server).</summary>
+    private const int ShrinkSeconds = 60;
+
     private static ulong Seed => ulong.TryParse(Environment.GetEnvironmentVariable("GLOBE_FUZZ_SEED"), out var seed) ? seed : 20_261_124UL;
 
     /// <summary>The CsCheck seed of sequence <paramref name="index"/>: each sequence replays alone from it.</summary>
@@ -36,7 +39,7 @@ public sealed class ChannelModelTests(ChannelModelFixture server) : IClassFixtur
         if (Environment.GetEnvironmentVariable("GLOBE_MODEL_REPLAY") is { Length: > 0 } replay)
         {
             // One sequence from the CsCheck seed a failure printed, shrunk again if it fails.
-            await ChannelSequences.SampleAsync(s => new SequenceRun(cast, s, tally).RunAsync(), seed: replay, iter: 300, time: 240, threads: 1,
+            await ChannelSequences.SampleAsync(s => new SequenceRun(cast, s, tally).RunAsync(), seed: replay, iter: 300, time: ShrinkSeconds, threads: 1,
                 print: s => s.ToString());
             return;
         }
@@ -57,7 +60,7 @@ public sealed class ChannelModelTests(ChannelModelFixture server) : IClassFixtur
             if (failed is not null)
             {
                 // Shrink: CsCheck starts from the failing seed and keeps the simplest sequence that still fails.
-                await ChannelSequences.SampleAsync(s => new SequenceRun(cast, s, new ModelTally()).RunAsync(), seed: SeedOf(i), iter: 300, time: 240, threads: 1,
+                await ChannelSequences.SampleAsync(s => new SequenceRun(cast, s, new ModelTally()).RunAsync(), seed: SeedOf(i), iter: 300, time: ShrinkSeconds, threads: 1,
                     print: s => s.ToString());
                 Assert.Fail($"Sequence {i} (seed {Seed}) failed once but not again when shrinking:\n{failed.Message}");
             }
