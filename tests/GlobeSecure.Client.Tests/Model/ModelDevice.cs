@@ -184,7 +184,12 @@ internal sealed class ModelDevice(int index, Participant participant, GlobeClien
         while (Cursor < position)
         {
             var next = events.MoveNextAsync().AsTask();
-            if (await Task.WhenAny(next, Task.Delay(Guard, TestContext.Current.CancellationToken)) != next)
+            bool moved;
+            try
+            {
+                moved = await next.WaitAsync(Guard, TestContext.Current.CancellationToken);
+            }
+            catch (TimeoutException)
             {
                 await _stop!.CancelAsync();
                 await next.ContinueWith(_ => { }, TaskScheduler.Default);
@@ -192,7 +197,7 @@ internal sealed class ModelDevice(int index, Participant participant, GlobeClien
                 throw new TimeoutException($"{Name}'s subscription did not reach position {position} (cursor {Cursor}) within {Guard.TotalSeconds} s.");
             }
 
-            if (!await next)
+            if (!moved)
             {
                 throw new InvalidOperationException($"{Name}'s subscription ended at cursor {Cursor}.");
             }
