@@ -292,7 +292,48 @@ public sealed partial class GlobeClient
             {
                 channel = await GetChannelAsync(channelId, cancellationToken);
             }
+            catch (GlobeClientException e) when (e.Status == StatusCode.AlreadyExists && options.MessageId is not null)
+            {
+                // A retry of a send whose answer was lost: sealed again (another nonce and time), it
+                // differs from the stored envelope byte for byte, so the server cannot tell it from a
+                // different message under the same id. This device can: the stored message is this
+                // send when it is this device's and opens to the same content and header fields.
+                if (await SameSendAsync(channelId, messageId, content, options, handling, cancellationToken) is not { } stored)
+                {
+                    throw;
+                }
+
+                return stored;
+            }
         }
+    }
+
+    /// <summary>The stored message under <paramref name="messageId"/> when it is exactly what this send would have sent; else null.</summary>
+    private async Task<StoredMessage?> SameSendAsync(Guid channelId, Guid messageId, ReadOnlyMemory<byte> content, SendOptions options, string handling,
+        CancellationToken cancellationToken)
+    {
+        StoredMessage stored;
+        OpenedMessage opened;
+        try
+        {
+            stored = await GetMessageAsync(channelId, messageId, cancellationToken);
+            opened = await OpenAsync(stored, cancellationToken);
+        }
+        catch (Exception e) when (e is GlobeClientException or GlobeTrustException)
+        {
+            return null; // Another channel's message, or one this device cannot open: not this send.
+        }
+
+        var same = opened.SenderDeviceId == Device().DeviceId
+            && string.Equals(opened.ContentType, options.ContentType, StringComparison.Ordinal)
+            && string.Equals(opened.HandlingCode, handling, StringComparison.Ordinal)
+            && string.Equals(opened.EvaluationGrade, options.EvaluationGrade ?? "", StringComparison.Ordinal)
+            && opened.Spontaneous == options.Spontaneous
+            && (opened.ReplyTo ?? Guid.Empty) == (options.ReplyTo ?? Guid.Empty)
+            && (opened.ForwardOf ?? Guid.Empty) == (options.ForwardOf ?? Guid.Empty)
+            && opened.DocumentIds.SequenceEqual(options.DocumentIds ?? [])
+            && opened.Content.AsSpan().SequenceEqual(content.Span);
+        return same ? stored : null;
     }
 
     /// <summary>Sends UTF-8 text (<see cref="TextContentType"/>); see <see cref="SendAsync"/>.</summary>

@@ -583,7 +583,10 @@ internal sealed class ChannelService(
                     Open(a.ChannelId, stored.Position);
                     break;
                 case MembersRemoved r when r.UserIds.Contains(userId):
-                    var open = _intervals.FindIndex(i => i.ChannelId == r.ChannelId && i.To is null);
+                    // The interval this removal ends: open and begun before it. A subscription that
+                    // resumes from before a removal replays it while the member's later interval (a
+                    // re-addition, read from the projection) is open; that one must stay open.
+                    var open = _intervals.FindIndex(i => i.ChannelId == r.ChannelId && i.To is null && i.From < stored.Position);
                     if (open >= 0)
                     {
                         _intervals[open] = _intervals[open] with { To = stored.Position };

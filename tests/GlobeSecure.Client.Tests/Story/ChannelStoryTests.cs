@@ -134,6 +134,31 @@ public sealed class ChannelStoryTests(StoryServerFixture server) : IClassFixture
     }
 
     [Fact]
+    public async Task Send_RetriedWithTheSameIdAfterItWasStored_AnsweredWithTheStoredMessageNotAlreadyExists()
+    {
+        // Found by the model-based test (ChannelModelTests): a retry re-seals (another nonce and
+        // time), so the server saw a different envelope under a stored id and answered
+        // ALREADY_EXISTS — a client whose first answer was lost could not tell "stored" from "taken".
+        var c = await CastAsync();
+        var channelId = await SharedChannelAsync(c, "Case 2026-126");
+        var id = Guid.CreateVersion7();
+        var first = await c.Ana.Client.SendTextAsync(channelId, "Sent once, its answer lost.", new SendOptions(MessageId: id), Ct);
+        await c.Otieno.Client.RotateEpochAsync(channelId, Ct);
+
+        var retried = await c.Ana.Client.SendTextAsync(channelId, "Sent once, its answer lost.", new SendOptions(MessageId: id), Ct);
+        var otherContent = await Assert.ThrowsAsync<GlobeClientException>(() =>
+            c.Ana.Client.SendTextAsync(channelId, "Something else.", new SendOptions(MessageId: id), Ct));
+        var otherSender = await Assert.ThrowsAsync<GlobeClientException>(() =>
+            c.Otieno.Client.SendTextAsync(channelId, "Sent once, its answer lost.", new SendOptions(MessageId: id), Ct));
+
+        Assert.Equal(first.Position, retried.Position);
+        Assert.Equal(first.Envelope, retried.Envelope);
+        Assert.Equal(StatusCode.AlreadyExists, otherContent.Status);
+        Assert.Equal(StatusCode.AlreadyExists, otherSender.Status);
+        Assert.Single(await c.Wanjiru.Client.HistoryAsync(channelId, cancellationToken: Ct));
+    }
+
+    [Fact]
     public async Task Receipts_DeliveredAndRead_VerifyThroughTheClient()
     {
         var c = await CastAsync();
@@ -213,6 +238,39 @@ public sealed class ChannelStoryTests(StoryServerFixture server) : IClassFixture
 
         Assert.Equal(sent.Position, received.Position);
         Assert.Equal("Live to Wanjiru.", (await c.Wanjiru.Client.OpenAsync(received, Ct)).Text);
+    }
+
+    [Fact]
+    public async Task Subscribe_ResumedFromBeforeARemovalOfAMemberAddedAgain_DeliversWhatCameAfterTheReaddition()
+    {
+        // Found by the model-based test (ChannelModelTests): replaying the removal closed the member's
+        // current interval (the re-addition's) instead of the one it ended, so nothing after the
+        // re-addition reached a subscription that resumed from before the removal.
+        var c = await CastAsync();
+        var channelId = await SharedChannelAsync(c, "Case 2026-127");
+        var before = await c.Ana.Client.SendTextAsync(channelId, "Before Ana's removal.", cancellationToken: Ct);
+        await c.Otieno.Client.RemoveMembersAsync(channelId, userIds: [c.Ana.UserId], cancellationToken: Ct);
+        var absent = await c.Otieno.Client.SendTextAsync(channelId, "While Ana was away.", cancellationToken: Ct);
+        await c.Otieno.Client.AddMembersAsync(channelId, userIds: [c.Ana.UserId], cancellationToken: Ct);
+        var after = await c.Otieno.Client.SendTextAsync(channelId, "After Ana came back.", cancellationToken: Ct);
+
+        var received = new List<long>();
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(30)); // Only a hang guard: the passing run stops at the last message.
+        await foreach (var e in c.Ana.Client.SubscribeAsync(before.Position - 1, timeout.Token))
+        {
+            if (e.ChannelId == channelId.ToString() && e.EventCase == ChannelEvent.EventOneofCase.Message)
+            {
+                received.Add(e.Position);
+                if (e.Position >= after.Position)
+                {
+                    break;
+                }
+            }
+        }
+
+        Assert.Equal([before.Position, after.Position], received);
+        Assert.DoesNotContain(absent.Position, received);
     }
 
     [Fact]

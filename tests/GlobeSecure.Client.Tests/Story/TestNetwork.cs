@@ -117,6 +117,15 @@ internal sealed class TestNetwork : IAsyncDisposable
         return user;
     }
 
+    /// <summary>Another device of an existing user: the user invited again under their id, the device enrolled and certified by <paramref name="administrator"/>.</summary>
+    public async Task<Participant> DeviceAsync(Participant administrator, Participant user, string name, string label, Role role = Role.Investigator)
+    {
+        var code = await administrator.Client.InviteUserAsync(administrator.AuthorityId, name, role, userId: user.UserId, cancellationToken: Ct);
+        var device = await EnrolAsync(code, label);
+        await administrator.Client.CertifyDeviceAsync(device.DeviceId, cancellationToken: Ct);
+        return device;
+    }
+
     public async ValueTask DisposeAsync()
     {
         foreach (var owned in _owned)
