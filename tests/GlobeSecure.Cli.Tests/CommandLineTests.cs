@@ -123,6 +123,16 @@ public sealed class CommandLineTests : IDisposable
     }
 
     [Fact]
+    public async Task Apply_ClientCertificateFileMissing_IsAUsageErrorNamingTheOption()
+    {
+        var result = await _cli.RunAsync("authority", "apply", "--name", "X", "--country", "KE", "--kind", "police", "--legal-basis", "b",
+            "--focal-name", "n", "--focal-email", "e@x.org", "--server", "https://127.0.0.1:1", "--client-cert", "/no/such/partner.pfx");
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("--client-cert: there is no certificate at '/no/such/partner.pfx'", result.ErrorLine, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task WhoAmI_NoProfile_SaysHowToCreateOne()
     {
         var result = await _cli.RunAsync("whoami");
