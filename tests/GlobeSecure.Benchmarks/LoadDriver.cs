@@ -82,6 +82,7 @@ internal sealed class OperationStats(string name)
     private readonly LongHistogram _latency = new(TimeStamp.Seconds(120), 3);
     private readonly Dictionary<string, long> _errors = [];
     private readonly Dictionary<string, long> _expected = [];
+    private readonly Dictionary<string, string> _firstDetail = [];
     private long _completed;
     private long _counted;
 
@@ -101,12 +102,16 @@ internal sealed class OperationStats(string name)
         }
     }
 
-    /// <summary>A failed operation (every one counts, warm-up included), by its status code.</summary>
-    public void Failed(string code)
+    /// <summary>A failed operation (every one counts, warm-up included), by its status code; the first one's detail is kept.</summary>
+    public void Failed(string code, string? detail = null)
     {
         lock (_gate)
         {
             _errors[code] = _errors.GetValueOrDefault(code) + 1;
+            if (detail is not null)
+            {
+                _firstDetail.TryAdd(code, detail);
+            }
         }
     }
 
@@ -124,7 +129,7 @@ internal sealed class OperationStats(string name)
         lock (_gate)
         {
             return new OperationResult(name, _completed, _counted, _counted / window.TotalSeconds, Percentile(50), Percentile(99), Percentile(100),
-                new SortedDictionary<string, long>(_errors), new SortedDictionary<string, long>(_expected));
+                new SortedDictionary<string, long>(_errors), new SortedDictionary<string, long>(_expected), new SortedDictionary<string, string>(_firstDetail));
         }
     }
 

@@ -8,7 +8,7 @@ namespace GlobeSecure.Benchmarks;
 
 /// <summary>One kind of operation: completions (all, and those started in the counted window), throughput and latency in the window, failures by status.</summary>
 internal sealed record OperationResult(string Name, long Completed, long Counted, double PerSecond, double P50Ms, double P99Ms, double MaxMs,
-    IReadOnlyDictionary<string, long> Errors, IReadOnlyDictionary<string, long> Expected);
+    IReadOnlyDictionary<string, long> Errors, IReadOnlyDictionary<string, long> Expected, IReadOnlyDictionary<string, string> FirstDetail);
 
 /// <summary>
 /// The exactly-once check. A delivery is one (acknowledged message, member subscriber) pair; every
@@ -179,27 +179,27 @@ internal static class LoadReport
         Line();
         Line("Errors by status code:");
         Line();
-        Line("| operation | status | count | expected? |");
-        Line("|-----------|--------|------:|-----------|");
+        Line("| operation | status | count | expected? | first one's detail |");
+        Line("|-----------|--------|------:|-----------|--------------------|");
         var any = false;
         foreach (var op in r.Operations)
         {
             foreach (var (code, count) in op.Errors)
             {
-                Line(Invariant($"| {op.Name} | {code} | {count:N0} | no |"));
+                Line(Invariant($"| {op.Name} | {code} | {count:N0} | no | {op.FirstDetail.GetValueOrDefault(code, "").Replace('|', '/')} |"));
                 any = true;
             }
 
             foreach (var (code, count) in op.Expected)
             {
-                Line(Invariant($"| {op.Name} | {code} | {count:N0} | yes (not an error) |"));
+                Line(Invariant($"| {op.Name} | {code} | {count:N0} | yes (not an error) | |"));
                 any = true;
             }
         }
 
         if (!any)
         {
-            Line("| (none) | | | |");
+            Line("| (none) | | | | |");
         }
 
         Line();

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
 using System.Security.Cryptography;
 using GlobeSecure.Client;
 using GlobeSecure.Contracts.V1;
@@ -36,6 +38,7 @@ internal sealed class LoadWorld : IAsyncDisposable
     private readonly OperationStats _download = new("download and verify document");
     private readonly OperationStats _subscribe = new("open subscription");
     private readonly OperationStats _session = new("renew session (subscription token)");
+    private LoadClock? _clock;
     private long _uploaded;
     private long _verified;
     private long _mismatched;
@@ -69,7 +72,12 @@ internal sealed class LoadWorld : IAsyncDisposable
         // A channel starts with every investigator of its creator's authority, so each channel has
         // an authority of its own (all but two of its members) and adds the last two by name from
         // one partner authority that every channel shares.
-        var partner = await network.AdmitAuthorityAsync(second, "Police Investigations", "UG", AuthorityKind.Police);
+        BenchMember partner;
+        using (var applicant = ApplicantChannel(server.Address, 0))
+        {
+            partner = await network.AdmitAuthorityAsync(second, "Police Investigations", "UG", AuthorityKind.Police, applicant);
+        }
+
         var subscribers = Enumerable.Range(0, settings.Clients).Select(i => new LoadSubscriber(i)).ToList();
         var channelMembers = groups.Select(g => (IReadOnlyList<LoadSubscriber>)[.. g.Select(i => subscribers[i])]).ToList();
         var ledger = new DeliveryLedger(subscribers, channelMembers);
@@ -77,8 +85,13 @@ internal sealed class LoadWorld : IAsyncDisposable
         for (var c = 0; c < groups.Count; c++)
         {
             var group = groups[c];
-            var home = await network.AdmitAuthorityAsync(second, $"Anti-Corruption Commission {c + 1}", Countries[c % Countries.Length],
-                AuthorityKind.AntiCorruptionAgency);
+            BenchMember home;
+            using (var applicant = ApplicantChannel(server.Address, c + 1))
+            {
+                home = await network.AdmitAuthorityAsync(second, $"Anti-Corruption Commission {c + 1}", Countries[c % Countries.Length],
+                    AuthorityKind.AntiCorruptionAgency, applicant);
+            }
+
             var homeCount = Math.Max(1, group.Count - 2);
             var first = new List<BenchMember>();
             var added = new List<BenchMember>();
@@ -116,6 +129,36 @@ internal sealed class LoadWorld : IAsyncDisposable
         return new LoadWorld(settings, directory, setup, network, clients, subscribers, ledger);
     }
 
+    /// <summary>
+    /// A channel whose connections come from 127.0.0.(2 + n): each authority applies from an
+    /// address of its own, as separate applicants do (the server takes at most 10 anonymous
+    /// applications per address and hour, and a 50-client run admits 11 authorities). Loopback
+    /// still: Linux routes all of 127.0.0.0/8 to the loopback interface.
+    /// </summary>
+    private static GrpcChannel ApplicantChannel(Uri server, int n)
+    {
+        var local = new IPEndPoint(IPAddress.Parse(Invariant($"127.0.0.{2 + n}")), 0);
+        var handler = new SocketsHttpHandler
+        {
+            ConnectCallback = async (context, cancellationToken) =>
+            {
+                var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                try
+                {
+                    socket.Bind(local);
+                    await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
+                    return new NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            },
+        };
+        return GrpcChannel.ForAddress(server, new GrpcChannelOptions { HttpHandler = handler, DisposeHttpClient = true });
+    }
+
     /// <summary>The run: subscriptions open, the load for the duration, then the drain; memory sampled throughout.</summary>
     public async Task<LoadResult> RunAsync(LoadServerProcess server)
     {
@@ -129,7 +172,7 @@ internal sealed class LoadWorld : IAsyncDisposable
             await Task.Delay(50);
         }
 
-        var clock = new LoadClock(_settings.Warmup, _settings.Duration);
+        var clock = _clock = new LoadClock(_settings.Warmup, _settings.Duration);
         Progress($"Load: {LoadReport.Span(_settings.Duration)} with {_clients.Count} clients ({Invariant($"{_settings.Warmup.TotalSeconds:0}")} s warm-up), {(_settings.Rate > 0 ? Invariant($"{_settings.Rate:0.##} operations/s per client") : "as fast as each client can")}…");
         var load = _clients.Select(c => Task.Run(() => OperationLoopAsync(c, clock))).ToArray();
         using var stopSampling = new CancellationTokenSource();
@@ -246,7 +289,7 @@ internal sealed class LoadWorld : IAsyncDisposable
         }
         catch (Exception ex) when (StatusOf(ex) is { } code)
         {
-            _send.Failed(code);
+            _send.Failed(code, DetailOf(ex));
         }
     }
 
@@ -264,7 +307,7 @@ internal sealed class LoadWorld : IAsyncDisposable
         }
         catch (Exception ex) when (StatusOf(ex) is { } code)
         {
-            _upload.Failed(code);
+            _upload.Failed(code, DetailOf(ex));
             return;
         }
 
@@ -293,7 +336,7 @@ internal sealed class LoadWorld : IAsyncDisposable
         }
         catch (Exception ex) when (StatusOf(ex) is { } code)
         {
-            _download.Failed(code);
+            _download.Failed(code, DetailOf(ex));
         }
         finally
         {
@@ -315,11 +358,11 @@ internal sealed class LoadWorld : IAsyncDisposable
                 {
                     client.Token = await _network.AuthenticateAsync(client.Member.Device);
                     client.TokenAt = Stopwatch.GetTimestamp();
-                    _session.Completed(renewStart, counted: true);
+                    _session.Completed(renewStart, _clock?.IsCounted(renewStart) ?? false);
                 }
                 catch (Exception ex) when (StatusOf(ex) is { } code)
                 {
-                    _session.Failed(code);
+                    _session.Failed(code, DetailOf(ex));
                     await PauseAsync(stop);
                     continue;
                 }
@@ -333,7 +376,7 @@ internal sealed class LoadWorld : IAsyncDisposable
                 using var call = channels.Subscribe(new SubscribeRequest { AfterPosition = client.Subscriber.Position },
                     new Metadata { { "authorization", $"Bearer {client.Token}" } }, cancellationToken: reopen.Token);
                 await call.ResponseHeadersAsync;
-                _subscribe.Completed(start, counted: true);
+                _subscribe.Completed(start, _clock?.IsCounted(start) ?? false);
                 client.Subscribed = true;
                 await foreach (var e in call.ResponseStream.ReadAllAsync(reopen.Token))
                 {
@@ -350,7 +393,7 @@ internal sealed class LoadWorld : IAsyncDisposable
             }
             catch (Exception ex) when (StatusOf(ex) is { } code)
             {
-                _subscribe.Failed(code);
+                _subscribe.Failed(code, DetailOf(ex));
                 await PauseAsync(stop);
             }
         }
@@ -377,6 +420,23 @@ internal sealed class LoadWorld : IAsyncDisposable
         IOException or HttpRequestException => "connection: " + ex.GetType().Name,
         _ => "exception: " + ex.GetType().Name,
     };
+
+    /// <summary>
+    /// What the failure says, for the report: the status detail and the innermost cause's type
+    /// and message (the server's details and the client library's messages carry ids only).
+    /// </summary>
+    private static string DetailOf(Exception ex)
+    {
+        var inner = ex;
+        while (inner.InnerException is { } next)
+        {
+            inner = next;
+        }
+
+        var detail = ex is RpcException r ? r.Status.Detail : ex.Message;
+        var text = ReferenceEquals(inner, ex) ? detail : $"{detail} ({inner.GetType().Name}: {inner.Message})";
+        return text.ReplaceLineEndings(" ");
+    }
 
     public async ValueTask DisposeAsync()
     {
