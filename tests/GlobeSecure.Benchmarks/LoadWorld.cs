@@ -391,6 +391,14 @@ internal sealed class LoadWorld : IAsyncDisposable
                 // The client closed it (to reopen it, or at the end of the run).
                 _subscribe.Expected("CANCELLED by the client (reopen or end of run)");
             }
+            catch (RpcException ex) when (reopen.IsCancellationRequested)
+            {
+                // The client had already cancelled the call when this status arrived: its own
+                // closing, which grpc-dotnet sometimes reports as the aborted HTTP/2 request
+                // (UNAVAILABLE, "Error reading next message. IOException: The request was aborted.")
+                // rather than CANCELLED. Counted apart, with the status it gave.
+                _subscribe.Expected($"{ex.StatusCode} after the client had cancelled it (reopen or end of run)");
+            }
             catch (Exception ex) when (StatusOf(ex) is { } code)
             {
                 _subscribe.Failed(code, DetailOf(ex));
