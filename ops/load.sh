@@ -11,7 +11,8 @@
 #                   of 5 members (3 of the channel's own authority, 2 of a shared partner
 #                   authority) (default 50)
 #   --duration D    the whole load, warm-up included: 90s, 2m, 10m, 1h (default 10m)
-#   --warmup D      not counted in throughput, latency or memory growth (default 1m)
+#   --warmup D      not counted in throughput, latency or memory growth (default 1m, or a
+#                   quarter of a --duration under 4m)
 #   --rate R        operations per second per client, paced with jitter (default 4; 0: as
 #                   fast as each client can)
 #   --sample D      how often the server's memory is sampled (default 10s)

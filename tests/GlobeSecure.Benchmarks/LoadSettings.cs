@@ -47,7 +47,8 @@ internal sealed record LoadSettings(string ConnectionString, int Clients, TimeSp
           --clients N    concurrent enrolled clients (investigators, each with its own device, session
                          and HTTP/2 connection), 2 to 500 (default 50)
           --duration D   the whole load, warm-up included: 90s, 2m, 10m, 1h (default 10m)
-          --warmup D     the first part, not counted in throughput, latency or memory growth (default 1m)
+          --warmup D     the first part, not counted in throughput, latency or memory growth (default 1m,
+                         or a quarter of a --duration under 4m)
           --rate R       operations per second per client, paced with jitter (default 4); 0: as fast as
                          each client can (closed loop)
           --sample D     how often the server's memory is sampled (default 10s)
@@ -69,7 +70,7 @@ internal sealed record LoadSettings(string ConnectionString, int Clients, TimeSp
         error = null;
         var clients = 50;
         var duration = TimeSpan.FromMinutes(10);
-        var warmup = TimeSpan.FromMinutes(1);
+        TimeSpan? warmupGiven = null;
         var rate = 4.0;
         var sample = TimeSpan.FromSeconds(10);
         string? report = null;
@@ -98,7 +99,7 @@ internal sealed record LoadSettings(string ConnectionString, int Clients, TimeSp
                     duration = d;
                     break;
                 case "--warmup" when ParseDuration(value) is { } w:
-                    warmup = w;
+                    warmupGiven = w;
                     break;
                 case "--rate" when double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var r) && r is >= 0 and <= 1000:
                     rate = r;
@@ -115,6 +116,8 @@ internal sealed record LoadSettings(string ConnectionString, int Clients, TimeSp
             }
         }
 
+        // Default: a minute, or a quarter of a run shorter than four minutes.
+        var warmup = warmupGiven ?? TimeSpan.FromTicks(Math.Min(TimeSpan.FromMinutes(1).Ticks, duration.Ticks / 4));
         if (warmup >= duration)
         {
             error = $"--warmup ({Format.Invariant($"{warmup.TotalSeconds:0} s")}) must be shorter than --duration ({Format.Invariant($"{duration.TotalSeconds:0} s")}).";
