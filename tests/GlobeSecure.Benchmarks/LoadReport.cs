@@ -115,7 +115,8 @@ internal sealed record LoadResult
             return new Growth(figure, 0, 0, 0, 0, 0);
         }
 
-        var k = Math.Clamp(samples.Count / 10, Math.Min(3, samples.Count), Math.Max(1, samples.Count / 2));
+        // A tenth of the samples, at least 3, at most half of them (and at least one).
+        var k = Math.Max(1, Math.Min(Math.Max(3, samples.Count / 10), samples.Count / 2));
         var start = Median(samples.Take(k).Select(value));
         var end = Median(samples.TakeLast(k).Select(value));
         return new Growth(figure, start, end, samples.Max(value), start > 0 ? (end - start) / start * 100 : 0, samples.Count);
