@@ -63,85 +63,19 @@ export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_SKIP_FIRST_TIME_EXPE
 
 die() { echo "error: $*" >&2; exit 1; }
 
-PG_BIN=""
-PG_DIR=""
-PG_STARTED=0
+# shellcheck source=ops/lib/throwaway-pg.sh
+. "$ROOT/ops/lib/throwaway-pg.sh"
 
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   set +e
-  if [ "$PG_STARTED" -eq 1 ]; then
-    echo "Stopping the throwaway PostgreSQL cluster…" >&2
-    if ! globe_as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w -t 60 stop >/dev/null; then
-      echo "warning: fast stop failed; stopping immediately" >&2
-      globe_as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate -w -t 30 stop >/dev/null
-    fi
-  fi
-  if [ -n "$PG_DIR" ]; then
-    rm -rf -- "$PG_DIR"
-  fi
+  globe_throwaway_pg_stop
   exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-# A TCP port on 127.0.0.1 that nothing answers on right now (pg_ctl start is
-# retried with another one if it is taken in between).
-pick_port() {
-  local port
-  for _ in $(seq 1 50); do
-    port=$(( 20000 + RANDOM % 40000 ))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      printf '%s\n' "$port"
-      return 0
-    fi
-  done
-  return 1
-}
-
-start_throwaway_pg() {
-  local port attempt
-  PG_BIN=$(globe_ensure_pg) || die "PostgreSQL is not available"
-  PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/globe-bench-pg.XXXXXX")
-  if [ "$(id -u)" -eq 0 ]; then
-    chown postgres:postgres "$PG_DIR"
-  fi
-  chmod 700 "$PG_DIR"
-
-  echo "Creating a throwaway PostgreSQL cluster in $PG_DIR ($PG_BIN)…" >&2
-  globe_pg_initdb "$PG_BIN" "$PG_DIR/data" || die "initdb failed"
-
-  # Default durability on purpose (fsync, synchronous_commit, full_page_writes
-  # untouched): the numbers are meant to be a real server's. TCP only, so the
-  # socket directory (and its path length) does not matter.
-  printf "\n# Written by ops/bench.sh\ninclude 'bench.conf'\n" |
-    globe_as_pg tee -a "$PG_DIR/data/postgresql.conf" >/dev/null
-
-  for attempt in 1 2 3; do
-    port=$(pick_port) || die "no free TCP port found on 127.0.0.1"
-    printf "listen_addresses = '127.0.0.1'\nport = %s\nunix_socket_directories = ''\nmax_connections = 200\n" "$port" |
-      globe_as_pg tee "$PG_DIR/data/bench.conf" >/dev/null
-    PG_STARTED=1   # set first, so Ctrl-C during the start still stops it
-    if globe_as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t 60 start >/dev/null; then
-      break
-    fi
-    PG_STARTED=0
-    if [ "$attempt" -eq 3 ]; then
-      echo "--- last lines of $PG_DIR/postgres.log ---" >&2
-      tail -n 20 "$PG_DIR/postgres.log" >&2 || true
-      die "the throwaway PostgreSQL cluster did not start"
-    fi
-    echo "PostgreSQL did not start on port $port; trying another port…" >&2
-  done
-  echo "PostgreSQL is running on 127.0.0.1:$port." >&2
-
-  globe_as_pg "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d postgres \
-    -c "CREATE DATABASE bench" >&2 || die "could not create database 'bench'"
-
-  GLOBE_BENCH_DB="Host=127.0.0.1;Port=$port;Username=postgres;Database=bench"
-}
 
 # Does this run need the database? Not for --only crypto, nor for --help (the
 # driver itself rejects bad arguments, with its usage); store, channels and all
@@ -162,7 +96,7 @@ done
 if [ "$needs_db" -eq 0 ]; then
   echo "No database needed (crypto only, or --help)." >&2
 elif [ -z "${GLOBE_BENCH_DB:-}" ]; then
-  start_throwaway_pg
+  globe_throwaway_pg_start bench || die "no throwaway PostgreSQL cluster"
   export GLOBE_BENCH_DB
 else
   echo "Using the database of GLOBE_BENCH_DB." >&2

@@ -18,12 +18,14 @@ internal sealed record BenchMember(Guid UserId, Guid AuthorityId, DeviceKeys Dev
 }
 
 /// <summary>
-/// The channel benchmark's setup, not measured: driven over gRPC the way a client does (keys
-/// generated locally, certificates and epoch keys signed by the devices, chains verified to the
-/// pinned root), as the server tests' NetworkDriver and ChannelDriver do; copied here because
-/// the benchmark does not reference test projects.
+/// The benchmarks' and the load driver's setup, not measured: driven over gRPC the way a client
+/// does (keys generated locally, certificates and epoch keys signed by the devices, chains
+/// verified to the pinned root), as the server tests' NetworkDriver and ChannelDriver do; copied
+/// here because the benchmark does not reference test projects.
 /// </summary>
-internal sealed class BenchNetwork(GlobeServerFixture server, GrpcChannel channel)
+/// <param name="issueBootstrapCode">The operator's one-time bootstrap code (the in-process fixture's, or a server process's).</param>
+/// <param name="channel">The channel the setup calls go through.</param>
+internal sealed class BenchNetwork(Func<Task<string>> issueBootstrapCode, GrpcChannel channel)
 {
     private readonly NetworkService.NetworkServiceClient _network = new(channel);
     private readonly DeviceService.DeviceServiceClient _devices = new(channel);
@@ -37,6 +39,12 @@ internal sealed class BenchNetwork(GlobeServerFixture server, GrpcChannel channe
     /// <summary>The name the network is bootstrapped with (clients expect it when authenticating).</summary>
     public const string NetworkName = "GlobE Benchmark Network";
 
+    /// <summary>The setup of a benchmark whose server runs in-process.</summary>
+    public BenchNetwork(GlobeServerFixture server, GrpcChannel channel)
+        : this(() => server.IssueBootstrapCodeAsync(), channel)
+    {
+    }
+
     private static DateTimeOffset Now => TimeProvider.System.GetUtcNow();
 
     /// <summary>The network root's public key, which clients pin.</summary>
@@ -49,7 +57,7 @@ internal sealed class BenchNetwork(GlobeServerFixture server, GrpcChannel channe
     /// <summary>Bootstraps the network (fresh root and administrator keys) and authenticates its first administrator.</summary>
     public async Task BootstrapAsync()
     {
-        var code = await server.IssueBootstrapCodeAsync();
+        var code = await issueBootstrapCode();
         _rootKey = SigningKeyPair.Generate();
         var device = DeviceKeys.Generate(Guid.CreateVersion7());
         var userId = Guid.CreateVersion7();
@@ -73,10 +81,21 @@ internal sealed class BenchNetwork(GlobeServerFixture server, GrpcChannel channe
     /// A second network administrator (four eyes), then an authority that applies, is approved by
     /// both, and whose first administrator enrols; returns that administrator.
     /// </summary>
-    public async Task<BenchMember> AdmitAuthorityAsync(BenchMember secondAdministrator, string name, string country, AuthorityKind kind)
+    /// <param name="secondAdministrator">The second network administrator, who approves after the first.</param>
+    /// <param name="name">The authority's name.</param>
+    /// <param name="country">Its country (ISO 3166-1 alpha-2).</param>
+    /// <param name="kind">Its kind.</param>
+    /// <param name="applicant">
+    /// The channel the (anonymous) application goes through; null: the setup's. Anonymous
+    /// applications are limited per client address, so a setup that admits many authorities
+    /// applies from several loopback addresses, as separate applicants would.
+    /// </param>
+    public async Task<BenchMember> AdmitAuthorityAsync(BenchMember secondAdministrator, string name, string country, AuthorityKind kind,
+        GrpcChannel? applicant = null)
     {
         var authorityId = Guid.CreateVersion7();
-        await _membership.ApplyAsync(new ApplyRequest
+        var membership = applicant is null ? _membership : new MembershipService.MembershipServiceClient(applicant);
+        await membership.ApplyAsync(new ApplyRequest
         {
             AuthorityId = authorityId.ToString(),
             Name = name,
@@ -106,7 +125,11 @@ internal sealed class BenchNetwork(GlobeServerFixture server, GrpcChannel channe
     /// investigators of its authority), then adds <paramref name="added"/> of another authority by
     /// name (epoch 2 sealed to everyone's devices); returns the channel, now at epoch 2.
     /// </summary>
-    public async Task<Channel> SharedChannelAsync(BenchMember creator, IReadOnlyList<BenchMember> firstMembers, BenchMember added)
+    public Task<Channel> SharedChannelAsync(BenchMember creator, IReadOnlyList<BenchMember> firstMembers, BenchMember added) =>
+        SharedChannelAsync(creator, firstMembers, [added]);
+
+    /// <summary>As above, with any number of users of other authorities added by name (at least one).</summary>
+    public async Task<Channel> SharedChannelAsync(BenchMember creator, IReadOnlyList<BenchMember> firstMembers, IReadOnlyList<BenchMember> added)
     {
         var channelId = Guid.CreateVersion7();
         var created = await _channels.CreateChannelAsync(new CreateChannelRequest
@@ -119,9 +142,9 @@ internal sealed class BenchNetwork(GlobeServerFixture server, GrpcChannel channe
         var add = new AddMembersRequest
         {
             ChannelId = created.ChannelId,
-            NextEpoch = Wire.ToProto(await DistributionAsync(creator, channelId, created.CurrentEpoch + 1, [.. firstMembers, added])),
+            NextEpoch = Wire.ToProto(await DistributionAsync(creator, channelId, created.CurrentEpoch + 1, [.. firstMembers, .. added])),
         };
-        add.UserIds.Add(added.UserId.ToString());
+        add.UserIds.AddRange(added.Select(a => a.UserId.ToString()));
         return await _channels.AddMembersAsync(add, creator.Headers);
     }
 
@@ -178,7 +201,7 @@ internal sealed class BenchNetwork(GlobeServerFixture server, GrpcChannel channe
     }
 
     /// <summary>Challenge–response with the device's signing key; returns the session token.</summary>
-    private async Task<string> AuthenticateAsync(DeviceKeys device)
+    public async Task<string> AuthenticateAsync(DeviceKeys device)
     {
         var challenge = await _auth.BeginAuthenticationAsync(new BeginAuthenticationRequest { DeviceId = device.DeviceId.ToString() });
         var signature = AuthChallenge.Sign(device, challenge.Challenge_.Span, challenge.Audience, challenge.IssuedAt.ToDateTimeOffset());

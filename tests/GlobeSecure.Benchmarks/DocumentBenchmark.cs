@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Reflection;
 using System.Security.Cryptography;
 using GlobeSecure.Benchmarks.Streams;
 using GlobeSecure.Client.Keystore;
@@ -199,20 +198,7 @@ internal static class DocumentBenchmark
     /// <summary>Runs one worker to its end; before each of its phases resets this process's peak, after it reads it.</summary>
     private static async Task<List<TransferMeasurement>> RunWorkerAsync(string mode, Dictionary<string, string> environment)
     {
-        var start = new ProcessStartInfo(Environment.ProcessPath ?? "dotnet")
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        if (Path.GetFileNameWithoutExtension(start.FileName) == "dotnet")
-        {
-            start.ArgumentList.Add(Assembly.GetEntryAssembly()!.Location);
-        }
-
-        start.ArgumentList.Add(DocumentWorker.Flag);
-        start.ArgumentList.Add(mode);
+        var start = ChildProcess.Of(DocumentWorker.Flag, mode);
         foreach (var (name, value) in environment)
         {
             start.Environment[name] = value;
