@@ -454,6 +454,13 @@ public sealed partial class GlobeClient
             {
                 token = await _session.TokenAsync(renewed ? token : null, cancellationToken);
             }
+            catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && !cancellationToken.IsCancellationRequested)
+            {
+                // The server or its database is away: authenticate again after the back-off.
+                await Task.Delay(delay, _options.Clock, cancellationToken);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(10).Ticks));
+                continue;
+            }
             catch (RpcException e)
             {
                 throw GlobeClientException.FromRpc(e);
@@ -752,10 +759,11 @@ public sealed partial class GlobeClient
         {
             return await RotateEpochAsync(Wire.ParseId(channel.ChannelId, "channel id"), cancellationToken);
         }
-        catch (GlobeClientException e) when (e.Status is StatusCode.FailedPrecondition or StatusCode.Aborted or StatusCode.InvalidArgument)
+        catch (GlobeClientException e) when (e.Status is StatusCode.FailedPrecondition or StatusCode.Aborted or StatusCode.InvalidArgument or StatusCode.Unavailable)
         {
-            // Another member rotated first, or the directory changed under us: the current epoch
-            // still works; the next send tries again.
+            // Another member rotated first, the directory changed under us, or the server is away
+            // for a while (a rotation is not repeated by itself): the current epoch still works;
+            // the next send tries again.
             return await GetChannelAsync(Wire.ParseId(channel.ChannelId, "channel id"), cancellationToken);
         }
     }

@@ -92,10 +92,12 @@ public sealed partial class GlobeClient : IAsyncDisposable
             HttpHandler = options.HttpHandler ?? TrustingHandler(options.TrustedCertificateAuthorityFile),
             DisposeHttpClient = true,
         });
-        var anonymous = _channel.CreateCallInvoker();
-        _authAnonymous = new AuthService.AuthServiceClient(anonymous);
+        var raw = _channel.CreateCallInvoker();
+        _authAnonymous = new AuthService.AuthServiceClient(raw);
         _session = new SessionKeeper(_authAnonymous, options.Device, options.NetworkName, options.RenewBeforeExpiry, options.Clock);
-        var authenticated = anonymous.Intercept(new BearerTokenInterceptor(_session));
+        var retry = new RetryInterceptor(CallPipeline(options), NotifyRetry);
+        var anonymous = raw.Intercept(retry);
+        var authenticated = raw.Intercept(new BearerTokenInterceptor(_session)).Intercept(retry);
         _network = new NetworkService.NetworkServiceClient(anonymous);
         _membershipAnonymous = new MembershipService.MembershipServiceClient(anonymous);
         _membership = new MembershipService.MembershipServiceClient(authenticated);

@@ -54,6 +54,20 @@ public sealed class GlobeClientOptions
     /// <summary>The first pause before resuming a transfer; it doubles (with jitter) up to 30 s. Default 500 ms.</summary>
     public TimeSpan TransferRetryDelay { get; init; } = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>
+    /// How many times a call that is safe to repeat (reads, message sends, receipts: the list in
+    /// GlobeClient.Retry.cs) is made again when answered UNAVAILABLE — the server unreachable, or its
+    /// database down for a while — before the UNAVAILABLE reaches the caller. 0 turns retrying off.
+    /// Default 6 (with the default delay, about 16 s of trying).
+    /// </summary>
+    public int CallRetries { get; init; } = 6;
+
+    /// <summary>The first pause before repeating such a call; it doubles (with jitter) up to 30 s. Default 250 ms.</summary>
+    public TimeSpan CallRetryDelay { get; init; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Told of every call or transfer about to be tried again (for logs and metrics); runs on the calling path, keep it short.</summary>
+    public Action<CallRetry>? OnRetry { get; init; }
+
     /// <summary>A handler for the HTTP/2 connection (tests, proxies); null for the default.</summary>
     public HttpMessageHandler? HttpHandler { get; init; }
 

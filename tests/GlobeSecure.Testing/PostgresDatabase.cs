@@ -10,7 +10,17 @@ namespace GlobeSecure.Testing;
 /// </summary>
 public sealed class PostgresDatabase : IAsyncLifetime
 {
+    private readonly Func<Task<PostgresServer>> _serverSource;
     private PostgresServer? _server;
+
+    /// <summary>A database on the run's shared server.</summary>
+    public PostgresDatabase()
+        : this(PostgresServer.SharedAsync)
+    {
+    }
+
+    /// <summary>A database on the server <paramref name="server"/> gives (e.g. a private cluster; its owner stops it).</summary>
+    public PostgresDatabase(Func<Task<PostgresServer>> server) => _serverSource = server;
     private NpgsqlDataSource? _dataSource;
 
     /// <summary>The database's name.</summary>
@@ -39,7 +49,7 @@ public sealed class PostgresDatabase : IAsyncLifetime
     /// <inheritdoc />
     public async ValueTask InitializeAsync()
     {
-        _server = await PostgresServer.SharedAsync();
+        _server = await _serverSource();
         ConnectionString = await _server.CreateDatabaseAsync(Name);
         _dataSource = NpgsqlDataSource.Create(ConnectionString);
     }
