@@ -38,7 +38,6 @@ public sealed class NetworkFaultTests(StoryServerFixture server) : IClassFixture
         try
         {
             ns = NetworkNamespace.Create();
-            ns.DropRandomly(percent: 2);
         }
         catch (NetworkNamespaceUnavailableException e)
         {
@@ -47,6 +46,7 @@ public sealed class NetworkFaultTests(StoryServerFixture server) : IClassFixture
         }
 
         using var network = ns;
+        ns.DropRandomly(percent: 2);
         var c = await CaseCast.CreateAsync(server);
         var channelId = await c.SharedChannelAsync("Case 2026-980: over a bad network");
         using var certificate = Certificate(ns.HostAddress);
