@@ -78,7 +78,10 @@ public sealed class OutageServerFixture : StoryServerFixture
 /// </summary>
 public sealed class DatabaseOutageTests(OutageServerFixture server) : IClassFixture<OutageServerFixture>, IDisposable
 {
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<OutageServerFixture, Task<CaseCast>> Casts = new();
     private readonly DocumentFiles _files = new();
+
+    private Task<CaseCast> CastAsync() => Casts.GetValue(server, s => CaseCast.CreateAsync(s));
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -87,7 +90,7 @@ public sealed class DatabaseOutageTests(OutageServerFixture server) : IClassFixt
     [Fact]
     public async Task Outage_DatabaseStoppedDuringUploadAndSends_ClientsRetryAndEveryAcknowledgedWriteIsStoredOnceWithChainsVerifying()
     {
-        var c = await CaseCast.CreateAsync(server);
+        var c = await CastAsync();
         var channelId = await c.SharedChannelAsync("Case 2026-970: the outage");
         var retries = new ConcurrentQueue<(string Who, CallRetry Retry)>();
         using var retried = new SemaphoreSlim(0);
@@ -209,6 +212,40 @@ public sealed class DatabaseOutageTests(OutageServerFixture server) : IClassFixt
         Assert.Contains(server.Answers, a => a.Status == StatusCode.Unavailable && a.Method.StartsWith("globesecure.v1.DocumentService/", StringComparison.Ordinal));
         Assert.Contains(server.Answers, a => a.Status == StatusCode.Unavailable && a.Method.StartsWith("globesecure.v1.ChannelService/", StringComparison.Ordinal));
         Assert.DoesNotContain(server.Answers, a => a.Status is StatusCode.Internal or StatusCode.Unknown);
+    }
+
+    [Fact]
+    public async Task Send_AnswerLostAfterTheCommit_RepeatedWithTheSameEnvelopeAndStoredOnce()
+    {
+        var c = await CastAsync();
+        var channelId = await c.SharedChannelAsync("Case 2026-971: a lost answer");
+        var retries = new ConcurrentQueue<CallRetry>();
+        await using var otieno = ClientFor(c, c.Otieno, retries.Enqueue);
+        await otieno.ListChannelsAsync(Ct);
+        server.Forge.LoseNextAnswer("ChannelService/SendMessage");
+
+        var sent = await otieno.SendTextAsync(channelId, "Stored once, though its first answer was lost.", cancellationToken: Ct);
+
+        var history = await c.Ana.Client.HistoryAsync(channelId, cancellationToken: Ct);
+        Assert.Equal([sent.Envelope.Header.MessageId], history.Select(m => m.Envelope.Header.MessageId));
+        Assert.Equal(sent.Position, history[0].Position);
+        Assert.Equal(new CallRetry("ChannelService/SendMessage", 2, StatusCode.Unavailable), Assert.Single(retries));
+    }
+
+    [Fact]
+    public async Task CreateChannel_AnswerLostAfterTheCommit_NotRepeatedAndTheCallerSeesUnavailable()
+    {
+        var c = await CastAsync();
+        var retries = new ConcurrentQueue<CallRetry>();
+        await using var otieno = ClientFor(c, c.Otieno, retries.Enqueue);
+        var before = (await otieno.ListChannelsAsync(Ct)).Count;
+        server.Forge.LoseNextAnswer("ChannelService/CreateChannel");
+
+        var lost = await Assert.ThrowsAsync<GlobeClientException>(() => otieno.CreateChannelAsync("Case 2026-972: created once", cancellationToken: Ct));
+
+        Assert.Equal(StatusCode.Unavailable, lost.Status);
+        Assert.Empty(retries); // not on the list of calls safe to repeat: a second channel would have been created
+        Assert.Equal(before + 1, (await otieno.ListChannelsAsync(Ct)).Count); // created, once: the caller decides what to do
     }
 
     private static GlobeClient ClientFor(CaseCast c, Participant who, Action<CallRetry>? onRetry, int retries = 8) => new(new GlobeClientOptions

@@ -125,6 +125,14 @@ internal sealed class ForgerySwitch
         return taken;
     }
 
+    private string? _loseNextAnswer;
+
+    /// <summary>The next call of <paramref name="method"/> (e.g. <c>ChannelService/SendMessage</c>) runs, and then answers UNAVAILABLE, as if the answer was lost.</summary>
+    public void LoseNextAnswer(string method) => _loseNextAnswer = method;
+
+    public bool TakeLoseAnswer(string method) =>
+        _loseNextAnswer is { } lose && method.EndsWith("." + lose, StringComparison.Ordinal) && Interlocked.CompareExchange(ref _loseNextAnswer, null, lose) == lose;
+
     private int _abortDownloadAfter;
 
     /// <summary>The next DownloadDocument call is aborted (its HTTP/2 stream reset) once it has written this many chunks.</summary>
@@ -239,6 +247,11 @@ internal sealed class ForgingInterceptor(ForgerySwitch forge) : Interceptor
         }
 
         var response = await continuation(request, context);
+        if (forge.TakeLoseAnswer(context.Method))
+        {
+            throw new RpcException(new Grpc.Core.Status(StatusCode.Unavailable, "The test lost the answer."));
+        }
+
         if (response is FindDevicesResponse found && request is FindDevicesRequest find && forge.Mode is not (Forgery.None or Forgery.TamperReceipts))
         {
             Tamper(found, find, forge.Mode);
