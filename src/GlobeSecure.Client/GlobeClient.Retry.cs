@@ -40,8 +40,8 @@ public sealed partial class GlobeClient
         "TemplateService/ListTemplates", "TemplateService/GetTemplate",
     ], StringComparer.Ordinal);
 
-    /// <summary>Whether <see cref="RetryInterceptor"/> repeats this rpc (tests read the list).</summary>
-    internal static bool IsSafeToRetry(string serviceName, string methodName) =>
+    /// <summary>Whether <see cref="RetryInterceptor"/> repeats this rpc.</summary>
+    private static bool IsSafeToRetry(string serviceName, string methodName) =>
         SafeToRetry.Contains($"{serviceName[(serviceName.LastIndexOf('.') + 1)..]}/{methodName}");
 
     /// <summary>The retry of transfers and of safe calls: exponential back-off with jitter, at most 30 s between tries.</summary>
