@@ -19,8 +19,11 @@ public sealed class PostgresDatabase : IAsyncLifetime
     {
     }
 
+    // Private: a class fixture must have a single public constructor (xUnit1056).
+    private PostgresDatabase(Func<Task<PostgresServer>> server) => _serverSource = server;
+
     /// <summary>A database on the server <paramref name="server"/> gives (e.g. a private cluster; its owner stops it).</summary>
-    public PostgresDatabase(Func<Task<PostgresServer>> server) => _serverSource = server;
+    public static PostgresDatabase On(Func<Task<PostgresServer>> server) => new(server);
     private NpgsqlDataSource? _dataSource;
 
     /// <summary>The database's name.</summary>

@@ -28,7 +28,7 @@ public sealed class OutageServerFixture : StoryServerFixture
     }
 
     private OutageServerFixture(PrivateCluster cluster)
-        : base(new PostgresDatabase(cluster.StartAsync)) => _cluster = cluster;
+        : base(PostgresDatabase.On(cluster.StartAsync)) => _cluster = cluster;
 
     /// <summary>The private cluster (started with the fixture).</summary>
     public PostgresServer Cluster => _cluster.Server ?? throw new InvalidOperationException("The cluster is not started.");
