@@ -70,6 +70,24 @@ fi
 export GLOBE_PG_BINDIR
 echo "using $GLOBE_PG_BINDIR"
 
+# The network fault test (NetworkFaultTests, ADR 0019) builds a network namespace and drops
+# packets in it with nftables: as root, install ip (iproute2) and nft when missing. Without
+# root the test reports itself skipped, saying why.
+echo "== network fault tools"
+if [ "$(id -u)" -eq 0 ]; then
+  missing=()
+  command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+  command -v nft >/dev/null 2>&1 || missing+=(nftables)
+  if [ "${#missing[@]}" -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing ${missing[*]} with apt-get…"
+    { DEBIAN_FRONTEND=noninteractive apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"; } >"$WORK/net-tools.log" 2>&1 ||
+      { cat "$WORK/net-tools.log"; echo "warning: could not install ${missing[*]}; the network fault test will fail"; }
+  fi
+  echo "ip: $(command -v ip || echo missing), nft: $(command -v nft || echo missing)"
+else
+  echo "not root: the network fault test will be skipped (it needs CAP_NET_ADMIN)"
+fi
+
 echo "== dotnet restore (locked mode)"
 if ! dotnet restore GlobeSecure.sln --locked-mode -v minimal 2>&1 | tee "$WORK/restore.log"; then
   repeat_errors "$WORK/restore.log"

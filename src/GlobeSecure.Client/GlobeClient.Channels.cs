@@ -57,13 +57,24 @@ public sealed partial class GlobeClient
         try
         {
             var info = new ChannelInfo(title, description ?? "").Seal(key);
-            var channel = await CallAsync(_channels.CreateChannelAsync(new CreateChannelRequest
+            WireChannel channel;
+            try
             {
-                ChannelId = id.ToString(),
-                EncryptedInfo = ByteString.CopyFrom(info),
-                DefaultHandlingCode = defaultHandlingCode,
-                FirstEpoch = Distribute(key, devices, me).ToProto(),
-            }, cancellationToken: cancellationToken));
+                channel = await CallAsync(_channels.CreateChannelAsync(new CreateChannelRequest
+                {
+                    ChannelId = id.ToString(),
+                    EncryptedInfo = ByteString.CopyFrom(info),
+                    DefaultHandlingCode = defaultHandlingCode,
+                    FirstEpoch = Distribute(key, devices, me).ToProto(),
+                }, cancellationToken: cancellationToken));
+            }
+            catch (GlobeClientException e) when (e.Status == StatusCode.AlreadyExists && channelId is null)
+            {
+                // A fresh id is taken only by this call itself: the retry of a creation whose
+                // answer was lost (the retry sends the identical request). It is the channel.
+                channel = await GetChannelAsync(id, cancellationToken);
+            }
+
             Remember(key);
             return channel;
         }
@@ -495,6 +506,13 @@ public sealed partial class GlobeClient
             {
                 token = await _session.TokenAsync(renewed ? token : null, cancellationToken);
             }
+            catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && !cancellationToken.IsCancellationRequested)
+            {
+                // The server or its database is away: authenticate again after the back-off.
+                await Task.Delay(delay, _options.Clock, cancellationToken);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(10).Ticks));
+                continue;
+            }
             catch (RpcException e)
             {
                 throw GlobeClientException.FromRpc(e);
@@ -793,10 +811,11 @@ public sealed partial class GlobeClient
         {
             return await RotateEpochAsync(Wire.ParseId(channel.ChannelId, "channel id"), cancellationToken);
         }
-        catch (GlobeClientException e) when (e.Status is StatusCode.FailedPrecondition or StatusCode.Aborted or StatusCode.InvalidArgument)
+        catch (GlobeClientException e) when (e.Status is StatusCode.FailedPrecondition or StatusCode.Aborted or StatusCode.InvalidArgument or StatusCode.Unavailable)
         {
-            // Another member rotated first, or the directory changed under us: the current epoch
-            // still works; the next send tries again.
+            // Another member rotated first, the directory changed under us, or the server is away
+            // for a while (a rotation is not repeated by itself): the current epoch still works;
+            // the next send tries again.
             return await GetChannelAsync(Wire.ParseId(channel.ChannelId, "channel id"), cancellationToken);
         }
     }

@@ -5,7 +5,6 @@ using GlobeSecure.Crypto;
 using Google.Protobuf;
 using Grpc.Core;
 using Polly;
-using Polly.Retry;
 using WireDocument = GlobeSecure.Contracts.V1.Document;
 
 namespace GlobeSecure.Client;
@@ -223,25 +222,14 @@ public sealed partial class GlobeClient
     // ---------------------------------------------------------------- helpers
 
     private static ResiliencePipeline TransferPipeline(GlobeClientOptions options) =>
-        options.TransferRetries <= 0
-            ? ResiliencePipeline.Empty
-            : new ResiliencePipelineBuilder { TimeProvider = options.Clock }
-                .AddRetry(new RetryStrategyOptions
-                {
-                    ShouldHandle = new PredicateBuilder().Handle<BrokenTransferException>(),
-                    MaxRetryAttempts = options.TransferRetries,
-                    Delay = options.TransferRetryDelay,
-                    MaxDelay = TimeSpan.FromSeconds(30),
-                    BackoffType = DelayBackoffType.Exponential,
-                    UseJitter = true,
-                })
-                .Build();
+        RetryPipeline(options, options.TransferRetries, options.TransferRetryDelay, new PredicateBuilder().Handle<BrokenTransferException>());
 
     /// <summary>Runs one phase of a transfer under the retry pipeline; gives up with the last broken call's error.</summary>
     private async Task<T> TransferAsync<T>(Guid documentId, string what, Func<CancellationToken, Task<T>> attempt, TransferMeter meter,
         CancellationToken cancellationToken)
     {
         var attempts = 0;
+        Exception? last = null;
         try
         {
             return await _transfers.ExecuteAsync(async ct =>
@@ -249,9 +237,18 @@ public sealed partial class GlobeClient
                 if (attempts++ > 0)
                 {
                     meter.Resumed();
+                    NotifyRetry($"document {what}", attempts, last?.InnerException);
                 }
 
-                return await attempt(ct);
+                try
+                {
+                    return await attempt(ct);
+                }
+                catch (BrokenTransferException e)
+                {
+                    last = e;
+                    throw;
+                }
             }, cancellationToken);
         }
         catch (BrokenTransferException e)

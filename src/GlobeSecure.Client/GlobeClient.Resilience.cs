@@ -4,7 +4,6 @@ using Grpc.Net.Client;
 using Grpc.Net.Client.Balancer;
 using Grpc.Net.Client.Configuration;
 using Polly;
-using Polly.Retry;
 
 namespace GlobeSecure.Client;
 
@@ -48,7 +47,6 @@ public sealed partial class GlobeClient
     /// <summary>The channel: one address, or a static address list balanced round-robin.</summary>
     private static GrpcChannel CreateChannel(GlobeClientOptions options)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(options.CallRetries, nameof(options.CallRetries));
         var handler = options.HttpHandler ?? TrustingHandler(options);
         var channelOptions = new GrpcChannelOptions
         {
@@ -91,29 +89,20 @@ public sealed partial class GlobeClient
         return GrpcChannel.ForAddress("static:///globesecure", channelOptions);
     }
 
-    /// <summary>Calls on the channel, the retry-safe ones retried (<see cref="RetryingInterceptor"/>).</summary>
-    private static CallInvoker RetryingInvoker(GrpcChannel channel, GlobeClientOptions options)
+    /// <summary>The retry of the retry-safe unary calls (<see cref="RetryingCallInterceptor"/>); null when retries are off.</summary>
+    private static Interceptor? RetryingInterceptor(GlobeClientOptions options, Action<string, int, Exception?> notify)
     {
-        var invoker = channel.CreateCallInvoker();
+        ArgumentOutOfRangeException.ThrowIfNegative(options.CallRetries, nameof(options.CallRetries));
         if (options.CallRetries == 0)
         {
-            return invoker;
+            return null;
         }
 
-        var pipeline = new ResiliencePipelineBuilder { TimeProvider = options.Clock }
-            .AddRetry(new RetryStrategyOptions
-            {
-                ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is { } e && IsBroken(e, args.Context.CancellationToken) &&
-                                                            !IsRefusedCertificate(e)),
-                MaxRetryAttempts = options.CallRetries,
-                Delay = TimeSpan.FromMilliseconds(250),
-                MaxDelay = TimeSpan.FromSeconds(5),
-                BackoffType = DelayBackoffType.Exponential,
-                UseJitter = true,
-            })
-            .Build();
+        var pipeline = RetryPipeline(options, options.CallRetries, options.CallRetryDelay,
+            args => ValueTask.FromResult(args.Outcome.Exception is { } e && IsBroken(e, args.Context.CancellationToken) && !IsRefusedCertificate(e)),
+            maxDelay: TimeSpan.FromSeconds(5));
         var safe = RetrySafeMethods.SelectMany(s => s.Value.Select(m => $"/{s.Key}/{m}")).ToHashSet(StringComparer.Ordinal);
-        return invoker.Intercept(new RetryingInterceptor(pipeline, safe));
+        return new RetryingCallInterceptor(pipeline, safe, notify);
     }
 
     /// <summary>A TLS handshake that failed (a certificate this client does not trust): asking again changes nothing.</summary>
@@ -145,7 +134,7 @@ public sealed partial class GlobeClient
     /// gRPC's own retry policy cannot tell the two apart by status code alone, and a server killed
     /// between its commit and its answer shows as the second.
     /// </summary>
-    private sealed class RetryingInterceptor(ResiliencePipeline pipeline, HashSet<string> safe) : Interceptor
+    private sealed class RetryingCallInterceptor(ResiliencePipeline pipeline, HashSet<string> safe, Action<string, int, Exception?> notify) : Interceptor
     {
         public override AsyncUnaryCall<TResponse> AsyncUnaryCall<TRequest, TResponse>(TRequest request,
             ClientInterceptorContext<TRequest, TResponse> context, AsyncUnaryCallContinuation<TRequest, TResponse> continuation)
@@ -156,11 +145,27 @@ public sealed partial class GlobeClient
             }
 
             AsyncUnaryCall<TResponse>? current = null;
+            Exception? last = null;
+            var attempt = 0;
+            var operation = $"{context.Method.ServiceName[(context.Method.ServiceName.LastIndexOf('.') + 1)..]}/{context.Method.Name}";
             var response = pipeline.ExecuteAsync(async ct =>
             {
+                if (attempt++ > 0)
+                {
+                    notify(operation, attempt, last);
+                }
+
                 current?.Dispose();
                 current = continuation(request, context);
-                return await current.ResponseAsync;
+                try
+                {
+                    return await current.ResponseAsync;
+                }
+                catch (Exception e)
+                {
+                    last = e;
+                    throw;
+                }
             }, context.Options.CancellationToken).AsTask();
             return new AsyncUnaryCall<TResponse>(
                 response,

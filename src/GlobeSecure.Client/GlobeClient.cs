@@ -129,10 +129,14 @@ public sealed partial class GlobeClient : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options.Address);
         _options = options;
         _channel = CreateChannel(options);
-        var anonymous = RetryingInvoker(_channel, options);
-        _authAnonymous = new AuthService.AuthServiceClient(anonymous);
+        var raw = _channel.CreateCallInvoker();
+        _authAnonymous = new AuthService.AuthServiceClient(raw);
         _session = new SessionKeeper(_authAnonymous, options.Device, options.NetworkName, options.RenewBeforeExpiry, options.Clock);
-        var authenticated = anonymous.Intercept(new BearerTokenInterceptor(_session));
+        // The retry sits outside the bearer token, so each try takes the current token.
+        var retry = RetryingInterceptor(options, NotifyRetry);
+        var anonymous = retry is null ? raw : raw.Intercept(retry);
+        var bearer = raw.Intercept(new BearerTokenInterceptor(_session));
+        var authenticated = retry is null ? bearer : bearer.Intercept(retry);
         _network = new NetworkService.NetworkServiceClient(anonymous);
         _membershipAnonymous = new MembershipService.MembershipServiceClient(anonymous);
         _membership = new MembershipService.MembershipServiceClient(authenticated);

@@ -67,10 +67,16 @@ public sealed class GlobeClientOptions
     /// client-chosen id (a message, a channel, a document's begin and seal, a receipt, a consent
     /// request, an information request) — is sent again when it broke rather than being answered
     /// (UNAVAILABLE, or the connection dropped before the answer), with growing, randomised pauses
-    /// from 250 ms up to 5 s. Default 6; 0 turns this off. Other writes are never repeated: their
+    /// from CallRetryDelay up to 5 s. Default 6 (about 16 s of trying); 0 turns this off. Other writes are never repeated: their
     /// failure reaches the caller, who cannot know whether the server acted.
     /// </summary>
     public int CallRetries { get; init; } = 6;
+
+    /// <summary>The first pause before repeating such a call; it doubles (with jitter) up to 30 s. Default 250 ms.</summary>
+    public TimeSpan CallRetryDelay { get; init; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Told of every call or transfer about to be tried again (for logs and metrics); runs on the calling path, keep it short.</summary>
+    public Action<CallRetry>? OnRetry { get; init; }
 
     /// <summary>A handler for the HTTP/2 connection (tests, proxies); null for the default.</summary>
     public HttpMessageHandler? HttpHandler { get; init; }

@@ -85,6 +85,30 @@ public sealed class ErrorMappingTests
         Assert.DoesNotContain("reset", exception.Status.Detail, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("57P01")] // admin shutdown: pg_ctl stop -m fast ends the sessions
+    [InlineData("57P02")] // crash shutdown
+    [InlineData("57P03")] // cannot connect now: starting up or shutting down
+    [InlineData("08006")] // connection failure
+    public void DatabaseGoingAway_MapsToUnavailableAndIsNotAnInternalError(string sqlState)
+    {
+        var shutdown = new Npgsql.PostgresException("terminating connection", "FATAL", "FATAL", sqlState);
+
+        var (direct, _, info) = Map(shutdown);
+        var (wrapped, _, _) = Map(new InvalidOperationException("the append failed", shutdown));
+
+        Assert.Equal((StatusCode.Unavailable, StatusCode.Unavailable), (direct.StatusCode, wrapped.StatusCode));
+        Assert.Equal("ERROR_REASON_UNAVAILABLE", info.Reason);
+    }
+
+    [Fact]
+    public void OtherDatabaseError_StaysInternal()
+    {
+        var (exception, _, _) = Map(new Npgsql.PostgresException("syntax error", "ERROR", "ERROR", "42601"));
+
+        Assert.Equal(StatusCode.Internal, exception.StatusCode);
+    }
+
     [Fact]
     public void UnexpectedError_MapsToInternalWithoutDetailsButWithTheTraceId()
     {

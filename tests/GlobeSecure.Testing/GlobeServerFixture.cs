@@ -15,9 +15,18 @@ namespace GlobeSecure.Testing;
 /// </summary>
 public class GlobeServerFixture : IAsyncLifetime
 {
-    private readonly PostgresDatabase _database = new();
+    private readonly PostgresDatabase _database;
     private readonly string _keyDirectory = Directory.CreateTempSubdirectory("globe-fixture-").FullName;
     private WebApplication? _app;
+
+    /// <summary>A server over a fresh database on the run's shared PostgreSQL.</summary>
+    public GlobeServerFixture()
+        : this(new PostgresDatabase())
+    {
+    }
+
+    /// <summary>A server over <paramref name="database"/> (e.g. one on a private cluster the test stops and starts).</summary>
+    protected GlobeServerFixture(PostgresDatabase database) => _database = database;
 
     /// <summary>The server's audit checkpoint key file (a temporary file, created by the server on start; replicas share it).</summary>
     public string CheckpointKeyFile => Path.Combine(_keyDirectory, "audit-checkpoint.key");

@@ -10,7 +10,20 @@ namespace GlobeSecure.Testing;
 /// </summary>
 public sealed class PostgresDatabase : IAsyncLifetime
 {
+    private readonly Func<Task<PostgresServer>> _serverSource;
     private PostgresServer? _server;
+
+    /// <summary>A database on the run's shared server.</summary>
+    public PostgresDatabase()
+        : this(PostgresServer.SharedAsync)
+    {
+    }
+
+    // Private: a class fixture must have a single public constructor (xUnit1056).
+    private PostgresDatabase(Func<Task<PostgresServer>> server) => _serverSource = server;
+
+    /// <summary>A database on the server <paramref name="server"/> gives (e.g. a private cluster; its owner stops it).</summary>
+    public static PostgresDatabase On(Func<Task<PostgresServer>> server) => new(server);
     private NpgsqlDataSource? _dataSource;
 
     /// <summary>The database's name.</summary>
@@ -39,7 +52,7 @@ public sealed class PostgresDatabase : IAsyncLifetime
     /// <inheritdoc />
     public async ValueTask InitializeAsync()
     {
-        _server = await PostgresServer.SharedAsync();
+        _server = await _serverSource();
         ConnectionString = await _server.CreateDatabaseAsync(Name);
         _dataSource = NpgsqlDataSource.Create(ConnectionString);
     }

@@ -19,12 +19,14 @@ public sealed class PostgresServer : IAsyncDisposable
     private static PostgresServer? _shared;
 
     private readonly Func<ValueTask> _stop;
+    private readonly LocalCluster.Control? _control;
 
-    private PostgresServer(string adminConnectionString, string kind, Func<ValueTask> stop)
+    private PostgresServer(string adminConnectionString, string kind, Func<ValueTask> stop, LocalCluster.Control? control = null)
     {
         AdminConnectionString = adminConnectionString;
         Kind = kind;
         _stop = stop;
+        _control = control;
     }
 
     /// <summary>A connection string with the right to create databases.</summary>
@@ -46,6 +48,31 @@ public sealed class PostgresServer : IAsyncDisposable
             Gate.Release();
         }
     }
+
+    /// <summary>
+    /// A cluster of the caller's own from the machine's binaries, whatever <c>GLOBE_TEST_DB</c> says, for a
+    /// test that stops and starts its database (<see cref="StopClusterAsync"/>) without disturbing the
+    /// run's shared server. The caller disposes it.
+    /// </summary>
+    /// <remarks>
+    /// Its commits are durable against a crash of PostgreSQL (<c>synchronous_commit=on</c>; fsync
+    /// stays off, which only matters if the machine itself fails): the shared cluster's
+    /// <c>synchronous_commit=off</c> acknowledges a commit before its WAL is written, so an immediate
+    /// shutdown would lose acknowledged writes — as it would in production with that setting.
+    /// </remarks>
+    public static Task<PostgresServer> StartPrivateAsync() => LocalCluster.StartAsync(durableCommits: true);
+
+    /// <summary>
+    /// A private cluster only: shuts the server down, its data kept — <c>pg_ctl stop -m fast</c> (sessions
+    /// are ended, FATAL 57P01) or, with <paramref name="immediate"/>, <c>-m immediate</c> (like a crash:
+    /// recovery runs at the next start).
+    /// </summary>
+    public Task StopClusterAsync(bool immediate = false) =>
+        (_control ?? throw new InvalidOperationException("Only a private local cluster can be stopped and started.")).StopAsync(immediate);
+
+    /// <summary>A private cluster only: starts it again, on the same port, and returns once it accepts connections.</summary>
+    public Task StartClusterAsync() =>
+        (_control ?? throw new InvalidOperationException("Only a private local cluster can be stopped and started.")).StartAsync();
 
     /// <summary>Stops the run's server, if one was started (called once at the end of the run).</summary>
     public static async Task StopSharedAsync()
@@ -75,7 +102,7 @@ public sealed class PostgresServer : IAsyncDisposable
             await command.ExecuteNonQueryAsync();
         }
 
-        return new NpgsqlConnectionStringBuilder(AdminConnectionString) { Database = name }.ConnectionString;
+        return new NpgsqlConnectionStringBuilder(AdminConnectionString) { Database = name, Pooling = true }.ConnectionString;
     }
 
     /// <summary>Drops a database, disconnecting whoever still uses it.</summary>
@@ -132,7 +159,7 @@ public sealed class PostgresServer : IAsyncDisposable
     {
         private const string Prefix = "globe-test-pg-";
 
-        public static async Task<PostgresServer> StartAsync()
+        public static async Task<PostgresServer> StartAsync(bool durableCommits = false)
         {
             var bin = FindBinaries();
             RemoveAbandoned(bin);
@@ -148,16 +175,28 @@ public sealed class PostgresServer : IAsyncDisposable
 
             await RunPostgresToolAsync(asRoot, Path.Combine(bin, "initdb"), ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"]);
             var port = FreePort();
-            var options = $"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300";
-            await RunPostgresToolAsync(asRoot, Path.Combine(bin, "pg_ctl"), ["-D", data, "-l", Path.Combine(root, "postgres.log"), "-o", options, "-w", "-t", "60", "start"]);
+            var options = $"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off -c synchronous_commit={(durableCommits ? "on" : "off")} -c full_page_writes=off -c max_connections=300";
+            var control = new Control(bin, asRoot, data, Path.Combine(root, "postgres.log"), options);
+            await control.StartAsync();
 
-            var connectionString = $"Host=127.0.0.1;Port={port};Username=postgres;Database=postgres;Pooling=true;Maximum Pool Size=40";
+            // A private cluster is stopped under its pool: its admin connections are not pooled (a pooled one would be dead after a restart).
+            var connectionString = $"Host=127.0.0.1;Port={port};Username=postgres;Database=postgres;" + (durableCommits ? "Pooling=false" : "Pooling=true;Maximum Pool Size=40");
             return new PostgresServer(connectionString, "local binaries", async () =>
             {
                 NpgsqlConnection.ClearAllPools();
                 await StopAsync(bin, asRoot, data);
                 TryDelete(root);
-            });
+            }, control);
+        }
+
+        /// <summary>Starts and stops one cluster's server with its settings (port included) unchanged.</summary>
+        public sealed class Control(string bin, bool asRoot, string data, string log, string options)
+        {
+            public Task StartAsync() =>
+                RunPostgresToolAsync(asRoot, Path.Combine(bin, "pg_ctl"), ["-D", data, "-l", log, "-o", options, "-w", "-t", "60", "start"]);
+
+            public Task StopAsync(bool immediate) =>
+                RunPostgresToolAsync(asRoot, Path.Combine(bin, "pg_ctl"), ["-D", data, "-m", immediate ? "immediate" : "fast", "-w", "-t", "60", "stop"]);
         }
 
         private static string FindBinaries()

@@ -50,8 +50,7 @@ internal static class ErrorMapping
                 return Build(StatusCode.DeadlineExceeded, "The call's deadline passed before it finished; a retry with the same ids is safe.", ErrorReason.Cancelled);
             case OperationCanceledException when context.CallCancelled:
                 return Build(StatusCode.Cancelled, "The call was cancelled before it finished; a retry with the same ids is safe.", ErrorReason.Cancelled);
-            case NpgsqlException { IsTransient: true }:
-            case TimeoutException:
+            case var _ when IsDatabaseUnavailable(exception):
                 return Build(StatusCode.Unavailable, "The database is temporarily unavailable; retry with backoff.", ErrorReason.Unavailable);
             default:
                 var message = $"An internal error occurred (trace {context.TraceId ?? "unknown"}); it has been logged.";
@@ -62,6 +61,32 @@ internal static class ErrorMapping
 
                 return Build(StatusCode.Internal, message, ErrorReason.Internal);
         }
+    }
+
+    /// <summary>
+    /// Whether the failure says the database cannot be reached or is going away, so that the same
+    /// call may succeed later: a connection refused, broken or timed out, or a server shutting down,
+    /// starting up or recovering. Npgsql's <see cref="NpgsqlException.IsTransient"/> covers the first
+    /// (and SQLSTATE 57P03 "cannot connect now"), but not the FATAL a session receives when the
+    /// server is shut down under it (57P01 admin shutdown, 57P02 crash shutdown) nor every
+    /// connection exception (class 08); the exception may also arrive wrapped (the event store's
+    /// writer, a failed rollback).
+    /// </summary>
+    public static bool IsDatabaseUnavailable(Exception exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            switch (e)
+            {
+                case PostgresException postgres when postgres.SqlState.StartsWith("08", StringComparison.Ordinal)
+                    || postgres.SqlState is PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown or PostgresErrorCodes.CannotConnectNow:
+                case NpgsqlException { IsTransient: true }:
+                case TimeoutException:
+                    return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Whether the mapped failure is a server fault worth logging as an error.</summary>

@@ -1,11 +1,12 @@
 using Grpc.Core;
 using Grpc.Core.Interceptors;
+using Npgsql;
 
 namespace GlobeSecure.Server.Infrastructure;
 
 /// <summary>Turns every failure of every call (all four call shapes) into its documented status.</summary>
 internal sealed class ErrorMappingInterceptor(ILogger<ErrorMappingInterceptor> logger, IHostEnvironment environment, TimeProvider clock,
-    Audit.AuditTrail audit) : Interceptor
+    Audit.AuditTrail audit, NpgsqlDataSource dataSource) : Interceptor
 {
     public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context,
         UnaryServerMethod<TRequest, TResponse> continuation)
@@ -62,8 +63,19 @@ internal sealed class ErrorMappingInterceptor(ILogger<ErrorMappingInterceptor> l
     private async Task<RpcException> MapAsync(Exception exception, ServerCallContext context)
     {
         var mapped = ErrorMapping.ToRpcException(exception, ErrorMapping.ContextOf(context, environment.IsDevelopment(), clock));
+        if (ErrorMapping.IsDatabaseUnavailable(exception))
+        {
+            // After a database restart every idle pooled connection is dead: drop them, so that the
+            // next call (the client's retry) connects afresh instead of failing on the next dead one.
+            dataSource.Clear();
+        }
+
         if (!Access.IsAudited(context))
         {
+            // When the database is down this audit fails too (logged as 2002): the call still fails,
+            // UNAVAILABLE, and nothing it did was stored — an allowed write's audit entry is in its
+            // own append and an allowed read records its entry before answering, so no call can
+            // succeed unaudited.
             // Every call leaves an audit entry, allowed or not: a failure nobody audited yet
             // (validation, wrong state, not found, a fault, or a refusal thrown by a decider) is recorded here,
             // without the message (it may quote input), only the status. Never masks the caller's error.

@@ -241,7 +241,9 @@ internal sealed class SequenceRun(ModelCast cast, ChannelSequence sequence, Mode
         }
 
         tally.Accepted += expected is null && stored is null ? 1 : 0;
-        tally.LostAnswers += loseAnswer && result is null ? 1 : 0;
+        // A lost answer: the library's retry sends the identical envelope and is answered with the
+        // stored message (result), or gives up with UNAVAILABLE (null) when retries are off.
+        tally.LostAnswers += loseAnswer ? 1 : 0;
         if (result is null)
         {
             return;

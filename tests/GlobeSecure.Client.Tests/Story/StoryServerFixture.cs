@@ -41,6 +41,17 @@ public class StoryServerFixture : GlobeServerFixture
     private readonly SemaphoreSlim _gate = new(1, 1);
     private TestNetwork? _network;
 
+    /// <summary>A story server over a fresh database on the run's shared PostgreSQL.</summary>
+    public StoryServerFixture()
+    {
+    }
+
+    /// <summary>A story server over <paramref name="database"/> (a private cluster the test stops and starts).</summary>
+    protected StoryServerFixture(PostgresDatabase database)
+        : base(database)
+    {
+    }
+
     internal ForgerySwitch Forge { get; } = new();
 
     internal async Task<TestNetwork> NetworkAsync()
@@ -102,6 +113,26 @@ internal sealed class ForgerySwitch
 
     public int TakeAbortUploadAfter() => Interlocked.Exchange(ref _abortUploadAfter, 0);
 
+    private (int Chunks, Func<Task> Action)? _duringUpload;
+
+    /// <summary>Runs once, inside the next UploadChunks call, after it has read <paramref name="chunks"/> chunks and before it reads the next.</summary>
+    public void DuringNextUpload(int chunks, Func<Task> action) => _duringUpload = (chunks, action);
+
+    public (int Chunks, Func<Task> Action)? TakeDuringUpload()
+    {
+        var taken = _duringUpload;
+        _duringUpload = null;
+        return taken;
+    }
+
+    private string? _loseNextAnswer;
+
+    /// <summary>The next call of <paramref name="method"/> (e.g. <c>ChannelService/SendMessage</c>) runs, and then answers UNAVAILABLE, as if the answer was lost.</summary>
+    public void LoseNextAnswer(string method) => _loseNextAnswer = method;
+
+    public bool TakeLoseAnswer(string method) =>
+        _loseNextAnswer is { } lose && method.EndsWith("." + lose, StringComparison.Ordinal) && Interlocked.CompareExchange(ref _loseNextAnswer, null, lose) == lose;
+
     private int _abortDownloadAfter;
 
     /// <summary>The next DownloadDocument call is aborted (its HTTP/2 stream reset) once it has written this many chunks.</summary>
@@ -121,12 +152,19 @@ internal sealed class WatchedUploadReader(IAsyncStreamReader<UploadChunkRequest>
     : IAsyncStreamReader<UploadChunkRequest>
 {
     private readonly int _abortAfter = forge.TakeAbortUploadAfter();
+    private (int Chunks, Func<Task> Action)? _during = forge.TakeDuringUpload();
     private int _read;
 
     public UploadChunkRequest Current => inner.Current;
 
     public async Task<bool> MoveNext(CancellationToken cancellationToken)
     {
+        if (_during is { } during && _read == during.Chunks)
+        {
+            _during = null;
+            await during.Action();
+        }
+
         if (_abortAfter > 0 && _read == _abortAfter)
         {
             // A real broken call: the stream is reset on the wire; the service sees its body fail.
@@ -209,6 +247,11 @@ internal sealed class ForgingInterceptor(ForgerySwitch forge) : Interceptor
         }
 
         var response = await continuation(request, context);
+        if (forge.TakeLoseAnswer(context.Method))
+        {
+            throw new RpcException(new Grpc.Core.Status(StatusCode.Unavailable, "The test lost the answer."));
+        }
+
         if (response is FindDevicesResponse found && request is FindDevicesRequest find && forge.Mode is not (Forgery.None or Forgery.TamperReceipts))
         {
             Tamper(found, find, forge.Mode);
