@@ -2,6 +2,7 @@
 # Run the parser fuzz suite (ADR 0016) longer than ops/test.sh does.
 #
 #   ops/fuzz.sh [--cases N] [--seed S] [--parser NAME] [--minutes M]
+#   ops/fuzz.sh --model N [--seed S]
 #
 #   --cases N    cases per parser (default: the bounded run's, 200-500 each)
 #   --seed S     the run's seed (default: the fixed one of ops/test.sh); a failure names its
@@ -14,6 +15,9 @@
 #                epoch-key-distribution-signed
 #   --minutes M  each parser for M minutes instead of a case count (parsers of one test
 #                project run one after another, the two projects side by side)
+#   --model N    instead of the parsers: the model-based channel test (ADR 0017) with N
+#                generated sequences against a real server (2,000 took 38 min on the shared
+#                2-core VM), through ops/test.sh; GLOBE_MODEL_REPLAY=<seed> replays one
 #
 # Prints one line per parser (cases, accepted, rejected as documented, problems) and every
 # problem with its case; exits non-zero when any parser misbehaved.
@@ -27,6 +31,7 @@ die() { echo "error: $*" >&2; exit 2; }
 
 PARSERS="document-header document-stream channel-info message-envelope message-content certificate-chain revocation receipt epoch-key-distribution directory-log keystore template draft audit-export request-package message-envelope-signed certificate-chain-signed revocation-signed receipt-signed epoch-key-distribution-signed"
 PARSER=""
+MODEL=""
 unset GLOBE_FUZZ_CASES GLOBE_FUZZ_SEED GLOBE_FUZZ_MINUTES
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -34,10 +39,16 @@ while [ $# -gt 0 ]; do
     --seed) [[ "${2:-}" =~ ^[0-9]+$ ]] || die "--seed takes a number"; export GLOBE_FUZZ_SEED=$2; shift 2 ;;
     --minutes) [[ "${2:-}" =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "--minutes takes a number"; export GLOBE_FUZZ_MINUTES=$2; shift 2 ;;
     --parser) PARSER=${2:-}; shift 2 ;;
-    -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --model) [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || die "--model takes a positive number of sequences"; MODEL=$2; shift 2 ;;
+    -h | --help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
 done
+
+if [ -n "$MODEL" ]; then
+  [ -z "$PARSER" ] && [ -z "${GLOBE_FUZZ_CASES:-}" ] && [ -z "${GLOBE_FUZZ_MINUTES:-}" ] || die "--model runs alone (with --seed at most)"
+  GLOBE_MODEL_SEQUENCES=$MODEL GLOBE_TEST_FILTER='FullyQualifiedName~ChannelModelTests' exec "$ROOT/ops/test.sh"
+fi
 
 # A parser's test is <PascalName>_RandomAndMutated_… in a Fuzz namespace of the crypto or client tests.
 if [ -n "$PARSER" ]; then
