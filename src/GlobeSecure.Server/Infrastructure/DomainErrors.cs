@@ -16,16 +16,25 @@ internal abstract class DomainException(string message, StatusCode status, Error
     public ErrorReason Reason { get; } = reason;
 }
 
-/// <summary>One field that is missing or malformed; <paramref name="Field"/> is the proto field path, e.g. "authority.country".</summary>
-internal sealed record FieldViolation(string Field, string Description);
+/// <summary>
+/// One field that is missing or malformed; <paramref name="Field"/> is the proto field path, e.g.
+/// "authority.country". <paramref name="OverDeclaredLimit"/>: a size or count over the limit its proto declares.
+/// </summary>
+internal sealed record FieldViolation(string Field, string Description, bool OverDeclaredLimit = false);
 
-/// <summary>Bad input: INVALID_ARGUMENT with a BadRequest naming each field.</summary>
-internal sealed class ValidationException(IReadOnlyList<FieldViolation> violations)
+/// <summary>
+/// Bad input: INVALID_ARGUMENT with a BadRequest naming each field. With
+/// <paramref name="overDeclaredLimits"/> (every violation is a size or count over the limit the
+/// proto declares, <see cref="FieldLimits"/>): RESOURCE_EXHAUSTED, like a message over the maximum
+/// receive size, with the same BadRequest naming each field and its limit.
+/// </summary>
+internal sealed class ValidationException(IReadOnlyList<FieldViolation> violations, bool overDeclaredLimits = false)
     : DomainException(
-        violations.Count == 1
-            ? $"Invalid request: {violations[0].Field}: {violations[0].Description}"
-            : $"Invalid request: {violations.Count} fields need fixing: {string.Join("; ", violations.Select(v => $"{v.Field}: {v.Description}"))}",
-        StatusCode.InvalidArgument, ErrorReason.ValidationFailed)
+        (overDeclaredLimits ? "Request over its limits: " : "Invalid request: ") + (violations.Count == 1
+            ? $"{violations[0].Field}: {violations[0].Description}"
+            : $"{violations.Count} fields need fixing: {string.Join("; ", violations.Select(v => $"{v.Field}: {v.Description}"))}"),
+        overDeclaredLimits ? StatusCode.ResourceExhausted : StatusCode.InvalidArgument,
+        overDeclaredLimits ? ErrorReason.LimitExceeded : ErrorReason.ValidationFailed)
 {
     public ValidationException(string field, string description) : this([new FieldViolation(field, description)])
     {

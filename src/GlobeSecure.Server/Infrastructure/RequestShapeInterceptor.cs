@@ -14,7 +14,9 @@ namespace GlobeSecure.Server.Infrastructure;
 /// it, could not be written), a message that did not parse at all (see UndecodableRequests), and
 /// a string, bytes or repeated field over the limit its proto declares (<see cref="FieldLimits"/>,
 /// protos/globesecure/v1/limits.proto). Every bad field is listed by its path. Every message of a
-/// client stream is checked as it is read.
+/// client stream is checked as it is read. INVALID_ARGUMENT, or RESOURCE_EXHAUSTED when every
+/// bad field is only over its declared limit (a limit, like the maximum message size; the same
+/// BadRequest names each field and its limit).
 /// Runs after authentication, so an anonymous call to a protected rpc is still UNAUTHENTICATED.
 /// </summary>
 internal sealed class RequestShapeInterceptor : Interceptor
@@ -54,7 +56,9 @@ internal sealed class RequestShapeInterceptor : Interceptor
             Walk(message, "", violations);
             if (violations.Count > 0)
             {
-                throw new ValidationException(violations);
+                // Only sizes and counts over the declared limits: RESOURCE_EXHAUSTED (a limit, like
+                // the maximum message size); anything malformed among them: INVALID_ARGUMENT.
+                throw new ValidationException(violations, overDeclaredLimits: violations.All(v => v.OverDeclaredLimit));
             }
         }
     }
@@ -102,7 +106,7 @@ internal sealed class RequestShapeInterceptor : Interceptor
                 var entries = (System.Collections.IDictionary)value;
                 if (entries.Count > plan.MaxCount)
                 {
-                    violations.Add(new FieldViolation(name, $"at most {plan.MaxCount} entries (got {entries.Count})"));
+                    violations.Add(new FieldViolation(name, $"at most {plan.MaxCount} entries (got {entries.Count})", OverDeclaredLimit: true));
                     continue;
                 }
 
@@ -117,7 +121,7 @@ internal sealed class RequestShapeInterceptor : Interceptor
                 var items = (System.Collections.IList)value;
                 if (items.Count > plan.MaxCount)
                 {
-                    violations.Add(new FieldViolation(name, $"at most {plan.MaxCount} entries (got {items.Count})"));
+                    violations.Add(new FieldViolation(name, $"at most {plan.MaxCount} entries (got {items.Count})", OverDeclaredLimit: true));
                     continue;
                 }
 
@@ -143,13 +147,13 @@ internal sealed class RequestShapeInterceptor : Interceptor
         switch (value)
         {
             case string text when text.Length > plan.MaxLength:
-                violations.Add(new FieldViolation(path, $"at most {plan.MaxLength} characters (got {text.Length})"));
+                violations.Add(new FieldViolation(path, $"at most {plan.MaxLength} characters (got {text.Length})", OverDeclaredLimit: true));
                 break;
             case string text when text.Contains('\0', StringComparison.Ordinal):
                 violations.Add(new FieldViolation(path, "must not contain NUL characters"));
                 break;
             case ByteString bytes when bytes.Length > plan.MaxBytes:
-                violations.Add(new FieldViolation(path, $"at most {plan.MaxBytes} bytes (got {bytes.Length})"));
+                violations.Add(new FieldViolation(path, $"at most {plan.MaxBytes} bytes (got {bytes.Length})", OverDeclaredLimit: true));
                 break;
             case IMessage message when plan.Field.FieldType == FieldType.Message:
                 Walk(message, path, violations);

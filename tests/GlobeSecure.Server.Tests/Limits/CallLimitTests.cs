@@ -72,7 +72,7 @@ public sealed class CallLimitTests(LimitServerFixture server) : IClassFixture<Li
         [.. (await Store.ReadAuditAsync(0, 100_000, Ct)).Where(e => e.Entry.Outcome == AuditOutcome.Denied && e.Entry.Reason == reason)];
 
     [Fact]
-    public async Task AnyRpc_FieldsOverTheirDeclaredLimits_InvalidArgumentListingEachPathWithItsLimitAuditedNothingStored()
+    public async Task AnyRpc_FieldsOverTheirDeclaredLimits_ResourceExhaustedListingEachPathWithItsLimitAuditedNothingStored()
     {
         var network = await server.NetworkAsync(_driver);
         var channels = new ChannelService.ChannelServiceClient(_driver.Channel);
@@ -90,7 +90,7 @@ public sealed class CallLimitTests(LimitServerFixture server) : IClassFixture<Li
         var refused = await Assert.ThrowsAsync<RpcException>(() =>
             channels.AddMembersAsync(request, From("192.0.2.1", network.Administrator), cancellationToken: Ct).ResponseAsync);
 
-        Assert.Equal(StatusCode.InvalidArgument, refused.StatusCode);
+        Assert.Equal(StatusCode.ResourceExhausted, refused.StatusCode);
         var violations = refused.GetRpcStatus()!.GetDetail<BadRequest>().FieldViolations.ToDictionary(v => v.Field, v => v.Description);
         Assert.Equal("at most 64 characters (got 65)", violations["channel_id"]);
         Assert.Equal("at most 50 entries (got 51)", violations["authority_ids"]);
@@ -99,7 +99,25 @@ public sealed class CallLimitTests(LimitServerFixture server) : IClassFixture<Li
         Assert.Equal(head, await Store.HeadPositionAsync(Ct));
         var audit = await Store.ReadAuditAsync(0, 100_000, Ct);
         Assert.Contains(audit, e => e.Entry.Action == "/globesecure.v1.ChannelService/AddMembers" && e.Entry.Outcome == AuditOutcome.Failed
-            && e.Entry.Reason == nameof(StatusCode.InvalidArgument) && e.Entry.ActorDeviceId == network.Administrator.Device.DeviceId);
+            && e.Entry.Reason == nameof(StatusCode.ResourceExhausted) && e.Entry.ActorDeviceId == network.Administrator.Device.DeviceId);
+    }
+
+    [Fact]
+    public async Task AnyRpc_OverADeclaredLimitAndMalformedToo_InvalidArgumentListingBoth()
+    {
+        var network = await server.NetworkAsync(_driver);
+        var channels = new ChannelService.ChannelServiceClient(_driver.Channel);
+        var request = new AddMembersRequest { ChannelId = new string('c', 65), AuthorityIds = { "a\0b" } };
+        var head = await Store.HeadPositionAsync(Ct);
+
+        var refused = await Assert.ThrowsAsync<RpcException>(() =>
+            channels.AddMembersAsync(request, From("192.0.2.2", network.Administrator), cancellationToken: Ct).ResponseAsync);
+
+        Assert.Equal(StatusCode.InvalidArgument, refused.StatusCode);
+        var violations = refused.GetRpcStatus()!.GetDetail<BadRequest>().FieldViolations.ToDictionary(v => v.Field, v => v.Description);
+        Assert.Equal("at most 64 characters (got 65)", violations["channel_id"]);
+        Assert.Equal("must not contain NUL characters", violations["authority_ids[0]"]);
+        Assert.Equal(head, await Store.HeadPositionAsync(Ct));
     }
 
     [Fact]
