@@ -142,7 +142,7 @@ internal sealed class IdentityReadModel(NpgsqlDataSource dataSource, PostgresEve
             : null;
     }
 
-    /// <summary>Failures of the device or from the address since <paramref name="since"/>.</summary>
+    /// <summary>Failures from the address since <paramref name="since"/> (whichever devices they named).</summary>
     public async Task<IReadOnlyList<AuthenticationFailed>> RecentFailuresAsync(string peer, DateTimeOffset since, CancellationToken cancellationToken)
     {
         await using var command = Command("""
