@@ -36,6 +36,7 @@ public static class GlobeServerHost
 
         var app = builder.Build();
         app.UseTrustedProxies();
+        app.UseAuditOfCallsRefusedBeforeInterceptors();
         app.MapGlobeInfrastructure();
         app.MapIdentity();
         app.MapMembership();

@@ -8,9 +8,17 @@ namespace GlobeSecure.Server.Infrastructure;
 internal sealed class ErrorMappingInterceptor(ILogger<ErrorMappingInterceptor> logger, IHostEnvironment environment, TimeProvider clock,
     Audit.AuditTrail audit, NpgsqlDataSource dataSource) : Interceptor
 {
+    private const string EnteredKey = "globe.intercepted";
+
+    /// <summary>Whether the call reached the interceptors (see <see cref="RefusedBeforeInterceptors"/>).</summary>
+    public static bool Entered(ServerCallContext call) => call.UserState.ContainsKey(EnteredKey);
+
+    private static void Enter(ServerCallContext call) => call.UserState[EnteredKey] = true;
+
     public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context,
         UnaryServerMethod<TRequest, TResponse> continuation)
     {
+        Enter(context);
         try
         {
             return await continuation(request, context);
@@ -24,6 +32,7 @@ internal sealed class ErrorMappingInterceptor(ILogger<ErrorMappingInterceptor> l
     public override async Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream,
         ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation)
     {
+        Enter(context);
         try
         {
             return await continuation(requestStream, context);
@@ -37,6 +46,7 @@ internal sealed class ErrorMappingInterceptor(ILogger<ErrorMappingInterceptor> l
     public override async Task ServerStreamingServerHandler<TRequest, TResponse>(TRequest request, IServerStreamWriter<TResponse> responseStream,
         ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
     {
+        Enter(context);
         try
         {
             await continuation(request, responseStream, context);
@@ -50,6 +60,7 @@ internal sealed class ErrorMappingInterceptor(ILogger<ErrorMappingInterceptor> l
     public override async Task DuplexStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream,
         IServerStreamWriter<TResponse> responseStream, ServerCallContext context, DuplexStreamingServerMethod<TRequest, TResponse> continuation)
     {
+        Enter(context);
         try
         {
             await continuation(requestStream, responseStream, context);

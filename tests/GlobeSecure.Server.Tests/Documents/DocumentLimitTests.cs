@@ -160,6 +160,35 @@ public sealed class DocumentLimitTests(DocumentLimitFixture server) : IClassFixt
     }
 
     [Fact]
+    public async Task AnyUnaryRpc_MessageOverTheMaximumReceiveSize_ResourceExhaustedAndAuditedThoughRefusedBeforeTheInterceptors()
+    {
+        var store = server.Services.GetRequiredService<PostgresEventStore>();
+        using var channel = server.CreateChannel();
+        var request = new SendMessageRequest { Envelope = new GlobeSecure.Contracts.V1.MessageEnvelope { Ciphertext = Google.Protobuf.ByteString.CopyFrom(new byte[600 * 1024]) } };
+        var head = await store.HeadPositionAsync(Ct);
+        var before = (await store.ReadAuditAsync(0, int.MaxValue, Ct)).Count;
+
+        var refused = await Assert.ThrowsAsync<RpcException>(() => new ChannelService.ChannelServiceClient(channel).SendMessageAsync(request, cancellationToken: Ct).ResponseAsync);
+
+        Assert.Equal(StatusCode.ResourceExhausted, refused.StatusCode);
+        Assert.Equal(head, await store.HeadPositionAsync(Ct));
+        // The entry is written once the call has ended on the server: read until it is there.
+        IReadOnlyList<StoredAuditEntry> added = [];
+        for (var attempt = 0; attempt < 100 && added.Count == 0; attempt++)
+        {
+            added = [.. (await store.ReadAuditAsync(0, int.MaxValue, Ct)).Skip(before).Where(e => e.Entry.Action == "/globesecure.v1.ChannelService/SendMessage")];
+            if (added.Count == 0)
+            {
+                await Task.Delay(50, Ct);
+            }
+        }
+
+        var entry = Assert.Single(added).Entry;
+        Assert.Equal((AuditOutcome.Failed, nameof(StatusCode.ResourceExhausted)), (entry.Outcome, entry.Reason));
+        Assert.Null(entry.ActorDeviceId);
+    }
+
+    [Fact]
     public async Task Cleanup_SealedDocumentPastRetention_DeletedAsAnAuditedEventAndNoLongerDownloadable()
     {
         var (dana, channelId) = await FreshAuthorityAsync();
