@@ -124,7 +124,7 @@ internal sealed class AuthService(
             var reason = e is AuthenticationRefusedException ? e.Message : "challenge already used";
             await access.DenyUnauthenticatedAsync(context, reason);
             await store.AppendAsync(AuthDecider.FailureStreamOf(deviceId), ExpectedVersion.Any,
-                [NewEvent.From(new AuthenticationFailed(deviceId, PeerAddress(context.Peer), reason, now))],
+                [NewEvent.From(new AuthenticationFailed(deviceId, CallLimits.AddressOf(context.Peer), reason, now))],
                 cancellationToken: CancellationToken.None);
             throw new UnauthenticatedException(AuthDecider.Refused);
         }
@@ -162,13 +162,10 @@ internal sealed class AuthService(
         };
     }
 
-    /// <summary>gRPC peers read "ipv4:127.0.0.1:50412": failures count per address, whatever the port.</summary>
-    internal static string PeerAddress(string peer) => CallLimits.AddressOf(peer);
-
     private async Task CheckFailureLimitAsync(ServerCallContext context, Guid deviceId, DateTimeOffset now)
     {
         var limits = options.Value;
-        var peer = PeerAddress(context.Peer);
+        var peer = CallLimits.AddressOf(context.Peer);
         var recent = await read.RecentFailuresAsync(peer, now - limits.FailureWindow, context.CancellationToken);
         try
         {

@@ -1,4 +1,3 @@
-using System.Net;
 using System.Threading.RateLimiting;
 using GlobeSecure.Contracts.V1;
 using GlobeSecure.EventStore;
@@ -298,14 +297,7 @@ internal sealed class ApplicationRateLimiter : IDisposable
             QueueLimit = 0,
         }));
 
-    public bool TryAcquire(string peer) => _limiter.AttemptAcquire(Address(peer)).IsAcquired;
-
-    /// <summary>gRPC peers read "ipv4:127.0.0.1:50412": the address without the port.</summary>
-    internal static string Address(string peer)
-    {
-        var text = peer.StartsWith("ipv4:", StringComparison.Ordinal) || peer.StartsWith("ipv6:", StringComparison.Ordinal) ? peer[5..] : peer;
-        return IPEndPoint.TryParse(text, out var endpoint) ? endpoint.Address.ToString() : text;
-    }
+    public bool TryAcquire(string peer) => _limiter.AttemptAcquire(CallLimits.AddressOf(peer)).IsAcquired;
 
     public void Dispose() => _limiter.Dispose();
 }
