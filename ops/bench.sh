@@ -51,7 +51,6 @@
 # Arguments go to the driver unchanged. The report (markdown) goes to stdout,
 # progress to stderr. It is a report, not a test: it exits 0 whether or not
 # goals are met.
-# shellcheck disable=SC2317  # cleanup is only called from traps
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -66,16 +65,7 @@ die() { echo "error: $*" >&2; exit 1; }
 # shellcheck source=ops/lib/throwaway-pg.sh
 . "$ROOT/ops/lib/throwaway-pg.sh"
 
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  set +e
-  globe_throwaway_pg_stop
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+globe_throwaway_pg_traps
 
 # Does this run need the database? Not for --only crypto, nor for --help (the
 # driver itself rejects bad arguments, with its usage); store, channels and all

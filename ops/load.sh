@@ -34,7 +34,6 @@
 # memory growth after the warm-up at most 10 %), 1 when one is not, 2 for a usage error. The
 # run is bounded: the driver stops the load at --duration, waits at most 60 s for deliveries,
 # and this script kills it 15 minutes after --duration at the latest.
-# shellcheck disable=SC2317  # cleanup is only called from traps
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -48,16 +47,7 @@ export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_SKIP_FIRST_TIME_EXPE
 
 die() { echo "error: $*" >&2; exit 1; }
 
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  set +e
-  globe_throwaway_pg_stop
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+globe_throwaway_pg_traps
 
 # Seconds in a duration as the driver reads it (90, 90s, 2m, 1h, 1m30s); empty when it is not one.
 seconds_of() {

@@ -9,6 +9,8 @@
 #                     database "bench"; sets GLOBE_BENCH_DB to its connection string
 #   globe_throwaway_pg_stop   stop it and remove its directory (call from the EXIT trap;
 #                     does nothing when none was started)
+#   globe_throwaway_pg_traps  install the traps that do so: on EXIT stop the cluster and keep
+#                     the script's exit code; INT and TERM exit 130 and 143 through it
 #
 # Progress goes to stderr.
 
@@ -87,4 +89,19 @@ globe_throwaway_pg_stop() {
     rm -rf -- "$GLOBE_TPG_DIR"
     GLOBE_TPG_DIR=""
   fi
+}
+
+# shellcheck disable=SC2317  # only called from the traps below
+globe_throwaway_pg_exit() {
+  local rc=$?
+  trap - EXIT INT TERM
+  set +e
+  globe_throwaway_pg_stop
+  exit "$rc"
+}
+
+globe_throwaway_pg_traps() {
+  trap globe_throwaway_pg_exit EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
 }
