@@ -220,15 +220,7 @@ public sealed class TlsTests(TlsServerFixture server) : IClassFixture<TlsServerF
         var directory = Directory.CreateTempSubdirectory("globe-ca-").FullName;
         try
         {
-            var pem = Path.Combine(directory, "ca.crt");
-            await File.WriteAllTextAsync(pem, server.Certificate.ExportCertificatePem(), ct);
-            var other = Path.Combine(directory, "other-ca.crt");
-            using (var key = ECDsa.Create(ECCurve.NamedCurves.nistP256))
-            {
-                using var foreign = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256).CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5),
-                    DateTimeOffset.UtcNow.AddHours(1));
-                await File.WriteAllTextAsync(other, foreign.ExportCertificatePem(), ct);
-            }
+            var (pem, other) = await CertificateAuthorityFilesAsync(directory, ct);
 
             await using var trusting = new GlobeSecure.Client.GlobeClient(new GlobeSecure.Client.GlobeClientOptions
             {
@@ -283,15 +275,7 @@ public sealed class TlsTests(TlsServerFixture server) : IClassFixture<TlsServerF
         try
         {
             var replicaAddress = new Uri(replica.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
-            var pem = Path.Combine(directory, "ca.crt");
-            await File.WriteAllTextAsync(pem, server.Certificate.ExportCertificatePem(), ct);
-            var other = Path.Combine(directory, "other-ca.crt");
-            using (var key = ECDsa.Create(ECCurve.NamedCurves.nistP256))
-            {
-                using var foreign = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256).CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5),
-                    DateTimeOffset.UtcNow.AddHours(1));
-                await File.WriteAllTextAsync(other, foreign.ExportCertificatePem(), ct);
-            }
+            var (pem, other) = await CertificateAuthorityFilesAsync(directory, ct);
 
             await using var trusting = new GlobeSecure.Client.GlobeClient(new GlobeSecure.Client.GlobeClientOptions
             {
@@ -321,5 +305,18 @@ public sealed class TlsTests(TlsServerFixture server) : IClassFixture<TlsServerF
             await replica.DisposeAsync();
             Directory.Delete(directory, recursive: true);
         }
+    }
+
+    /// <summary>The server's CA as a PEM file, and a foreign self-signed certificate for 127.0.0.1 as another.</summary>
+    private async Task<(string Pem, string Other)> CertificateAuthorityFilesAsync(string directory, CancellationToken ct)
+    {
+        var pem = Path.Combine(directory, "ca.crt");
+        await File.WriteAllTextAsync(pem, server.Certificate.ExportCertificatePem(), ct);
+        var other = Path.Combine(directory, "other-ca.crt");
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        using var foreign = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256).CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5),
+            DateTimeOffset.UtcNow.AddHours(1));
+        await File.WriteAllTextAsync(other, foreign.ExportCertificatePem(), ct);
+        return (pem, other);
     }
 }
